@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "memd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "memd", targets: ["memd"]),
+        .executable(name: "memctl", targets: ["memctl"]),
+        .executable(name: "memlab", targets: ["memlab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Leaves: no NIO, no sockets.
+        .target(name: "JSONRPC"),
+        .target(name: "ProcFS"),
+        .target(name: "MMU"),
+        .target(name: "MemdProtocol", dependencies: ["JSONRPC"], resources: [.copy("openrpc.json")]),
+        .target(name: "Experiments", dependencies: ["ProcFS", "MMU"]),
+        .target(
+            name: "MemdServer",
+            dependencies: [
+                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "memd",
+            dependencies: [
+                "MemdServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "memctl",
+            dependencies: [
+                "JSONRPC", "MemdProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The experiment child: plain C, so fork/mmap/touch do exactly what the seed shows.
+        .executableTarget(name: "memlab", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-O2"])]),
+        .executableTarget(name: "mmubench", dependencies: ["MMU"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MMUTests", dependencies: ["MMU"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS"]),
+        .testTarget(name: "MemdServerTests", dependencies: ["MemdServer", "JSONRPC", "MemdProtocol", "ProcFS"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The MMU simulator lives here (see shared/brief/simulator.md).

@@ -1,0 +1,2 @@
+import MMU
+print("mmubench")

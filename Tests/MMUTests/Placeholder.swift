@@ -1,0 +1,4 @@
+import Testing
+@testable import MMU
+
+@Test func placeholderMMU() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import MemdServer
+
+@Test func placeholderMemdServer() {}

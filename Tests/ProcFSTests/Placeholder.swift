@@ -1,0 +1,4 @@
+import Testing
+@testable import ProcFS
+
+@Test func placeholderProcFS() {}
