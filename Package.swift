@@ -20,8 +20,8 @@ let package = Package(
         .target(name: "JSONRPC"),
         .target(name: "ProcFS"),
         .target(name: "MMU"),
-        .target(name: "MemdProtocol", dependencies: ["JSONRPC"], resources: [.copy("openrpc.json")]),
-        .target(name: "Experiments", dependencies: ["ProcFS", "MMU"]),
+        .target(name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], resources: [.copy("openrpc.json")]),
+        .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU"]),
         .target(
             name: "MemdServer",
             dependencies: [
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS", "JSONRPC"]),
         .testTarget(name: "MemdServerTests", dependencies: ["MemdServer", "JSONRPC", "MemdProtocol", "ProcFS"]),
     ]
 )
