@@ -20,14 +20,15 @@ let package = Package(
         .target(name: "JSONRPC"),
         .target(name: "ProcFS"),
         .target(name: "MMU"),
-        .target(name: "MemdProtocol", dependencies: ["JSONRPC"], resources: [.copy("openrpc.json")]),
-        .target(name: "Experiments", dependencies: ["ProcFS", "MMU"]),
+        .target(name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], resources: [.copy("openrpc.json")]),
+        .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU"]),
         .target(
             name: "MemdServer",
             dependencies: [
                 "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -54,7 +55,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS", "JSONRPC"]),
         .testTarget(name: "MemdServerTests", dependencies: ["MemdServer", "JSONRPC", "MemdProtocol", "ProcFS"]),
     ]
 )

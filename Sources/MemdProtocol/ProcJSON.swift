@@ -1,0 +1,99 @@
+import JSONRPC
+import ProcFS
+
+/// How the /proc figures look on the wire: one place, shared by `maps`,
+/// `meminfo`, `pageStats` and the experiments, for real and simulated machines.
+extension Mapping {
+    /// A `maps` mapping object; with `detail`, the smaps fields too.
+    public func json(detail: Bool) -> JSON {
+        var object = JSONObject()
+        object.members.reserveCapacity(detail ? 21 : 10)
+        object.members.append(("start", .hex(start)))
+        object.members.append(("end", .hex(end)))
+        object.members.append(("size", .int(Int(size))))
+        object.members.append(("perms", .string(perms)))
+        object.members.append(("offset", .hex(offset)))
+        object.members.append(("device", .string(device)))
+        object.members.append(("inode", .int(Int(inode))))
+        object.members.append(("path", path.map(JSON.string) ?? .null))
+        object.members.append(("kind", .string(kind.rawValue)))
+        if kind == .file { object.members.append(("deleted", .bool(isDeleted))) }
+        if detail, let d = self.detail {
+            object.members.append(contentsOf: d.jsonMembers)
+        }
+        return .object(object)
+    }
+}
+
+extension SmapsDetail {
+    var jsonMembers: [(key: String, value: JSON)] {
+        [
+            ("rss", .int(rss)), ("pss", .int(pss)), ("sharedClean", .int(sharedClean)),
+            ("sharedDirty", .int(sharedDirty)), ("privateClean", .int(privateClean)),
+            ("privateDirty", .int(privateDirty)), ("referenced", .int(referenced)),
+            ("anonymous", .int(anonymous)), ("swap", .int(swap)), ("locked", .int(locked)),
+            ("anonHugePages", .int(anonHugePages)),
+        ]
+    }
+}
+
+extension Meminfo {
+    /// The `meminfo` result: free's figures, the `sar` block and `raw`.
+    public func json(source: String) -> JSON {
+        let free = FreeFigures(self)
+        let sar = SarMemory(self)
+        var raw = JSONObject()
+        raw.members = entries.map { (key: $0.key, value: .int($0.value)) }
+        return [
+            "source": .string(source),
+            "total": .int(free.total), "used": .int(free.used), "free": .int(free.free),
+            "shared": .int(free.shared), "buffers": .int(free.buffers), "cache": .int(free.cache),
+            "buffCache": .int(free.buffCache), "available": .int(free.available),
+            "swapTotal": .int(free.swapTotal), "swapUsed": .int(free.swapUsed), "swapFree": .int(free.swapFree),
+            "sar": [
+                "memFree": .int(sar.memFree), "available": .int(sar.available), "memUsed": .int(sar.memUsed),
+                "memUsedPercent": .double(sar.memUsedPercent), "buffers": .int(sar.buffers),
+                "cached": .int(sar.cached), "commit": .int(sar.commit), "commitPercent": .double(sar.commitPercent),
+                "active": .int(sar.active), "inactive": .int(sar.inactive), "dirty": .int(sar.dirty),
+                "shmem": .int(sar.shmem), "anonPages": .int(sar.anonPages), "slab": .int(sar.slab),
+                "kernelStack": .int(sar.kernelStack), "pageTables": .int(sar.pageTables),
+                "vmallocUsed": .int(sar.vmallocUsed),
+            ],
+            "raw": .object(raw),
+        ]
+    }
+}
+
+extension PagingCounters {
+    public func json(raw: Vmstat) -> JSON {
+        var rawObject = JSONObject()
+        rawObject.members = raw.entries.map { (key: $0.key, value: .int($0.value)) }
+        return [
+            "pgpgin": .int(pgpgin), "pgpgout": .int(pgpgout), "pgfault": .int(pgfault),
+            "pgmajfault": .int(pgmajfault), "pgfree": .int(pgfree), "pgscanKswapd": .int(pgscanKswapd),
+            "pgscanDirect": .int(pgscanDirect), "pgsteal": .int(pgsteal), "raw": .object(rawObject),
+        ]
+    }
+}
+
+extension PagingRates {
+    public var json: JSON {
+        [
+            "pgpginPerSec": .double(pgpginPerSec), "pgpgoutPerSec": .double(pgpgoutPerSec),
+            "faultPerSec": .double(faultPerSec), "majfltPerSec": .double(majfltPerSec),
+            "pgfreePerSec": .double(pgfreePerSec), "pgscankPerSec": .double(pgscankPerSec),
+            "pgscandPerSec": .double(pgscandPerSec), "pgstealPerSec": .double(pgstealPerSec),
+            "vmeffPercent": .double(vmeffPercent),
+        ]
+    }
+}
+
+extension ProcessStat {
+    /// A `pageStats` process row: what `ps -o pid,vsz,rss,maj_flt,min_flt` shows, sizes in bytes.
+    public var json: JSONObject {
+        [
+            "pid": .int(Int(pid)), "command": .string(comm), "vsz": .int(vsize),
+            "rss": .int(rssPages * pageSize), "minflt": .int(minflt), "majflt": .int(majflt),
+        ]
+    }
+}

@@ -1,0 +1,108 @@
+/// What a mapping is, as `maps` reports it: from its path in /proc/PID/maps.
+public enum MappingKind: String, Sendable, CaseIterable {
+    case file, anon, heap, stack, vdso, vvar, vsyscall, other
+
+    /// The kind for a maps path (already stripped of ` (deleted)`), or nil for none.
+    public init(path: String?) {
+        guard let path else {
+            self = .anon
+            return
+        }
+        switch path {
+        case "[heap]": self = .heap
+        case "[stack]": self = .stack
+        case "[vdso]": self = .vdso
+        case "[vvar]": self = .vvar
+        case "[vsyscall]": self = .vsyscall
+        default:
+            if path.hasPrefix("/") {
+                self = .file
+            } else if path.hasPrefix("[anon:") {
+                self = .anon
+            } else {
+                self = .other
+            }
+        }
+    }
+}
+
+/// The smaps figures of one mapping, in bytes.
+public struct SmapsDetail: Sendable, Equatable {
+    public var rss = 0, pss = 0, sharedClean = 0, sharedDirty = 0, privateClean = 0, privateDirty = 0
+    public var referenced = 0, anonymous = 0, swap = 0, locked = 0, anonHugePages = 0
+
+    public init() {}
+
+    /// Private clean + private dirty: what only this process holds.
+    public var uss: Int { privateClean + privateDirty }
+
+    /// Adds a `Key:  N kB` line of smaps; other keys are ignored.
+    mutating func set(_ key: Slice<UnsafeBufferPointer<UInt8>>, bytes: Int) {
+        switch key.count {
+        case 3 where key.elementsEqual("Rss".utf8): rss = bytes
+        case 3 where key.elementsEqual("Pss".utf8): pss = bytes
+        case 4 where key.elementsEqual("Swap".utf8): swap = bytes
+        case 6 where key.elementsEqual("Locked".utf8): locked = bytes
+        case 9 where key.elementsEqual("Anonymous".utf8): anonymous = bytes
+        case 10 where key.elementsEqual("Referenced".utf8): referenced = bytes
+        case 12 where key.elementsEqual("Shared_Clean".utf8): sharedClean = bytes
+        case 12 where key.elementsEqual("Shared_Dirty".utf8): sharedDirty = bytes
+        case 13 where key.elementsEqual("Private_Clean".utf8): privateClean = bytes
+        case 13 where key.elementsEqual("Private_Dirty".utf8): privateDirty = bytes
+        case 13 where key.elementsEqual("AnonHugePages".utf8): anonHugePages = bytes
+        default: break
+        }
+    }
+
+    public static func + (a: SmapsDetail, b: SmapsDetail) -> SmapsDetail {
+        var sum = SmapsDetail()
+        sum.rss = a.rss + b.rss
+        sum.pss = a.pss + b.pss
+        sum.sharedClean = a.sharedClean + b.sharedClean
+        sum.sharedDirty = a.sharedDirty + b.sharedDirty
+        sum.privateClean = a.privateClean + b.privateClean
+        sum.privateDirty = a.privateDirty + b.privateDirty
+        sum.referenced = a.referenced + b.referenced
+        sum.anonymous = a.anonymous + b.anonymous
+        sum.swap = a.swap + b.swap
+        sum.locked = a.locked + b.locked
+        sum.anonHugePages = a.anonHugePages + b.anonHugePages
+        return sum
+    }
+}
+
+/// One line of /proc/PID/maps (fs/proc/task_mmu.c, show_map_vma), decoded.
+public struct Mapping: Sendable, Equatable {
+    public var start: UInt64
+    public var end: UInt64
+    /// As maps prints them: `r-xp`, `rw-s`, …
+    public var perms: String
+    public var offset: UInt64
+    /// `major:minor` in hex, as maps prints it (`fd:01`).
+    public var device: String
+    public var inode: UInt64
+    /// The real name: ` (deleted)` removed, `\012` turned back into a newline; nil for anonymous.
+    public var path: String?
+    public var isDeleted: Bool
+    public var kind: MappingKind
+    /// Present when read from smaps.
+    public var detail: SmapsDetail?
+
+    public init(
+        start: UInt64, end: UInt64, perms: String, offset: UInt64, device: String, inode: UInt64,
+        path: String?, isDeleted: Bool = false, kind: MappingKind? = nil, detail: SmapsDetail? = nil
+    ) {
+        self.start = start
+        self.end = end
+        self.perms = perms
+        self.offset = offset
+        self.device = device
+        self.inode = inode
+        self.path = path
+        self.isDeleted = isDeleted
+        self.kind = kind ?? MappingKind(path: path)
+        self.detail = detail
+    }
+
+    public var size: UInt64 { end - start }
+}

@@ -1,0 +1,115 @@
+/// Parses /proc/PID/maps and /proc/PID/smaps text into ``Mapping``s.
+public enum MapsParser {
+    /// One mapping a line. Paths are decoded exactly: spaces kept, ` (deleted)`
+    /// recorded, the kernel's `\012` escape for a newline undone (seq_file_path
+    /// escapes only `\n`).
+    public static func parseMaps(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcError) -> [Mapping] {
+        var mappings: [Mapping] = []
+        mappings.reserveCapacity(bytes.count / 80 + 1)
+        var scanner = ByteScanner(bytes)
+        while !scanner.isAtEnd {
+            let line = scanner.line()
+            guard !line.isEmpty else { continue }
+            mappings.append(try header(line))
+        }
+        return mappings
+    }
+
+    /// Header lines as in maps, each followed by `Key: N kB` lines (and VmFlags).
+    public static func parseSmaps(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcError) -> [Mapping] {
+        var mappings: [Mapping] = []
+        mappings.reserveCapacity(bytes.count / 600 + 1)
+        var scanner = ByteScanner(bytes)
+        var detail = SmapsDetail()
+        while !scanner.isAtEnd {
+            let line = scanner.line()
+            guard let first = line.first else { continue }
+            if isLowerHex(first) {
+                if !mappings.isEmpty { mappings[mappings.count - 1].detail = detail }
+                mappings.append(try header(line))
+                detail = SmapsDetail()
+            } else {
+                addField(line, to: &detail)
+            }
+        }
+        if !mappings.isEmpty { mappings[mappings.count - 1].detail = detail }
+        return mappings
+    }
+
+    /// /proc/PID/smaps_rollup: one header, then the totals.
+    public static func parseRollup(_ bytes: UnsafeBufferPointer<UInt8>) -> SmapsDetail {
+        var scanner = ByteScanner(bytes)
+        var detail = SmapsDetail()
+        while !scanner.isAtEnd {
+            let line = scanner.line()
+            guard let first = line.first, !isLowerHex(first) else { continue }
+            addField(line, to: &detail)
+        }
+        return detail
+    }
+
+    static func isLowerHex(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
+    }
+
+    static func addField(_ line: Slice<UnsafeBufferPointer<UInt8>>, to detail: inout SmapsDetail) {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        var value = ByteScanner(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
+        guard let number = value.unsignedDecimal() else { return }
+        value.skipSpaces()
+        guard value.hasPrefix("kB") else { return }
+        detail.set(line[line.startIndex..<colon], bytes: number * 1024)
+    }
+
+    static let deletedSuffix = Array(" (deleted)".utf8)
+
+    static func header(_ line: Slice<UnsafeBufferPointer<UInt8>>) throws(ProcError) -> Mapping {
+        var s = ByteScanner(UnsafeBufferPointer(rebasing: line))
+        guard let start = s.hex(), s.expect(UInt8(ascii: "-")), let end = s.hex() else {
+            throw .malformed(path: "maps", reason: "bad address range in \"\(String(line))\"")
+        }
+        let perms = s.word()
+        s.skipSpaces()
+        guard perms.count == 4, let offset = s.hex() else {
+            throw .malformed(path: "maps", reason: "bad perms or offset in \"\(String(line))\"")
+        }
+        let device = s.word()
+        guard let inode = s.unsignedDecimal() else {
+            throw .malformed(path: "maps", reason: "bad inode in \"\(String(line))\"")
+        }
+        s.skipSpaces()
+        var path: String? = nil
+        var isDeleted = false
+        if !s.isAtEnd {
+            var name = UnsafeBufferPointer(rebasing: s.bytes[s.index...])[...]
+            if name.count >= deletedSuffix.count, name.suffix(deletedSuffix.count).elementsEqual(deletedSuffix) {
+                isDeleted = true
+                name = name.dropLast(deletedSuffix.count)
+            }
+            path = decodeEscapes(name)
+        }
+        return Mapping(
+            start: start, end: end, perms: String(perms), offset: offset, device: String(device),
+            inode: UInt64(inode), path: path, isDeleted: isDeleted)
+    }
+
+    static let newlineEscape = Array("\\012".utf8)
+
+    /// Undoes seq_file's `\012` (newline) escape.
+    static func decodeEscapes(_ name: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+        guard name.contains(UInt8(ascii: "\\")) else { return String(name) }
+        var out: [UInt8] = []
+        out.reserveCapacity(name.count)
+        var i = name.startIndex
+        while i < name.endIndex {
+            if name[i] == UInt8(ascii: "\\"), name.endIndex - i >= 4, name[i..<(i + 4)].elementsEqual(newlineEscape) {
+                out.append(0x0A)
+                i += 4
+            } else {
+                out.append(name[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Reads /proc files whole, through a file descriptor, into one byte buffer that
+/// is reused from file to file.
+///
+/// /proc files have no size (st_size is 0) and are generated as they are read,
+/// so they are read with read(2) until it returns 0 (fs/seq_file.c hands out at
+/// most one buffer per call).
+public struct ProcFile {
+    public private(set) var buffer: [UInt8]
+
+    public init(capacity: Int = 64 * 1024) {
+        buffer = []
+        buffer.reserveCapacity(capacity)
+    }
+
+    /// Reads `path` to EOF; the bytes are in ``buffer`` until the next read.
+    public mutating func read(_ path: String) throws(ProcError) {
+        buffer.removeAll(keepingCapacity: true)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProcFile.error(path, errno) }
+        defer { close(fd) }
+        var chunk = max(buffer.capacity, 64 * 1024)
+        while true {
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: chunk))
+            let count = buffer.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + start, chunk)
+            }
+            if count < 0 {
+                let code = errno
+                if code == EINTR {
+                    buffer.removeLast(chunk)
+                    continue
+                }
+                buffer.removeSubrange(start...)
+                throw ProcFile.error(path, code)
+            }
+            buffer.removeLast(chunk - count)
+            if count == 0 { return }
+            chunk = max(chunk, buffer.count)  // grow geometrically for big maps/smaps
+        }
+    }
+
+    static func error(_ path: String, _ code: Int32) -> ProcError {
+        switch code {
+        case ENOENT, ESRCH: return .notFound(path: path)
+        case EACCES, EPERM: return .permissionDenied(path: path)
+        default: return .io(path: path, errno: code)
+        }
+    }
+}
+
+/// The uid owning /proc/PID: the process's effective uid, what `ps -o user` shows.
+public func processOwner(pid: Int32, root: String = "/proc") throws(ProcError) -> UInt32 {
+    var info = stat()
+    let path = "\(root)/\(pid)"
+    guard stat(path, &info) == 0 else { throw ProcFile.error(path, errno) }
+    return info.st_uid
+}
+
+/// The pids listed in /proc, ascending.
+public func processIDs(root: String = "/proc") throws(ProcError) -> [Int32] {
+    guard let dir = opendir(root) else { throw ProcFile.error(root, errno) }
+    defer { closedir(dir) }
+    var pids: [Int32] = []
+    while let entry = readdir(dir) {
+        let pid: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            var value: Int32 = 0
+            var sawDigit = false
+            for byte in raw {
+                if byte == 0 { break }
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value &* 10 &+ Int32(byte - 0x30)
+                sawDigit = true
+            }
+            return sawDigit ? value : nil
+        }
+        if let pid { pids.append(pid) }
+    }
+    return pids.sorted()
+}
+
+/// The page size the kernel uses for rss counts in /proc/PID/stat.
+public let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))

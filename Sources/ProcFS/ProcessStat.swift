@@ -1,0 +1,37 @@
+/// The fields of /proc/PID/stat that ps and memd use (fs/proc/array.c, do_task_stat).
+public struct ProcessStat: Sendable, Equatable {
+    public var pid: Int32
+    /// The command name between the parentheses: the same text as /proc/PID/comm.
+    public var comm: String
+    public var state: Character
+    public var ppid: Int32
+    public var minflt: Int
+    public var majflt: Int
+    /// Bytes of virtual address space (`ps -o vsz` shows it in KiB).
+    public var vsize: Int
+    /// Resident pages (`ps -o rss` shows rss × page size in KiB).
+    public var rssPages: Int
+
+    /// Parses one stat line. The name may hold spaces and ')' — so fields are
+    /// counted from the last ')'.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String = "stat") throws(ProcError) -> ProcessStat {
+        guard let open = bytes.firstIndex(of: UInt8(ascii: "(")),
+            let close = bytes.lastIndex(of: UInt8(ascii: ")")), close > open
+        else { throw .malformed(path: path, reason: "no (comm)") }
+        var head = ByteScanner(UnsafeBufferPointer(rebasing: bytes[..<open]))
+        guard let pid = head.unsignedDecimal() else { throw .malformed(path: path, reason: "no pid") }
+        let comm = String(bytes[(open + 1)..<close])
+        var rest = ByteScanner(UnsafeBufferPointer(rebasing: bytes[(close + 1)...]))
+        let stateWord = rest.word()
+        guard let stateByte = stateWord.first else { throw .malformed(path: path, reason: "no state") }
+        // Fields after the state, numbered from 4 (ppid) as in proc(5).
+        var numbers: [Int] = []
+        numbers.reserveCapacity(21)
+        while numbers.count < 21, let value = rest.decimal() { numbers.append(value) }
+        guard numbers.count == 21 else { throw .malformed(path: path, reason: "too few fields") }
+        return ProcessStat(
+            pid: Int32(pid), comm: comm, state: Character(Unicode.Scalar(stateByte)),
+            ppid: Int32(numbers[0]), minflt: numbers[6], majflt: numbers[8],
+            vsize: numbers[19], rssPages: numbers[20])
+    }
+}
