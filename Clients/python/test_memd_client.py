@@ -1,5 +1,6 @@
 """Tests of memd_client against a live memd (socket from $MEMD_SOCKET).
 
+    MEMD_SOCKET=/tmp/memd.sock python3 test_memd_client.py [-v]     # ends with "N passed, N failed"
     MEMD_SOCKET=/tmp/memd.sock python3 -m unittest -v test_memd_client
 
 Offline tests (socket path rules, error mapping) run without a server.
@@ -195,7 +196,7 @@ class LiveTests(unittest.TestCase):
         self.c.on_notification = lambda method, params: first.append(params)
         id_ = self.c.start("runExperiment", {"name": "demandPaging", "sizeBytes": 256 << 20,
                                              "stepBytes": 1 << 20, "progress": True})
-        while not first:
+        while not first and mc._idkey(id_) not in self.c._pending:
             self.c._dispatch(self.c.read_message())
         self.c.cancel(id_)
         with self.assertRaises(mc.Timeout) as cm:
@@ -217,5 +218,19 @@ class LiveTests(unittest.TestCase):
         asyncio.run(asyncio.wait_for(go(), 60))
 
 
+def main() -> int:
+    """Run every test; print `N passed, N failed[, N skipped]` last (for Clients/run-tests.sh)."""
+    verbosity = 2 if "-v" in sys.argv else 1
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=verbosity, stream=sys.stdout).run(suite)
+    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    line = "%d passed, %d failed" % (result.testsRun - bad - skipped, bad)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line)
+    return 1 if bad else 0
+
+
 if __name__ == "__main__":
-    unittest.main()
+    sys.exit(main())
