@@ -36,7 +36,7 @@ run_part() {
         fi
     done <"$out"
     if [ $found = 0 ] || { [ $rc != 0 ] && [ $f = 0 ]; }; then
-        echo "FAIL $name: exit status $rc${found:+ with no failure counted}"
+        echo "FAIL $name: exit status $rc, no summary line or no failure counted"
         f=$((f + 1))
     fi
     echo "--- $name: $p passed, $f failed, $s skipped"
