@@ -50,10 +50,10 @@ struct GlobalOptions: ParsableArguments {
     var path: String { SocketPath.resolve(explicit: socket) }
 
     /// Runs `body` with a connected client, turning failures into the contract's exit codes.
-    func session<T>(_ body: (Client) throws -> T) throws -> T {
-        let client: Client
+    func session<T>(_ body: (MemdClient) throws -> T) throws -> T {
+        let client: MemdClient
         do {
-            client = try Client(path: path)
+            client = try MemdClient(path: path)
         } catch {
             if case .cannotConnect(let path, let reason) = error {
                 standardError("memctl: cannot connect to memd at \(path): \(reason)")
@@ -63,7 +63,7 @@ struct GlobalOptions: ParsableArguments {
         }
         do {
             return try body(client)
-        } catch let failure as Client.Failure {
+        } catch let failure as MemdClient.Failure {
             switch failure {
             case .server(let error):
                 standardError("error \(error.code.rawValue) \(error.kind): \(error.message)")

@@ -6,19 +6,20 @@ import JSONRPC
 
 /// A blocking client for one memd connection: one request line out, lines in
 /// until the response with the same id; notifications in between go to `onNotification`.
-final class Client {
-    enum Failure: Error {
+/// memctl and the tests use it; it needs nothing but the socket.
+public final class MemdClient {
+    public enum Failure: Error {
         case cannotConnect(path: String, reason: String)
         case connectionLost(String)
         case server(RPCError)
     }
 
-    let path: String
+    public let path: String
     private let fd: Int32
     private var pending: [UInt8] = []
     private var nextID = 1
 
-    init(path: String) throws(Failure) {
+    public init(path: String) throws(Failure) {
         self.path = path
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .cannotConnect(path: path, reason: String(cString: strerror(errno))) }
@@ -45,8 +46,17 @@ final class Client {
 
     deinit { close(fd) }
 
+    /// Makes reads give up after `seconds` (a lost reply then fails instead of hanging).
+    public func setReadTimeout(seconds: Int) {
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Closes the sending side (the server sees EOF).
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Calls `method` and returns its result, or throws the server's error.
-    func call(_ method: String, _ params: JSONObject = [:], onNotification: (String, JSON) -> Void = { _, _ in })
+    public func call(_ method: String, _ params: JSONObject = [:], onNotification: (String, JSON) -> Void = { _, _ in })
         throws(Failure) -> JSON
     {
         let id = nextID
@@ -73,7 +83,8 @@ final class Client {
         }
     }
 
-    private func send(_ bytes: [UInt8]) throws(Failure) {
+    /// Sends raw bytes (for tests of malformed input).
+    public func send(_ bytes: [UInt8]) throws(Failure) {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
@@ -85,7 +96,8 @@ final class Client {
         }
     }
 
-    private func readLine() throws(Failure) -> [UInt8] {
+    /// Reads one line (without its newline).
+    public func readLine() throws(Failure) -> [UInt8] {
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Array(pending[..<newline])
@@ -106,7 +118,7 @@ final class Client {
 
 extension RPCError {
     /// An error object as it came over the wire.
-    static func fromWire(_ json: JSON) -> RPCError {
+    public static func fromWire(_ json: JSON) -> RPCError {
         let code = json["code"]?.intValue ?? -32603
         var data = json["data"]?.objectValue ?? [:]
         let kind = data["kind"]?.stringValue ?? "internal"
