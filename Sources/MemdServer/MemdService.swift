@@ -31,7 +31,8 @@ public final class MemdService: Service {
         let path = config.socketPath
         try SocketFile.prepare(path)
         let server = try await bind(path)
-        defer { SocketFile.remove(path) }
+        let identity = SocketFile.identity(path)
+        defer { SocketFile.remove(path, ifStill: identity) }
         logger.info("memd listening", metadata: ["socket": "\(path)", "pid": "\(getpid())"])
 
         try await withGracefulShutdownHandler {

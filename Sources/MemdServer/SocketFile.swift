@@ -45,7 +45,17 @@ enum SocketFile {
         return result == 0
     }
 
-    static func remove(_ path: String) {
+    /// Which file a path names now (device, inode), so memd removes only its own socket.
+    static func identity(_ path: String) -> (UInt64, UInt64)? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    /// Removes the socket file if it is still the one memd created (another memd
+    /// may have replaced it since).
+    static func remove(_ path: String, ifStill identity: (UInt64, UInt64)?) {
+        guard let identity, let now = SocketFile.identity(path), now == identity else { return }
         unlink(path)
     }
 
