@@ -56,6 +56,13 @@ let package = Package(
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS", "JSONRPC"]),
-        .testTarget(name: "MemdServerTests", dependencies: ["MemdServer", "JSONRPC", "MemdProtocol", "ProcFS"]),
+        .testTarget(
+            name: "MemdServerTests",
+            dependencies: [
+                "MemdServer", "JSONRPC", "MemdProtocol", "ProcFS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
     ]
 )
