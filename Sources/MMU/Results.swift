@@ -41,6 +41,7 @@ public struct TouchResult: Sendable, Equatable {
     public var segv: SegvInfo?
     /// Pids the OOM killer killed during this call (may include the caller's pid).
     public var oomKilled: [Int] = []
+    public init() {}
 }
 
 /// `sim.read`'s result: the bytes (empty when the access failed) and what the accesses caused.
@@ -105,6 +106,7 @@ public struct TranslationSummary: Sendable, Equatable {
     public var physicalAddressSum: UInt64 = 0
     /// The batch stopped early because the process was OOM-killed.
     public var oomKilled: [Int] = []
+    public init() {}
 }
 
 /// Per-process counters (`ps -o vsz,rss,maj_flt,min_flt`, sizes in bytes).
