@@ -66,6 +66,10 @@ public enum PageLevel: Int, Sendable, CaseIterable, CustomStringConvertible {
 public struct PageIndices: Sendable, Hashable {
     public var pml4: Int, pdpt: Int, pd: Int, pt: Int, offset: Int
 
+    public init(pml4: Int, pdpt: Int, pd: Int, pt: Int, offset: Int) {
+        (self.pml4, self.pdpt, self.pd, self.pt, self.offset) = (pml4, pdpt, pd, pt, offset)
+    }
+
     public init(address: UInt64) {
         pml4 = Int((address >> 39) & 511)
         pdpt = Int((address >> 30) & 511)
