@@ -102,12 +102,17 @@ extension Machine {
             let setMask = tlb.setMask
             let sets = UInt64(tlb.sets)
             let entries = tables.entries
-            let slotByFrame = tables.slotByFrame
+            let children = tables.children
             var clock = tlb.clock
             var hits: UInt64 = 0
             var misses: UInt64 = 0
             var pending: UInt64 = 0
             var hasPending = false
+            // The tag the previous access hit or filled: its way's stamp is already the newest, so a repeat
+            // hit needs no set scan and no new stamp (LRU order is unchanged; counts are the same).
+            var lastTag = TLB.invalidTag
+            var lastValueOK = false
+            var lastFrame: UInt64 = 0
             access: while remaining > 0 {
                 let va = stream.next()
                 remaining &-= 1
@@ -119,6 +124,11 @@ extension Machine {
                 }
                 let vpn = (va & 0xffff_ffff_ffff) >> 12
                 let tag = vpn | asid
+                if tag == lastTag && lastValueOK {
+                    hits &+= 1
+                    sum &+= lastFrame | (va & 0xfff)
+                    continue
+                }
                 let base = (setMask >= 0 ? Int(truncatingIfNeeded: vpn) & setMask : Int(vpn % sets)) &* ways
                 var w = base
                 let end = base &+ ways
@@ -133,32 +143,42 @@ extension Machine {
                         clock &+= 1
                         stamps[w] = clock
                         hits &+= 1
-                        sum &+= (v & 0x000f_ffff_ffff_f000) | (va & 0xfff)
+                        lastTag = tag
+                        lastValueOK = true
+                        lastFrame = v & 0x000f_ffff_ffff_f000
+                        sum &+= lastFrame | (va & 0xfff)
                         continue access
                     }
                     w &+= 1
                 }
-                // TLB miss: the 4-level walk.
-                var slot = root
-                var perm: UInt64 = PTEFlags.writable.rawValue | PTEFlags.user.rawValue
-                var nx: UInt64 = 0
-                var shift: UInt64 = 39
-                var e: UInt64 = 0
-                var at = 0
+                // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
+                var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
+                var e = entries[at]
+                if e & 1 == 0 { pending = va; hasPending = true; break access }
+                var perm = e
+                var nx = e
                 var pagesMask: UInt64 = 0
-                while true {
-                    at = slot &* 512 &+ Int(truncatingIfNeeded: (va >> shift) & 511)
+                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
+                e = entries[at]
+                if e & 1 == 0 { pending = va; hasPending = true; break access }
+                perm &= e
+                nx |= e
+                if e & PTEFlags.hugePage.rawValue != 0 {
+                    pagesMask = (1 << 18) - 1
+                } else {
+                    at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
                     e = entries[at]
-                    if e & 1 == 0 { break }
+                    if e & 1 == 0 { pending = va; hasPending = true; break access }
                     perm &= e
                     nx |= e
-                    if shift == 12 { break }
-                    if shift != 39 && e & PTEFlags.hugePage.rawValue != 0 {
-                        pagesMask = (1 << (shift &- 12)) &- 1
-                        break
+                    if e & PTEFlags.hugePage.rawValue != 0 {
+                        pagesMask = 511
+                    } else {
+                        at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
+                        e = entries[at]
+                        perm &= e
+                        nx |= e
                     }
-                    slot = Int(truncatingIfNeeded: slotByFrame[Int(truncatingIfNeeded: (e & 0x000f_ffff_ffff_f000) >> 12)])
-                    shift &-= 9
                 }
                 let eff = (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
                     | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue)) | (nx & PTEFlags.noExecute.rawValue)
@@ -182,6 +202,9 @@ extension Machine {
                 tags[victim] = tag
                 values[victim] = value
                 stamps[victim] = clock
+                lastTag = tag
+                lastValueOK = true
+                lastFrame = pfn << 12
                 misses &+= 1
                 translated &+= 1
                 sum &+= (pfn << 12) | (va & 0xfff)

@@ -51,7 +51,7 @@ extension Machine {
             } else {
                 let f = memory.allocate(.pageTable)!
                 let s = tables.create(frame: f)
-                tables[slot, i] = PageTableEntry(pfn: UInt64(f), flags: Self.kernelTableFlags).rawValue
+                tables.link(slot, i, to: s, flags: Self.kernelTableFlags)
                 slot = s
             }
             current = PageLevel(rawValue: current.rawValue - 1)!

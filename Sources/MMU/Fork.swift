@@ -12,7 +12,7 @@ extension Machine {
         child.pml4Frame = root
         child.pml4Slot = tables.create(frame: root)
         child.tableFrames = 1
-        for i in 256..<512 { tables[child.pml4Slot, i] = tables[kernelPML4Slot, i] }
+        for i in 256..<512 { tables.copyEntry(from: (kernelPML4Slot, i), to: (child.pml4Slot, i)) }
         processes[child.pid] = child
         child.vmas = parent.vmas
 

@@ -95,7 +95,7 @@ public final class Machine {
         p.pml4Frame = root
         p.pml4Slot = tables.create(frame: root)
         p.tableFrames = 1
-        for i in 256..<512 { tables[p.pml4Slot, i] = tables[kernelPML4Slot, i] }
+        for i in 256..<512 { tables.copyEntry(from: (kernelPML4Slot, i), to: (p.pml4Slot, i)) }
         processes[p.pid] = p
 
         let path = command.hasPrefix("/") ? command : "/usr/bin/" + command

@@ -6,6 +6,9 @@
 /// (allocating a table); the hot loop may hold their base pointers between growths.
 final class PageTableStore {
     private(set) var entries: UnsafeMutablePointer<UInt64>
+    /// Parallel to `entries`: for an entry that points to a table, that table's slot (else -1), so the
+    /// walk's next table is loaded beside the entry instead of after it (4 dependent loads, as hardware).
+    private(set) var children: UnsafeMutablePointer<Int32>
     private var slotCapacity: Int
     private(set) var slotCount = 0
     private var freeSlots: [Int32] = []
@@ -17,6 +20,7 @@ final class PageTableStore {
     init() {
         slotCapacity = 16
         entries = .allocate(capacity: slotCapacity * Page.entriesPerTable)
+        children = .allocate(capacity: slotCapacity * Page.entriesPerTable)
         slotByFrameCapacity = 1024
         slotByFrame = .allocate(capacity: slotByFrameCapacity)
         slotByFrame.initialize(repeating: -1, count: slotByFrameCapacity)
@@ -24,6 +28,7 @@ final class PageTableStore {
 
     deinit {
         entries.deallocate()
+        children.deallocate()
         slotByFrame.deallocate()
     }
 
@@ -39,6 +44,10 @@ final class PageTableStore {
                 grown.moveInitialize(from: entries, count: slotCount * Page.entriesPerTable)
                 entries.deallocate()
                 entries = grown
+                let grownChildren = UnsafeMutablePointer<Int32>.allocate(capacity: newCap * Page.entriesPerTable)
+                grownChildren.moveInitialize(from: children, count: slotCount * Page.entriesPerTable)
+                children.deallocate()
+                children = grownChildren
                 slotCapacity = newCap
             }
             slot = slotCount
@@ -46,6 +55,7 @@ final class PageTableStore {
             frameBySlot.append(0)
         }
         (entries + slot * Page.entriesPerTable).update(repeating: 0, count: Page.entriesPerTable)
+        (children + slot * Page.entriesPerTable).update(repeating: -1, count: Page.entriesPerTable)
         if pfn >= slotByFrameCapacity {
             var newCap = slotByFrameCapacity
             while newCap <= pfn { newCap *= 2 }
@@ -68,6 +78,18 @@ final class PageTableStore {
 
     @inline(__always) func slot(ofFrame pfn: Int) -> Int {
         pfn < slotByFrameCapacity ? Int(slotByFrame[pfn]) : -1
+    }
+
+    /// Points entry `index` of table `slot` at the table in `child` (a non-leaf entry).
+    func link(_ slot: Int, _ index: Int, to child: Int, flags: PTEFlags) {
+        entries[slot &* Page.entriesPerTable &+ index] = PageTableEntry(pfn: UInt64(frameBySlot[child]), flags: flags).rawValue
+        children[slot &* Page.entriesPerTable &+ index] = Int32(child)
+    }
+
+    /// Copies one entry with its child link (a process PML4 taking the kernel half of swapper_pg_dir).
+    func copyEntry(from: (slot: Int, index: Int), to: (slot: Int, index: Int)) {
+        entries[to.slot &* Page.entriesPerTable &+ to.index] = entries[from.slot &* Page.entriesPerTable &+ from.index]
+        children[to.slot &* Page.entriesPerTable &+ to.index] = children[from.slot &* Page.entriesPerTable &+ from.index]
     }
 
     @inline(__always) subscript(slot: Int, index: Int) -> UInt64 {

@@ -78,7 +78,7 @@ extension Machine {
                 guard let f = try allocateFrame(.pageTable, for: p) else { return nil }
                 let s = tables.create(frame: f)
                 p.tableFrames += 1
-                tables[slot, i] = PageTableEntry(pfn: UInt64(f), flags: Self.userTableFlags).rawValue
+                tables.link(slot, i, to: s, flags: Self.userTableFlags)
                 slot = s
             }
             level = PageLevel(rawValue: level.rawValue - 1)!
