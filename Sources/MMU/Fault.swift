@@ -25,8 +25,15 @@ extension Machine {
             return .segv("\(access.rawValue) not allowed by mapping \(vma.perms) (SEGV_ACCERR)")
         }
         if vma.isPFNMap { return .segv("no page in raw PFN mapping (SIGBUS)") }
-        guard let (slot, index) = try ensureLeafTable(p, va) else { return .killed }
-        let e = tables[slot, index]
+        if let r = try hugeFault(p, va, access, vma) { return r }
+        guard var (slot, index) = try ensureLeafTable(p, va) else { return .killed }
+        var e = tables[slot, index]
+        if e & PTEFlags.hugePage.rawValue != 0 {
+            // A write to a shared (CoW) 2 MiB page: split it, then copy only the 4 KiB page written.
+            guard try splitHuge(p, slot, index), let leaf = try ensureLeafTable(p, va) else { return .killed }
+            (slot, index) = leaf
+            e = tables[slot, index]
+        }
         let page = Page.roundDown(va)
         let nx: PTEFlags = vma.protection.contains(.exec) ? [] : .noExecute
 
@@ -125,6 +132,22 @@ extension Machine {
         memory.retain(cached)
         p.rssFile += 1
         return result
+    }
+
+    /// Transparent huge page (`do_huge_pmd_anonymous_page`): with `hugePages` on, a write fault in private
+    /// anonymous memory whose 2 MiB-aligned block lies inside the mapping, with nothing mapped there yet,
+    /// maps one 2 MiB page (PS in the PD entry). nil = not applicable (take the 4 KiB path).
+    func hugeFault(_ p: SimProcess, _ va: UInt64, _ access: Access, _ vma: VMA) throws(MMUError) -> FaultResult? {
+        guard config.hugePages, access == .write, vma.fileID == nil, !vma.isShared else { return nil }
+        let block = va & ~(Page.hugeSize - 1)
+        guard block >= vma.start, block + Page.hugeSize <= vma.end else { return nil }
+        guard let (slot, index) = try ensureLeafTable(p, va, target: .pd) else { return .killed }
+        guard tables[slot, index] == 0, let base = memory.allocateHuge(.anonymous) else { return nil }
+        var flags: PTEFlags = [.present, .writable, .user, .accessed, .dirty, .hugePage]
+        if !vma.protection.contains(.exec) { flags.insert(.noExecute) }
+        tables[slot, index] = PageTableEntry(pfn: UInt64(base), flags: flags).rawValue
+        p.rssAnon += 512
+        return .minor
     }
 
     /// A frame for `owner`, reclaiming page cache and then OOM-killing when none is free

@@ -19,9 +19,9 @@ extension Machine {
         for v in parent.vmas where parent.isAlive && child.isAlive {
             var leaves: [(UInt64, Int, Int, PageLevel)] = []
             forEachLeaf(parent.pml4Slot, v.start, v.end) { leaves.append(($0, $1, $2, $3)) }
-            for (va, slot, index, _) in leaves {
+            for (va, slot, index, level) in leaves {
                 guard parent.isAlive, child.isAlive else { break }
-                guard let (cslot, cindex) = try ensureLeafTable(child, va), parent.isAlive else { break }
+                guard let (cslot, cindex) = try ensureLeafTable(child, va, target: level), parent.isAlive else { break }
                 var e = tables[slot, index]
                 let f = Int(PageTableEntry(rawValue: e).pfn)
                 if !v.isShared && !v.isPFNMap && e & PTEFlags.writable.rawValue != 0 {
@@ -30,6 +30,11 @@ extension Machine {
                 }
                 tables[cslot, cindex] = e
                 if v.isPFNMap || f == zeroFrame { continue }
+                if level != .pt {
+                    for g in f..<(f + 512) { memory.retain(g) }
+                    child.rssAnon += 512
+                    continue
+                }
                 memory.retain(f)
                 switch memory.ownerOf(f) {
                 case .anonymous: child.rssAnon += 1

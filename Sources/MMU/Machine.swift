@@ -193,7 +193,7 @@ public final class Machine {
         guard address % Page.size == 0 else { throw .invalid("address", "must be page-aligned") }
         guard length > 0, length <= 1 << 48 else { throw .invalid("length", "must be positive") }
         if config.addressing == .physical { return munmapPhysical(p, address: address, length: Page.roundUp(length)) }
-        return unmapRange(p, start: address, end: address &+ Page.roundUp(length))
+        return try unmapRange(p, start: address, end: address &+ Page.roundUp(length))
     }
 
     // MARK: - Queries

@@ -51,6 +51,26 @@ struct PhysicalMemory {
         return pfn
     }
 
+    /// 512 contiguous frames aligned to 2 MiB for a transparent huge page, each with refcount 1, taken
+    /// from never-used memory (there is no compaction); nil when none is left.
+    mutating func allocateHuge(_ newOwner: FrameOwner) -> Int? {
+        let start = (highWater + 511) & ~511
+        guard start + 512 <= frameCount else { return nil }
+        while highWater < start {
+            refcount.append(0)
+            owner.append(.free)
+            freeList.append(UInt32(highWater))
+            highWater += 1
+        }
+        for f in start..<(start + 512) {
+            refcount.append(1)
+            owner.append(.free)
+            setOwner(f, newOwner)
+        }
+        highWater = start + 512
+        return start
+    }
+
     mutating func retain(_ pfn: Int) { refcount[pfn] += 1 }
 
     /// Drops one reference; frees the frame (contents discarded) when it was the last. Returns whether freed.

@@ -56,8 +56,15 @@ extension Machine {
         return freed
     }
 
-    /// munmap: unmaps and removes (or trims/splits) the VMAs overlapping `[start, end)`.
-    func unmapRange(_ p: SimProcess, start: UInt64, end: UInt64) -> Int {
+    /// munmap: unmaps and removes (or trims/splits) the VMAs overlapping `[start, end)`; a 2 MiB page
+    /// only partly inside is split first.
+    func unmapRange(_ p: SimProcess, start: UInt64, end: UInt64) throws(MMUError) -> Int {
+        for edge in [start, end] where edge % Page.hugeSize != 0 {
+            let w = walk(p.pml4Slot, edge)
+            if w.isPresent && w.level == .pd {
+                guard try splitHuge(p, w.slot, w.index) else { return 0 }
+            }
+        }
         var freed = 0
         var kept: [VMA] = []
         for v in p.vmas {

@@ -63,12 +63,13 @@ extension Machine {
         }
     }
 
-    /// The PT slot (or PD slot, for a huge leaf) of user address `va`, creating missing tables.
-    /// nil when the process was OOM-killed while a table frame was found for it.
-    func ensureLeafTable(_ p: SimProcess, _ va: UInt64) throws(MMUError) -> (slot: Int, index: Int)? {
+    /// The PT slot (or PD slot, for a huge leaf) of user address `va`, creating missing tables down to
+    /// `target` (PT by default; PD to place a 2 MiB page). Returns the slot and index of the entry at
+    /// `target` (or of the huge leaf met on the way). nil when the process was OOM-killed meanwhile.
+    func ensureLeafTable(_ p: SimProcess, _ va: UInt64, target: PageLevel = .pt) throws(MMUError) -> (slot: Int, index: Int)? {
         var slot = p.pml4Slot
         var level = PageLevel.pml4
-        while level != .pt {
+        while level != target {
             let i = PageIndices(address: va).index(at: level)
             let e = tables[slot, i]
             if e & PTEFlags.present.rawValue != 0 {
@@ -83,7 +84,22 @@ extension Machine {
             }
             level = PageLevel(rawValue: level.rawValue - 1)!
         }
-        return (slot, PageIndices(address: va).pt)
+        return (slot, PageIndices(address: va).index(at: target))
+    }
+
+    /// Splits a 2 MiB leaf (PD entry with PS) into a PT of 512 4 KiB entries with the same flags and
+    /// frames (`__split_huge_pmd`); refcounts are per frame, so they stay. false if `p` was OOM-killed.
+    func splitHuge(_ p: SimProcess, _ slot: Int, _ index: Int) throws(MMUError) -> Bool {
+        let e = tables[slot, index]
+        guard let f = try allocateFrame(.pageTable, for: p) else { return false }
+        let pt = tables.create(frame: f)
+        p.tableFrames += 1
+        let base = PageTableEntry(rawValue: e).pfn
+        let flags = e & ~PageTableEntry.frameMask & ~PTEFlags.hugePage.rawValue
+        for i in 0..<512 { tables[pt, i] = ((base + UInt64(i)) << Page.shift) | flags }
+        tables.link(slot, index, to: pt, flags: Self.userTableFlags)
+        flushTLB(p)
+        return true
     }
 
     /// Calls `body(va, slot, index, level)` for every present leaf entry of `[start, end)` in the user
