@@ -56,7 +56,7 @@ extension Machine {
                 // Last user of a CoW page: reuse it, just make it writable again (`wp_page_reuse`).
                 tables[slot, index] = (e & ~PTEFlags.cow.rawValue) | rw.rawValue
                 invalidateTLB(p, page)
-                return .cow
+                return e & PTEFlags.cow.rawValue != 0 ? .cow : .minor
             }
             // Copy (`wp_page_copy`): zero page → fresh zeroed frame; shared/page-cache page → copy.
             guard let new = try allocateFrame(.anonymous, for: p) else { return .killed }
