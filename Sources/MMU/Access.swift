@@ -124,7 +124,16 @@ extension Machine {
         killedThisCall = []
         var t = TouchResult()
         if config.addressing == .physical {
-            t.pagesTouched = Int((length + stride - 1) / stride)
+            // No MMU, no faults: any address inside physical memory works, whoever owns it.
+            var off: UInt64 = 0
+            while off < length {
+                guard physicalAccess(address &+ off, 1) != nil else {
+                    t.segv = SegvInfo(address: address &+ off, reason: "beyond physical memory (bus error)")
+                    break
+                }
+                t.pagesTouched += 1
+                off += stride
+            }
             return t
         }
         var off: UInt64 = 0

@@ -37,6 +37,7 @@ extension Machine {
         let page = Page.roundDown(va)
         let nx: PTEFlags = vma.protection.contains(.exec) ? [] : .noExecute
 
+        if Self.isSwapEntry(e) { return try swapIn(p, vma, slot, index, access) }
         if e & PTEFlags.present.rawValue != 0 {
             // Present but not allowed: a write to a read-only entry (write-protect fault, `do_wp_page`).
             guard access == .write, e & PTEFlags.writable.rawValue == 0 else {

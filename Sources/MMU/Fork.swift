@@ -18,11 +18,19 @@ extension Machine {
 
         for v in parent.vmas where parent.isAlive && child.isAlive {
             var leaves: [(UInt64, Int, Int, PageLevel)] = []
-            forEachLeaf(parent.pml4Slot, v.start, v.end) { leaves.append(($0, $1, $2, $3)) }
+            forEachLeaf(parent.pml4Slot, v.start, v.end, includeSwap: true) { leaves.append(($0, $1, $2, $3)) }
             for (va, slot, index, level) in leaves {
                 guard parent.isAlive, child.isAlive else { break }
                 guard let (cslot, cindex) = try ensureLeafTable(child, va, target: level), parent.isAlive else { break }
                 var e = tables[slot, index]
+                if Self.isSwapEntry(e) {
+                    // A swapped page: both tables refer to the slot (finding a frame may have swapped it).
+                    tables[cslot, cindex] = e
+                    swap.retain(Int(PageTableEntry(rawValue: e).pfn))
+                    child.swapPages += 1
+                    continue
+                }
+                if e & PTEFlags.present.rawValue == 0 { continue }
                 let f = Int(PageTableEntry(rawValue: e).pfn)
                 if !v.isShared && !v.isPFNMap && e & PTEFlags.writable.rawValue != 0 {
                     e = (e & ~PTEFlags.writable.rawValue) | PTEFlags.cow.rawValue

@@ -32,6 +32,12 @@ public final class Machine {
     var pgscanDirect: UInt64 = 0
     var pgstealFile: UInt64 = 0
     var oomKills: UInt64 = 0
+    var pswpin: UInt64 = 0
+    var pswpout: UInt64 = 0
+    var pgstealAnon: UInt64 = 0
+    var swap: SwapSpace
+    /// Where the next anonymous reclaim scan starts.
+    var swapHand: (pid: Int, address: UInt64) = (0, 0)
     /// Pids killed by the OOM killer during the current call.
     var killedThisCall: [Int] = []
 
@@ -41,6 +47,7 @@ public final class Machine {
         self.config = config
         memory = PhysicalMemory(frameCount: Int(config.physicalBytes >> Page.shift))
         tlb = TLB(entries: config.tlbEntries, ways: config.tlbWays)
+        swap = SwapSpace(slotCount: Int(config.swapBytes >> Page.shift))
         boot()
     }
 
@@ -210,7 +217,7 @@ public final class Machine {
 
     func stats(_ p: SimProcess) -> ProcessStats {
         ProcessStats(pid: p.pid, command: p.command, vsz: p.vsz, rss: UInt64(p.rssPages) * Page.size,
-                     minflt: p.minflt, majflt: p.majflt, cowFaults: p.cowFaults)
+                     minflt: p.minflt, majflt: p.majflt, cowFaults: p.cowFaults, swap: UInt64(p.swapPages) * Page.size)
     }
 
     /// Refcount and owner of a frame.

@@ -14,7 +14,8 @@ public struct MachineConfig: Sendable, Equatable {
     public var addressing: Addressing = .virtual
     /// On OOM, panic the machine instead of killing a process (`vm.panic_on_oom`).
     public var panicOnOom = false
-    /// Accepted and shown as SwapTotal/SwapFree; the simulator does not swap (anonymous pages stay).
+    /// Swap space: when page cache cannot be reclaimed, private anonymous pages go to swap (major fault
+    /// to bring them back) before the OOM killer runs.
     public var swapBytes: UInt64 = 0
 
     public init(

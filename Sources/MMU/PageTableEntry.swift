@@ -20,12 +20,15 @@ public struct PTEFlags: OptionSet, Sendable, Hashable, CustomStringConvertible {
     /// Software bit 9: private page shared after fork; a write copies it (the kernel tracks this in
     /// the VMA and page refcount; the simulator keeps it visible in the entry).
     public static let cow = PTEFlags(rawValue: 1 << 9)
+    /// Software bit 10 in a non-present entry: the frame field holds a swap slot (`swp_entry_t`).
+    public static let swapped = PTEFlags(rawValue: 1 << 10)
     /// NX: no instruction fetch.
     public static let noExecute = PTEFlags(rawValue: 1 << 63)
 
     static let named: [(PTEFlags, String)] = [
         (.present, "present"), (.writable, "writable"), (.user, "user"), (.accessed, "accessed"),
-        (.dirty, "dirty"), (.hugePage, "hugePage"), (.global, "global"), (.cow, "cow"), (.noExecute, "noExecute"),
+        (.dirty, "dirty"), (.hugePage, "hugePage"), (.global, "global"), (.cow, "cow"), (.swapped, "swapped"),
+        (.noExecute, "noExecute"),
     ]
 
     /// The set flags by name, in bit order.

@@ -15,6 +15,8 @@ final class SimProcess {
     var rssAnon = 0
     var rssFile = 0
     var rssShmem = 0
+    /// Pages in swap (`MM_SWAPENTS`, VmSwap).
+    var swapPages = 0
     /// User page-table frames (PML4 included).
     var tableFrames = 0
     /// Physical mode: where the program was loaded.

@@ -1,7 +1,7 @@
 extension Machine {
     /// Direct reclaim (`shrink_page_list`): frees up to `target` page-cache pages that no process maps,
-    /// clean ones first (oldest first), then dirty ones after writing them back (pgpgout). Shmem and
-    /// anonymous pages are not reclaimable without swap. Returns the pages freed.
+    /// clean ones first (oldest first), then dirty ones after writing them back (pgpgout); then, with
+    /// swap, private anonymous pages (`swapOut`). Shmem is not reclaimed. Returns the pages freed.
     @discardableResult
     func reclaim(target: Int) -> Int {
         var freed = 0
@@ -25,6 +25,7 @@ extension Machine {
                 freed += 1
             }
         }
+        if freed < target { freed += swapOut(target: target - freed) }
         while cache.lruHead < cache.lru.count {
             let (pfn, seq) = cache.lru[cache.lruHead]
             if let page = cache.pages[pfn], page.sequence == seq { break }

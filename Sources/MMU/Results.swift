@@ -118,6 +118,8 @@ public struct ProcessStats: Sendable, Equatable {
     public var minflt: UInt64
     public var majflt: UInt64
     public var cowFaults: UInt64
+    /// Bytes in swap (VmSwap).
+    public var swap: UInt64
 }
 
 /// A one-line summary for `sim.list`.

@@ -54,7 +54,7 @@ extension Machine {
             ("PageTables", UInt64(memory.count(.pageTable)) * ps),
             ("Committed_AS", committed),
             ("SwapTotal", config.swapBytes),
-            ("SwapFree", config.swapBytes),
+            ("SwapFree", config.swapBytes - UInt64(swap.used) * ps),
             ("VmallocUsed", 0),
         ]
     }
@@ -65,7 +65,8 @@ extension Machine {
         return [
             ("pgpgin", pgpgin), ("pgpgout", pgpgout), ("pgfault", pgfault), ("pgmajfault", pgmajfault),
             ("pgfree", memory.freedTotal), ("pgscan_kswapd", 0), ("pgscan_direct", pgscanDirect),
-            ("pgsteal_anon", 0), ("pgsteal_file", pgstealFile), ("oom_kill", oomKills),
+            ("pgsteal_anon", pgstealAnon), ("pgsteal_file", pgstealFile), ("pswpin", pswpin),
+            ("pswpout", pswpout), ("oom_kill", oomKills),
         ]
     }
 
@@ -91,6 +92,9 @@ extension Machine {
             return d
         }
         if v.isPFNMap { return d }
+        forEachLeaf(p.pml4Slot, v.start, v.end, includeSwap: true) { _, slot, index, _ in
+            if Self.isSwapEntry(self.tables[slot, index]) { d.swap += Page.size }
+        }
         forEachLeaf(p.pml4Slot, v.start, v.end) { _, slot, index, level in
             let e = self.tables[slot, index]
             let base = Int(PageTableEntry(rawValue: e).pfn)

@@ -29,10 +29,15 @@ extension Machine {
     func zap(_ p: SimProcess, _ vma: VMA, _ start: UInt64, _ end: UInt64) -> Int {
         var freed = 0
         var entries: [(UInt64, Int, Int, PageLevel)] = []
-        forEachLeaf(p.pml4Slot, start, end) { entries.append(($0, $1, $2, $3)) }
+        forEachLeaf(p.pml4Slot, start, end, includeSwap: true) { entries.append(($0, $1, $2, $3)) }
         for (_, slot, index, level) in entries {
             let e = tables[slot, index]
             tables[slot, index] = 0
+            if Self.isSwapEntry(e) {
+                swap.release(Int(PageTableEntry(rawValue: e).pfn))
+                p.swapPages -= 1
+                continue
+            }
             if vma.isPFNMap { continue }
             let base = Int(PageTableEntry(rawValue: e).pfn)
             let count = level == .pt ? 1 : 512

@@ -104,7 +104,8 @@ extension Machine {
 
     /// Calls `body(va, slot, index, level)` for every present leaf entry of `[start, end)` in the user
     /// half, skipping absent subtrees (so a sparse 100 TiB mapping costs only what is mapped).
-    func forEachLeaf(_ rootSlot: Int, _ start: UInt64, _ end: UInt64,
+    /// With `includeSwap`, non-present PT entries holding a swap slot are visited too.
+    func forEachLeaf(_ rootSlot: Int, _ start: UInt64, _ end: UInt64, includeSwap: Bool = false,
                      _ body: (UInt64, Int, Int, PageLevel) -> Void) {
         func visit(_ slot: Int, _ level: PageLevel, _ base: UInt64) {
             let span: UInt64 = 1 << level.shift
@@ -113,7 +114,10 @@ extension Machine {
                 let va = base + UInt64(i) * span
                 if va >= end { return }
                 let e = tables[slot, i]
-                if e & PTEFlags.present.rawValue == 0 { continue }
+                if e & PTEFlags.present.rawValue == 0 {
+                    if includeSwap && level == .pt && Self.isSwapEntry(e) { body(va, slot, i, level) }
+                    continue
+                }
                 if level == .pt || (level != .pml4 && e & PTEFlags.hugePage.rawValue != 0) {
                     body(va, slot, i, level)
                 } else {
