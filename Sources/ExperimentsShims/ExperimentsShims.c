@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 int memd_spawn_helper(const char *path, char *const argv[], int stdio_fd, int stderr_fd, pid_t *pid) {
     posix_spawn_file_actions_t actions;
@@ -38,4 +39,8 @@ int memd_spawn_helper(const char *path, char *const argv[], int stdio_fd, int st
 
 int memd_become_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL) == 0 ? 0 : errno;
+}
+
+int memd_pipe2(int fds[2], int flags) {
+    return pipe2(fds, flags) == 0 ? 0 : errno;
 }

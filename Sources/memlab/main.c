@@ -188,6 +188,8 @@ static int run_malloc(const struct options *o) {
         blocks[i] = malloc(block);
         if (!blocks[i]) fail("malloc", errno);
         memset(blocks[i], 1, 1);
+        // The block escapes: the compiler may not drop an allocation nobody reads.
+        __asm__ volatile("" : : "r"(blocks[i]) : "memory");
         if ((i + 1) % perStep == 0 && i + 1 < count) POINT("allocating", (i + 1) * block, "");
     }
     POINT("allocated", count * block, ",\"brk\":\"%p\",\"allocations\":%zu,\"blockBytes\":%zu", sbrk(0), count,

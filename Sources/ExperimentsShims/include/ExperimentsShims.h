@@ -17,4 +17,8 @@ int memd_spawn_helper(const char *path, char *const argv[], int stdio_fd, int st
 /// to a PID 1 that may never reap it. Returns 0 or an errno value.
 int memd_become_child_subreaper(void);
 
+/// pipe2(2), which Glibc's Swift module does not export: `flags` of O_CLOEXEC,
+/// O_NONBLOCK. Returns 0 or an errno value.
+int memd_pipe2(int fds[2], int flags);
+
 #endif
