@@ -60,8 +60,8 @@ public struct ExperimentRunner: Sendable {
         guard request.sizeBytes <= limit else {
             throw RPCError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
         }
-        if request.backend != .real {
-            throw RPCError.unsupported("the simulator backend is not available yet")
+        if request.backend == .sim && request.name == .malloc {
+            throw RPCError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
         }
         try acquire()
         defer { release() }
@@ -69,11 +69,34 @@ public struct ExperimentRunner: Sendable {
         let started = ContinuousClock.now
         let wantsProgress = request.progress
         let report: @Sendable (JSON) -> Void = { params in if wantsProgress { progress(params) } }
-        let real = try await runReal(request, client: client, progress: report)
-        return [
+        var result: JSONObject = [
             "name": .string(request.name.rawValue), "backend": .string(request.backend.rawValue),
-            "durationMs": .int(milliseconds(ContinuousClock.now - started)), "real": .object(real),
+            "durationMs": 0,
         ]
+        var real: JSONObject?
+        if request.backend != .sim {
+            real = try await runReal(request, client: client, progress: report)
+            result["real"] = .object(real!)
+        }
+        if request.backend != .real {
+            report(["phase": "sim", "message": "running the same steps on a fresh simulated machine"])
+            if request.name == .malloc {
+                result["sim"] = .null
+                result["comparison"] = [
+                    "note": "malloc has no simulator counterpart: a simulated process has no C library, whose pools are what this experiment shows"
+                ]
+            } else {
+                let simStarted = ContinuousClock.now
+                var sim = try SimExperiment(request: request).run()
+                sim["durationMs"] = .int(milliseconds(ContinuousClock.now - simStarted))
+                result["sim"] = .object(sim)
+                if let real {
+                    result["comparison"] = .object(compare(request.name, real: real, sim: sim, hugePages: request.hugePages))
+                }
+            }
+        }
+        result["durationMs"] = .int(milliseconds(ContinuousClock.now - started))
+        return .object(result)
     }
 
     private func acquire() throws(RPCError) {

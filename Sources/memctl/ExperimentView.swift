@@ -70,7 +70,7 @@ func renderBackend(_ name: String, _ r: JSON) -> [String] {
     case "oom":
         return table(
             [
-                ["cgroup", "\(r["cgroup"]?.stringValue ?? "?") limited to \(formatBytes(r["limitBytes"]?.intValue))"],
+                ["limit", "\(r["cgroup"]?.stringValue.map { "cgroup \($0)" } ?? "the whole simulated machine"): \(formatBytes(r["limitBytes"]?.intValue))"],
                 ["killed by", r["killedBy"]?.stringValue ?? "(not killed)"],
                 ["oom_kill count", "\(r["oomKillsBefore"]?.intValue ?? 0) → \(r["oomKillsAfter"]?.intValue ?? 0)"],
             ], header: nil)
@@ -205,7 +205,7 @@ private func describe(_ value: JSON) -> String {
     switch value {
     case .int(let i): return "\(i)"
     case .double(let d): return "\(d)"
-    case .string(let s): return s
+    case .string(let s): return s.replacingNewlines()
     case .bool(let b): return "\(b)"
     case .null: return "—"
     default: return JSONWriter.string(value)

@@ -423,4 +423,29 @@ func children(of parent: Int32) -> [Int32] {
             #expect(error.code == .invalidParams)
         }
     }
+
+    @Test func bothPutsTheSimulatorBesideTheKernel() async throws {
+        let size = 32 << 20
+        let result = try await runner().run(
+            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: 8 << 20, backend: .both), client: root)
+        #expect(result["backend"]?.stringValue == "both")
+        let sim = try #require(result["sim"]?.objectValue)
+        // The simulator has nothing else resident: exactly one fault per page.
+        #expect(try int(sim["faultsDuringTouch"]) == size / pageBytes)
+        #expect(sim["samples"]?.arrayValue?.count == 2 + 4)
+        let comparison = try #require(result["comparison"]?.objectValue)
+        #expect(comparison["faultsDuringTouch"]?["real"] == result["real"]?["faultsDuringTouch"])
+        #expect(comparison["faultsDuringTouch"]?["sim"] == sim["faultsDuringTouch"])
+        #expect(comparison["note"]?.stringValue?.isEmpty == false)
+
+        let cow = try await runner().run(ExperimentRequest(name: .cow, sizeBytes: size, backend: .sim), client: root)
+        #expect(cow["real"] == nil)
+        #expect(try int(cow["sim"]?["faultsDuringWrite"]) == size / pageBytes)
+        #expect(try int(cow["sim"]?["child"]?["afterWrite"]?["private"]) == size)
+
+        let malloc = await errorCode {
+            _ = try await runner().run(ExperimentRequest(name: .malloc, backend: .sim), client: root)
+        }
+        #expect(malloc == -32004)
+    }
 }
