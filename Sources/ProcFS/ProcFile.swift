@@ -11,38 +11,41 @@
 /// so they are read with read(2) until it returns 0 (fs/seq_file.c hands out at
 /// most one buffer per call).
 public struct ProcFile {
-    public private(set) var buffer: [UInt8]
+    /// The storage: its first `count` bytes are the file just read; it only grows.
+    private var storage: [UInt8]
+    public private(set) var count = 0
 
     public init(capacity: Int = 64 * 1024) {
-        buffer = []
-        buffer.reserveCapacity(capacity)
+        storage = [UInt8](repeating: 0, count: max(capacity, 4096))
     }
 
-    /// Reads `path` to EOF; the bytes are in ``buffer`` until the next read.
+    /// Reads `path` to EOF; the bytes stay available until the next read.
     public mutating func read(_ path: String) throws(ProcError) {
-        buffer.removeAll(keepingCapacity: true)
+        count = 0
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path, errno) }
         defer { close(fd) }
-        var chunk = max(buffer.capacity, 64 * 1024)
         while true {
-            let start = buffer.count
-            buffer.append(contentsOf: repeatElement(0, count: chunk))
-            let count = buffer.withUnsafeMutableBytes { raw in
-                Glibc.read(fd, raw.baseAddress! + start, chunk)
+            if count == storage.count {
+                storage.append(contentsOf: [UInt8](repeating: 0, count: storage.count))  // double
             }
-            if count < 0 {
+            let got = storage.withUnsafeMutableBytes { raw in
+                Glibc.read(fd, raw.baseAddress! + count, raw.count - count)
+            }
+            if got < 0 {
                 let code = errno
-                if code == EINTR {
-                    buffer.removeLast(chunk)
-                    continue
-                }
-                buffer.removeSubrange(start...)
+                if code == EINTR { continue }
                 throw ProcFile.error(path, code)
             }
-            buffer.removeLast(chunk - count)
-            if count == 0 { return }
-            chunk = max(chunk, buffer.count)  // grow geometrically for big maps/smaps
+            if got == 0 { return }
+            count += got
+        }
+    }
+
+    /// The bytes of the last file read.
+    public func withBytes<T, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> T) throws(E) -> T {
+        try storage.withUnsafeBufferPointer { buffer throws(E) in
+            try body(UnsafeBufferPointer(rebasing: buffer[0..<count]))
         }
     }
 

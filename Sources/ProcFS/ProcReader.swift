@@ -14,7 +14,7 @@ public struct ProcReader {
         throws(ProcError) -> T
     {
         try file.read(path)
-        return try file.buffer.withUnsafeBufferPointer { buffer throws(ProcError) in try body(buffer) }
+        return try file.withBytes { buffer throws(ProcError) in try body(buffer) }
     }
 
     public mutating func meminfo() throws(ProcError) -> Meminfo {

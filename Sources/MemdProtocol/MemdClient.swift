@@ -1,0 +1,128 @@
+import JSONRPC
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A blocking client for one memd connection: one request line out, lines in
+/// until the response with the same id; notifications in between go to `onNotification`.
+/// memctl and the tests use it; it needs nothing but the socket.
+public final class MemdClient {
+    public enum Failure: Error {
+        case cannotConnect(path: String, reason: String)
+        case connectionLost(String)
+        case server(RPCError)
+    }
+
+    public let path: String
+    private let fd: Int32
+    private var pending: [UInt8] = []
+    private var nextID = 1
+
+    public init(path: String) throws(Failure) {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .cannotConnect(path: path, reason: String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw .cannotConnect(path: path, reason: "path too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw .cannotConnect(path: path, reason: reason)
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Makes reads give up after `seconds` (a lost reply then fails instead of hanging).
+    public func setReadTimeout(seconds: Int) {
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Closes the sending side (the server sees EOF).
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Calls `method` and returns its result, or throws the server's error.
+    public func call(_ method: String, _ params: JSONObject = [:], onNotification: (String, JSON) -> Void = { _, _ in })
+        throws(Failure) -> JSON
+    {
+        let id = nextID
+        nextID += 1
+        var request: JSONObject = ["jsonrpc": "2.0", "id": .int(id), "method": .string(method)]
+        if !params.isEmpty { request["params"] = .object(params) }
+        var line = JSONWriter.encode(.object(request))
+        line.append(UInt8(ascii: "\n"))
+        try send(line)
+        while true {
+            let message = try readLine()
+            guard let parsed = try? JSONParser.parse(message), case .object(let object) = parsed else {
+                throw .connectionLost("memd sent a line that is not a JSON object")
+            }
+            if object["id"] == nil, case .string(let name)? = object["method"] {
+                onNotification(name, object["params"] ?? .null)
+                continue
+            }
+            guard object["id"] == .int(id) || object["id"] == .null else { continue }
+            if let error = object["error"] {
+                throw .server(RPCError.fromWire(error))
+            }
+            return object["result"] ?? .null
+        }
+    }
+
+    /// Sends raw bytes (for tests of malformed input).
+    public func send(_ bytes: [UInt8]) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .connectionLost(String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+    }
+
+    /// Reads one line (without its newline).
+    public func readLine() throws(Failure) -> [UInt8] {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .connectionLost(String(cString: strerror(errno)))
+            }
+            if count == 0 { throw .connectionLost("memd closed the connection") }
+            pending.append(contentsOf: chunk[..<count])
+        }
+    }
+}
+
+extension RPCError {
+    /// An error object as it came over the wire.
+    public static func fromWire(_ json: JSON) -> RPCError {
+        let code = json["code"]?.intValue ?? -32603
+        var data = json["data"]?.objectValue ?? [:]
+        let kind = data["kind"]?.stringValue ?? "internal"
+        data["kind"] = nil
+        return RPCError(Code(rawValue: code), kind: kind, json["message"]?.stringValue ?? "", data: data)
+    }
+}

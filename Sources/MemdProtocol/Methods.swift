@@ -1,0 +1,79 @@
+import JSONRPC
+
+/// Where a method reads memory from.
+public enum Source: String, Sendable, CaseIterable {
+    case proc, sim
+}
+
+/// `source?` and `machine?`, the two params every introspection method shares.
+public struct Target: Sendable, Equatable {
+    public var source: Source
+    public var machine: String?
+
+    static func decode(_ params: inout ParamReader) throws(RPCError) -> Target {
+        let source = try params.choice("source", as: Source.self) ?? .proc
+        let machine = try params.string("machine")
+        if source == .sim, machine == nil { throw .invalidParams("machine", "required with source \"sim\"") }
+        if source == .proc, machine != nil { throw .invalidParams("machine", "only with source \"sim\"") }
+        return Target(source: source, machine: machine)
+    }
+}
+
+/// A pid param: a positive integer that fits pid_t.
+func decodePID(_ params: inout ParamReader, _ name: String = "pid") throws(RPCError) -> Int32? {
+    try params.int(name, min: 1, max: Int(Int32.max)).map { Int32($0) }
+}
+
+/// `meminfo` — what `free` and `sar -r` show.
+public enum MeminfoMethod: MethodDescriptor {
+    public static let name = "meminfo"
+    public struct Params: Sendable { public var target: Target }
+    public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
+        Params(target: try Target.decode(&p))
+    }
+}
+
+/// `maps` — what /proc/PID/maps, `pmap` and smaps show.
+public enum MapsMethod: MethodDescriptor {
+    public static let name = "maps"
+    public struct Params: Sendable {
+        public var pid: Int32
+        public var detail: Bool
+        public var target: Target
+    }
+    public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
+        guard let pid = try decodePID(&p) else { throw .invalidParams("pid", "required") }
+        return Params(pid: pid, detail: try p.bool("detail") ?? false, target: try Target.decode(&p))
+    }
+}
+
+/// `pageStats` — what `sar -B` and `ps -eo vsz,rss,maj_flt,min_flt` show.
+public enum PageStatsMethod: MethodDescriptor {
+    public static let name = "pageStats"
+    /// The longest sampling interval accepted: a minute, like a patient `sar`.
+    public static let maxIntervalMs = 60_000
+    public struct Params: Sendable {
+        public var pid: Int32?
+        public var all: Bool
+        public var intervalMs: Int
+        public var target: Target
+    }
+    public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
+        let pid = try decodePID(&p)
+        let all = try p.bool("all") ?? false
+        if pid != nil, all { throw .invalidParams("all", "give either pid or all, not both") }
+        let interval = try p.int("intervalMs", min: 0, max: maxIntervalMs) ?? 0
+        return Params(pid: pid, all: all, intervalMs: interval, target: try Target.decode(&p))
+    }
+}
+
+/// `rpc.discover` — the OpenRPC document.
+public enum DiscoverMethod: MethodDescriptor {
+    public static let name = "rpc.discover"
+    public static func decode(_ p: inout ParamReader) throws(RPCError) {}
+}
+
+/// `$/cancelRequest` — a notification: `{id}` of a call in flight.
+public enum CancelRequestMethod {
+    public static let name = "$/cancelRequest"
+}

@@ -1,0 +1,118 @@
+import JSONRPC
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// memd as a `Service`: listens on the Unix socket until a graceful shutdown
+/// (SIGTERM/SIGINT through its `ServiceGroup`), then stops accepting, lets calls
+/// in flight finish for a moment, cancels the rest (experiment children die with
+/// them), and removes the socket file.
+public final class MemdService: Service {
+    let config: ServerConfig
+    let dispatcher: Dispatcher
+    let logger: Logger
+    let group: EventLoopGroup
+    let registry = ConnectionRegistry()
+
+    public init(config: ServerConfig, methods: MethodTable<CallContext>, logger: Logger,
+                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.config = config
+        self.dispatcher = Dispatcher(methods: methods, logger: logger)
+        self.logger = logger
+        self.group = group
+    }
+
+    public func run() async throws {
+        let path = config.socketPath
+        try SocketFile.prepare(path)
+        let server = try await bind(path)
+        let identity = SocketFile.identity(path)
+        defer { SocketFile.remove(path, ifStill: identity) }
+        logger.info("memd listening", metadata: ["socket": "\(path)", "pid": "\(getpid())"])
+
+        try await withGracefulShutdownHandler {
+            try await server.closeFuture.get()
+        } onGracefulShutdown: {
+            server.close(promise: nil)
+        }
+        await drain()
+        logger.info("memd stopped")
+    }
+
+    private func bind(_ path: String) async throws -> Channel {
+        // The file is born 0600 (umask), then widened if asked: never a moment open to all.
+        let previous = umask(0o177)
+        defer { umask(previous) }
+        let config = self.config
+        let dispatcher = self.dispatcher
+        let logger = self.logger
+        let registry = self.registry
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelInitializer { channel in
+                guard registry.admit(channel, limit: config.maxConnections) else {
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            Refusal(Response.error(id: .null, .resourceLimit(
+                                "connections", limit: config.maxConnections, requested: config.maxConnections + 1))))
+                    }
+                }
+                return PeerCredentials.of(channel).flatMapThrowing { peer in
+                    var connectionLogger = logger
+                    connectionLogger[metadataKey: "peer"] = "pid=\(peer.pid) uid=\(peer.uid)"
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(
+                        maxLength: config.maxRequestBytes,
+                        idleTimeout: .milliseconds(Int64(config.idlePartialLineSeconds * 1000)))))
+                    try channel.pipeline.syncOperations.addHandler(Connection(
+                        dispatcher: dispatcher, peer: peer, config: config, logger: connectionLogger,
+                        registry: registry))
+                }
+            }
+            .bind(unixDomainSocketPath: path)
+            .get()
+        if config.socketMode != 0o600, !SocketFile.setMode(path, config.socketMode) {
+            logger.warning("could not set the socket's mode", metadata: ["mode": "\(String(config.socketMode, radix: 8))"])
+        }
+        return channel
+    }
+
+    /// Finishes or cancels what is in flight, then closes every connection.
+    private func drain() async {
+        let deadline = ContinuousClock.now + .milliseconds(Int(config.shutdownGraceSeconds * 1000))
+        while registry.inFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in registry.all {
+            channel.pipeline.fireUserInboundEventTriggered(ShutdownRequested())
+        }
+        let cancelDeadline = ContinuousClock.now + .milliseconds(300)
+        while registry.inFlight > 0, ContinuousClock.now < cancelDeadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        for channel in registry.all {
+            try? await channel.close()
+        }
+    }
+}
+
+/// Over the connection limit: one -32003 error, then the connection is closed.
+final class Refusal: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes))).whenComplete { _ in
+            loopContext.value.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

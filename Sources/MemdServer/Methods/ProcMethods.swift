@@ -1,0 +1,123 @@
+import JSONRPC
+import MemdProtocol
+import ProcFS
+
+/// `meminfo`, `maps` and `pageStats` for the real machine, from /proc.
+enum ProcMethods {
+    static func meminfo() throws(RPCError) -> JSON {
+        var reader = ProcReader(capacity: 8 * 1024)
+        do {
+            return try reader.meminfo().json(source: "proc")
+        } catch {
+            throw .internalError(error.description)
+        }
+    }
+
+    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(RPCError) -> JSON {
+        try Access.check(pid: pid, peer: peer)
+        var reader = ProcReader(capacity: 256 * 1024)
+        do {
+            let stat = try reader.stat(pid: pid)
+            let mappings = detail ? try reader.smaps(pid: pid) : try reader.maps(pid: pid)
+            var totals: JSONObject = ["vsz": .int(stat.vsize), "count": .int(mappings.count)]
+            if detail {
+                // smaps_rollup (Linux 4.14+) is the kernel's own sum; else add the mappings up.
+                let sum = (try? reader.smapsRollup(pid: pid))
+                    ?? mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
+                totals["rss"] = .int(sum.rss)
+                totals["pss"] = .int(sum.pss)
+                totals["uss"] = .int(sum.uss)
+                totals["swap"] = .int(sum.swap)
+            }
+            return [
+                "source": "proc", "pid": .int(Int(pid)), "command": .string(stat.comm),
+                "mappings": .array(mappings.map { $0.json(detail: detail) }),
+                "totals": .object(totals),
+            ]
+        } catch {
+            throw Access.wire(error, pid: pid)
+        }
+    }
+
+    static func systemCounters() throws(RPCError) -> (PagingCounters, Vmstat) {
+        var reader = ProcReader(capacity: 16 * 1024)
+        do {
+            let vmstat = try reader.vmstat()
+            return (PagingCounters(vmstat), vmstat)
+        } catch {
+            throw .internalError(error.description)
+        }
+    }
+
+    static func processStat(pid: Int32, peer: PeerCredentials) throws(RPCError) -> ProcessStat {
+        try Access.check(pid: pid, peer: peer)
+        var reader = ProcReader(capacity: 1024)
+        do {
+            return try reader.stat(pid: pid)
+        } catch {
+            throw Access.wire(error, pid: pid)
+        }
+    }
+
+    /// pageStats without an interval: counters now.
+    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws(RPCError) -> JSON {
+        if let pid = params.pid {
+            var row = try processStat(pid: pid, peer: peer).json
+            row.members.insert(("scope", "process"), at: 0)
+            row.members.insert(("source", "proc"), at: 0)
+            return .object(row)
+        }
+        if params.all { return processes(peer: peer) }
+        let (counters, vmstat) = try systemCounters()
+        return ["source": "proc", "scope": "system", "counters": counters.json(raw: vmstat)]
+    }
+
+    /// pageStats with an interval: two samples `intervalMs` apart, and the rates.
+    static func pageStats(sampling params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
+        let seconds = Double(params.intervalMs) / 1000
+        if let pid = params.pid {
+            let first = try processStat(pid: pid, peer: peer)
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await Task.sleep(for: .milliseconds(params.intervalMs))
+            let second = try processStat(pid: pid, peer: peer)
+            let elapsed = (clock.now - start).seconds
+            var row = second.json
+            row.members.insert(("scope", "process"), at: 0)
+            row.members.insert(("source", "proc"), at: 0)
+            row["intervalMs"] = .int(params.intervalMs)
+            row["minfltPerSec"] = .double(Double(second.minflt - first.minflt) / max(elapsed, seconds))
+            row["majfltPerSec"] = .double(Double(second.majflt - first.majflt) / max(elapsed, seconds))
+            return .object(row)
+        }
+        let clock = ContinuousClock()
+        let (first, _) = try systemCounters()
+        let start = clock.now
+        try await Task.sleep(for: .milliseconds(params.intervalMs))
+        let (second, vmstat) = try systemCounters()
+        let elapsed = (clock.now - start).seconds
+        return [
+            "source": "proc", "scope": "system", "intervalMs": .int(params.intervalMs),
+            "counters": second.json(raw: vmstat),
+            "rates": PagingRates(from: first, to: second, seconds: elapsed).json,
+        ]
+    }
+
+    /// Every process the caller may see; one that exits while being read is skipped.
+    static func processes(peer: PeerCredentials) -> JSON {
+        var reader = ProcReader(capacity: 1024)
+        var rows: [JSON] = []
+        for pid in (try? processIDs()) ?? [] where Access.canSee(pid: pid, peer: peer) {
+            guard let stat = try? reader.stat(pid: pid) else { continue }
+            rows.append(.object(stat.json))
+        }
+        return ["source": "proc", "scope": "processes", "processes": .array(rows)]
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, attoseconds) = components
+        return Double(whole) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,24 @@
+/// memd's options: the socket and the limits of the contract, each a `memd` flag.
+public struct ServerConfig: Sendable {
+    public var socketPath: String
+    /// Mode of the socket file (0600: only the owner may connect).
+    public var socketMode: UInt32 = 0o600
+    public var maxRequestBytes = 1 << 20
+    public var maxBatch = 1000
+    public var maxConnections = 256
+    public var maxInFlight = 64
+    /// A connection holding a partial line with no new byte for this long is closed.
+    public var idlePartialLineSeconds: Double = 30
+    /// Simulated machines per uid.
+    public var maxMachinesPerUID = 16
+    /// Experiments at once (server-wide).
+    public var maxExperiments = 2
+    /// Seconds an experiment may run before it is killed (-32006).
+    public var experimentTimeoutSeconds: Double = 120
+    /// Path of the experiment helper; nil: `memlab` beside the memd executable.
+    public var helperPath: String?
+    /// How long shutdown waits for calls in flight before cancelling them.
+    public var shutdownGraceSeconds: Double = 1.5
+
+    public init(socketPath: String) { self.socketPath = socketPath }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import JSONRPC
+
+/// `memctl free`: the table `free` prints, from `meminfo`.
+struct FreeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "free", abstract: "Memory in use and free, like free(1).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .short, help: "Human-readable (Ki, Mi, Gi).") var h = false
+    @Flag(name: .short, help: "Bytes.") var b = false
+    @Flag(name: .short, help: "Mebibytes.") var m = false
+    @Flag(name: .short, help: "Gibibytes.") var g = false
+    @Option(name: .long, help: "Read a simulated machine instead.") var machine: String?
+
+    func run() throws {
+        var params: JSONObject = [:]
+        if let machine {
+            params["source"] = "sim"
+            params["machine"] = .string(machine)
+        }
+        let info = try global.session { try $0.call("meminfo", params) }
+        print(FreeView.render(info, unit: h ? .human : b ? .bytes : m ? .mebi : g ? .gibi : .kibi))
+    }
+}
+
+enum FreeView {
+    enum Unit { case bytes, kibi, mebi, gibi, human }
+
+    static func render(_ info: JSON, unit: Unit) -> String {
+        func cell(_ key: String) -> String {
+            let bytes = Format.int(info[key])
+            switch unit {
+            case .bytes: return "\(bytes)"
+            case .kibi: return "\(bytes / 1024)"
+            case .mebi: return "\(bytes / (1 << 20))"
+            case .gibi: return "\(bytes / (1 << 30))"
+            case .human: return Format.human(bytes)
+            }
+        }
+        let header = ["total", "used", "free", "shared", "buff/cache", "available"]
+        var lines = [Format.pad("", 7) + header.map { " " + Format.pad($0, 11) }.joined()]
+        lines.append(Format.pad("Mem:", 7, right: false)
+            + ["total", "used", "free", "shared", "buffCache", "available"].map { " " + Format.pad(cell($0), 11) }.joined())
+        lines.append(Format.pad("Swap:", 7, right: false)
+            + ["swapTotal", "swapUsed", "swapFree"].map { " " + Format.pad(cell($0), 11) }.joined())
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import JSONRPC
+
+/// `memctl maps PID`: the mappings as `pmap -x` lays them out, from `maps` with detail.
+struct MapsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maps", abstract: "A process's mappings, like pmap -x (Kbytes, RSS, Dirty per mapping).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The process id.") var pid: Int
+    @Option(name: .long, help: "Read a simulated machine instead (pid is the simulated pid).") var machine: String?
+
+    func run() throws {
+        var params: JSONObject = ["pid": .int(pid), "detail": true]
+        if let machine {
+            params["source"] = "sim"
+            params["machine"] = .string(machine)
+        }
+        let result = try global.session { try $0.call("maps", params) }
+        print(MapsView.render(result))
+    }
+}
+
+enum MapsView {
+    static func render(_ result: JSON) -> String {
+        var lines = ["\(Format.int(result["pid"])):   \(result["command"]?.stringValue ?? "")"]
+        lines.append("Address           Kbytes     RSS   Dirty Mode  Mapping")
+        var totals = (size: 0, rss: 0, dirty: 0)
+        for mapping in result["mappings"]?.arrayValue ?? [] {
+            let start = mapping["start"]?.stringValue ?? "0x0"
+            let address = String(repeating: "0", count: max(0, 16 - (start.count - 2))) + start.dropFirst(2)
+            let size = Format.int(mapping["size"])
+            let rss = Format.int(mapping["rss"])
+            let dirty = Format.int(mapping["sharedDirty"]) + Format.int(mapping["privateDirty"])
+            totals.size += size
+            totals.rss += rss
+            totals.dirty += dirty
+            lines.append(address + " " + Format.pad("\(size / 1024)", 7) + " " + Format.pad("\(rss / 1024)", 7) + " "
+                + Format.pad("\(dirty / 1024)", 7) + " " + (mapping["perms"]?.stringValue ?? "----") + "  "
+                + name(mapping))
+        }
+        lines.append("---------------- ------- ------- ------- ")
+        lines.append("total kB         " + Format.pad("\(totals.size / 1024)", 7) + " "
+            + Format.pad("\(totals.rss / 1024)", 7) + " " + Format.pad("\(totals.dirty / 1024)", 7))
+        return lines.joined(separator: "\n")
+    }
+
+    /// pmap's Mapping column: the file's base name, or `[ anon ]`, `[ stack ]`, …
+    static func name(_ mapping: JSON) -> String {
+        guard let path = mapping["path"]?.stringValue else { return "  [ anon ]" }
+        if path.hasPrefix("[") { return "  [ " + path.dropFirst().dropLast() + " ]" }
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        return base + (mapping["deleted"]?.boolValue == true ? " (deleted)" : "")
+    }
+}

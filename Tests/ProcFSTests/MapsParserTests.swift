@@ -1,0 +1,71 @@
+import Testing
+
+@testable import ProcFS
+
+@Suite struct MapsParserTests {
+    func parse(_ bytes: [UInt8]) throws -> [Mapping] {
+        try bytes.withUnsafeBufferPointer { buffer throws(ProcError) in try MapsParser.parseMaps(buffer) }
+    }
+
+    @Test func decodesEveryLineExactly() throws {
+        let mappings = try parse(try fixture("maps"))
+        #expect(mappings.count == 12)
+        #expect(mappings[0].start == 0x55d0c8e00000 && mappings[0].end == 0x55d0c8e21000)
+        #expect(mappings[0].perms == "r--p" && mappings[0].device == "fd:01" && mappings[0].inode == 1835023)
+        #expect(mappings[0].path == "/usr/bin/bash" && mappings[0].kind == .file && !mappings[0].isDeleted)
+        #expect(mappings[1].kind == .heap && mappings[1].path == "[heap]")
+        #expect(mappings[2].path == nil && mappings[2].kind == .anon && mappings[2].size == 0x6400000)
+        #expect(mappings[3].path == "/memfd:shm" && mappings[3].isDeleted && mappings[3].kind == .file)
+        #expect(mappings[4].path == "/tmp/a file with  spaces" && mappings[4].offset == 0x1000)
+        #expect(mappings[5].path == "/tmp/new\nline" && mappings[5].isDeleted)
+        #expect(mappings[6].kind == .anon && mappings[6].path == "[anon:glibc malloc]")
+        #expect(mappings.map(\.kind)[7...] == [.stack, .vvar, .other, .vdso, .vsyscall])
+        #expect(mappings[11].start == 0xffffffffff600000)
+    }
+
+    @Test(arguments: ["zzzz-1 r--p 0 00:00 0", "1000-2000 r--p", "1000-2000 rw 0 00:00 0", "1000 r--p 0 00:00 0"])
+    func rejectsMalformedLines(line: String) {
+        #expect(throws: ProcError.self) { try parse(Array(line.utf8)) }
+    }
+
+    @Test func smapsMatchesMapsAndRollup() throws {
+        let smaps = try fixture("smaps")
+        let mappings = try smaps.withUnsafeBufferPointer { buffer throws(ProcError) in try MapsParser.parseSmaps(buffer) }
+        #expect(!mappings.isEmpty)
+        #expect(mappings.allSatisfy { $0.detail != nil })
+        // Every `Rss:` line of the text, summed by hand, equals the parsed sum.
+        let rssLines = try fixtureLines("smaps").filter { $0.hasPrefix("Rss:") }
+        let rssByHand = rssLines.map { Int($0.split(separator: " ")[1])! * 1024 }.reduce(0, +)
+        let parsed = mappings.reduce(SmapsDetail()) { $0 + $1.detail! }
+        #expect(parsed.rss == rssByHand)
+        let rollup = try fixture("smaps_rollup").withUnsafeBufferPointer { MapsParser.parseRollup($0) }
+        let rollupRss = try fixtureLines("smaps_rollup").first { $0.hasPrefix("Rss:") }!.split(separator: " ")[1]
+        #expect(rollup.rss == Int(rollupRss)! * 1024)
+        #expect(rollup.uss == rollup.privateClean + rollup.privateDirty)
+    }
+}
+
+@Suite struct ProcessStatTests {
+    @Test func countsFieldsFromTheLastParenthesis() throws {
+        let stat = try fixture("stat").withUnsafeBufferPointer { buffer throws(ProcError) in try ProcessStat.parse(buffer) }
+        #expect(stat.pid == 4242 && stat.comm == "we ird) (x" && stat.state == "S" && stat.ppid == 1)
+        #expect(stat.minflt == 1234 && stat.majflt == 56 && stat.vsize == 104_857_600 && stat.rssPages == 2560)
+    }
+
+    @Test func readsItsOwnStatLikePs() throws {
+        var reader = ProcReader()
+        let me = getpid()
+        let stat = try reader.stat(pid: me)
+        #expect(stat.pid == me)
+        #expect(stat.vsize > 0 && stat.rssPages > 0)
+    }
+
+    @Test func vanishedProcessIsNotFound() {
+        var reader = ProcReader()
+        #expect(throws: ProcError.notFound(path: "/proc/2147483647/stat")) { try reader.stat(pid: Int32.max) }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

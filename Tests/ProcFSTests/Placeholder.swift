@@ -1,4 +1,0 @@
-import Testing
-@testable import ProcFS
-
-@Test func placeholderProcFS() {}
