@@ -57,33 +57,26 @@ extension ExperimentProbe {
     mutating func cleanUp() {}
 }
 
-/// What a probe measures with: memlab's pid and the request.
+/// What a probe measures with: a /proc reader of its own (one buffer for the
+/// whole experiment), memlab's pid and the request.
 struct ProbeContext {
+    var proc = ProcReader()
     var pid: Int32 = 0
     let request: ExperimentRequest
 
-    /// A fresh reader for each file: ProcFile's buffer doubles on every read of a
-    /// reader that is kept (its chunk is the previous capacity), so a reader that
-    /// lives for a whole experiment grows without bound.
-    var proc: ProcReader { ProcReader() }
-
     mutating func stat(_ pid: Int32? = nil) throws(RPCError) -> ProcessStat {
-        var proc = self.proc
         do { return try proc.stat(pid: pid ?? self.pid) } catch { throw .internalError("reading /proc: \(error)") }
     }
 
     mutating func maps(_ pid: Int32? = nil) throws(RPCError) -> [Mapping] {
-        var proc = self.proc
         do { return try proc.maps(pid: pid ?? self.pid) } catch { throw .internalError("reading /proc: \(error)") }
     }
 
     mutating func smaps(_ pid: Int32) throws(RPCError) -> [Mapping] {
-        var proc = self.proc
         do { return try proc.smaps(pid: pid) } catch { throw .internalError("reading /proc: \(error)") }
     }
 
     mutating func meminfo() throws(RPCError) -> Meminfo {
-        var proc = self.proc
         do { return try proc.meminfo() } catch { throw .internalError("reading /proc/meminfo: \(error)") }
     }
 

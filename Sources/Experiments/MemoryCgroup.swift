@@ -28,7 +28,7 @@ struct MemoryCgroup {
     init(limitBytes: Int) throws(RPCError) {
         self.limitBytes = limitBytes
         func text(_ path: String) -> String? {
-            var proc = ProcReader()  // fresh per file: see ProbeContext.proc
+            var proc = ProcReader()
             return try? proc.text(path)
         }
         let mounts = text("/proc/self/mountinfo") ?? ""

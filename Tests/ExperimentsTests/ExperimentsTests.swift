@@ -66,16 +66,10 @@ func hostTHPMode() -> String? {
 /// Whether a process exists at all (a zombie counts: it is not reaped).
 func exists(_ pid: Int32) -> Bool { access("/proc/\(pid)", F_OK) == 0 }
 
-/// /proc/PID/stat, read with one small read(2) (ProcReader's 64 KiB buffer is slow
-/// in debug builds for a scan of every process).
+/// /proc/PID/stat, or nil once the process is gone.
 func quickStat(_ pid: Int32) -> ProcessStat? {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 1024)
-    let n = read(fd, &buffer, buffer.count)
-    guard n > 0 else { return nil }
-    return buffer.withUnsafeBufferPointer { try? ProcessStat.parse(UnsafeBufferPointer(rebasing: $0[..<n])) }
+    var proc = ProcReader()
+    return try? proc.stat(pid: pid)
 }
 
 /// Children of `parent`, from /proc/*/stat.
