@@ -230,6 +230,20 @@ func progressParams(_ request: ExperimentRequest, phase: String, event: JSONObje
         message = "\(phase == "writing" ? "wrote" : "touched") \(mib(touched)) of \(mib(request.sizeBytes))"
     case "allocating":
         message = "malloc'd \(mib(touched)) of \(mib(request.sizeBytes))"
+    case "started":
+        message = "\(request.name.rawValue): the child process started"
+    case "beforeAlloc":
+        message = "before allocation"
+    case "allocated" where request.name == .demandPaging:
+        message = "mapped \(mib(request.sizeBytes)) of virtual memory; nothing touched yet"
+    case "beforeFork":
+        message = "touched \(mib(request.sizeBytes)); forking"
+    case "beforeWrite":
+        message = "forked; the child is about to write every page"
+    case "afterWrite":
+        message = "the child wrote every page"
+    case "ready" where request.name == .oom:
+        message = "in a memory cgroup limited to \(mib(request.sizeBytes)); allocating \(mib(2 * request.sizeBytes))"
     default:
         message = "\(request.name.rawValue): \(phase)"
     }
