@@ -21,7 +21,8 @@ let package = Package(
         .target(name: "ProcFS"),
         .target(name: "MMU"),
         .target(name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], resources: [.copy("openrpc.json")]),
-        .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU"]),
+        .target(name: "ExperimentsShims"),
+        .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         .target(
             name: "MemdServer",
             dependencies: [
@@ -50,12 +51,19 @@ let package = Package(
             ]
         ),
         // The experiment child: plain C, so fork/mmap/touch do exactly what the seed shows.
-        .executableTarget(name: "memlab", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-O2"])]),
+        .executableTarget(name: "memlab", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-O2"])]),
         .executableTarget(name: "mmubench", dependencies: ["MMU"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS", "JSONRPC"]),
-        .testTarget(name: "MemdServerTests", dependencies: ["MemdServer", "JSONRPC", "MemdProtocol", "ProcFS"]),
+        .testTarget(
+            name: "MemdServerTests",
+            dependencies: [
+                "MemdServer", "JSONRPC", "MemdProtocol", "ProcFS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -89,11 +89,12 @@ extension PagingRates {
 }
 
 extension ProcessStat {
-    /// A `pageStats` process row: what `ps -o pid,vsz,rss,maj_flt,min_flt` shows, sizes in bytes.
-    public var json: JSONObject {
+    /// A `pageStats` process row: what `ps -o pid,vsz,rss,maj_flt,min_flt` shows, sizes in bytes
+    /// (`rss` from /proc/PID/status, as ps takes it).
+    public func json(rss: Int) -> JSONObject {
         [
             "pid": .int(Int(pid)), "command": .string(comm), "vsz": .int(vsize),
-            "rss": .int(rssPages * pageSize), "minflt": .int(minflt), "majflt": .int(majflt),
+            "rss": .int(rss), "minflt": .int(minflt), "majflt": .int(majflt),
         ]
     }
 }

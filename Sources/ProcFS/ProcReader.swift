@@ -30,6 +30,10 @@ public struct ProcReader {
         return try parse(path) { bytes throws(ProcError) in try ProcessStat.parse(bytes, path: path) }
     }
 
+    public mutating func status(pid: Int32) throws(ProcError) -> ProcessStatus {
+        try parse("\(root)/\(pid)/status") { bytes in ProcessStatus.parse(bytes) }
+    }
+
     /// /proc/PID/maps. An empty file means the process is a zombie or a kernel thread.
     public mutating func maps(pid: Int32) throws(ProcError) -> [Mapping] {
         try parse("\(root)/\(pid)/maps") { bytes throws(ProcError) in try MapsParser.parseMaps(bytes) }

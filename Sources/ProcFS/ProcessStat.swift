@@ -35,3 +35,33 @@ public struct ProcessStat: Sendable, Equatable {
             vsize: numbers[19], rssPages: numbers[20])
     }
 }
+
+/// The memory lines of /proc/PID/status that ps reads (fs/proc/task_mmu.c, task_mem).
+///
+/// `VmRSS` there is the exact sum of the rss counters; the rss field of
+/// /proc/PID/stat may lag behind by the per-CPU counter batches. procps 4's
+/// `ps -o rss` shows VmRSS.
+public struct ProcessStatus: Sendable, Equatable {
+    /// Resident bytes (VmRSS); 0 for kernel threads, which have no such line.
+    public var rss: Int
+    /// Real and effective uid (the `Uid:` line's first two fields).
+    public var realUID: UInt32
+    public var effectiveUID: UInt32
+
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> ProcessStatus {
+        var status = ProcessStatus(rss: 0, realUID: 0, effectiveUID: 0)
+        var scanner = ByteScanner(bytes)
+        while !scanner.isAtEnd {
+            var line = ByteScanner(UnsafeBufferPointer(rebasing: scanner.line()))
+            if line.hasPrefix("VmRSS:") {
+                line.index += 6
+                status.rss = (line.unsignedDecimal() ?? 0) * 1024
+            } else if line.hasPrefix("Uid:") {
+                line.index += 4
+                status.realUID = UInt32(line.unsignedDecimal() ?? 0)
+                status.effectiveUID = UInt32(line.unsignedDecimal() ?? 0)
+            }
+        }
+        return status
+    }
+}

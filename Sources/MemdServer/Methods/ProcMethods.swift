@@ -49,11 +49,18 @@ enum ProcMethods {
         }
     }
 
-    static func processStat(pid: Int32, peer: PeerCredentials) throws(RPCError) -> ProcessStat {
+    /// A process's `ps` row: /proc/PID/stat, and VmRSS from /proc/PID/status as ps reads it.
+    static func processRow(pid: Int32, reader: inout ProcReader) throws(ProcError) -> (ProcessStat, JSONObject) {
+        let stat = try reader.stat(pid: pid)
+        let status = try reader.status(pid: pid)
+        return (stat, stat.json(rss: status.rss))
+    }
+
+    static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> (ProcessStat, JSONObject) {
         try Access.check(pid: pid, peer: peer)
-        var reader = ProcReader(capacity: 1024)
+        var reader = ProcReader(capacity: 4096)
         do {
-            return try reader.stat(pid: pid)
+            return try processRow(pid: pid, reader: &reader)
         } catch {
             throw Access.wire(error, pid: pid)
         }
@@ -62,7 +69,7 @@ enum ProcMethods {
     /// pageStats without an interval: counters now.
     static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws(RPCError) -> JSON {
         if let pid = params.pid {
-            var row = try processStat(pid: pid, peer: peer).json
+            var row = try processRow(pid: pid, peer: peer).1
             row.members.insert(("scope", "process"), at: 0)
             row.members.insert(("source", "proc"), at: 0)
             return .object(row)
@@ -76,13 +83,13 @@ enum ProcMethods {
     static func pageStats(sampling params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
-            let first = try processStat(pid: pid, peer: peer)
+            let (first, _) = try processRow(pid: pid, peer: peer)
             let clock = ContinuousClock()
             let start = clock.now
             try await Task.sleep(for: .milliseconds(params.intervalMs))
-            let second = try processStat(pid: pid, peer: peer)
+            let (second, secondRow) = try processRow(pid: pid, peer: peer)
             let elapsed = (clock.now - start).seconds
-            var row = second.json
+            var row = secondRow
             row.members.insert(("scope", "process"), at: 0)
             row.members.insert(("source", "proc"), at: 0)
             row["intervalMs"] = .int(params.intervalMs)
@@ -105,11 +112,11 @@ enum ProcMethods {
 
     /// Every process the caller may see; one that exits while being read is skipped.
     static func processes(peer: PeerCredentials) -> JSON {
-        var reader = ProcReader(capacity: 1024)
+        var reader = ProcReader(capacity: 4096)
         var rows: [JSON] = []
         for pid in (try? processIDs()) ?? [] where Access.canSee(pid: pid, peer: peer) {
-            guard let stat = try? reader.stat(pid: pid) else { continue }
-            rows.append(.object(stat.json))
+            guard let (_, row) = try? processRow(pid: pid, reader: &reader) else { continue }
+            rows.append(.object(row))
         }
         return ["source": "proc", "scope": "processes", "processes": .array(rows)]
     }

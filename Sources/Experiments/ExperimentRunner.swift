@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ExperimentsShims
+import JSONRPC
+import ProcFS
+import Synchronization
+
+/// Runs `runExperiment`: each experiment in a memlab child, measured from /proc.
+///
+/// Copies share one concurrency count, so make one runner for the server and
+/// share it. `run` is safe to call from many tasks at once.
+public struct ExperimentRunner: Sendable {
+    public let helperPath: String
+    public let limits: ExperimentLimits
+    private let running: Running
+
+    private final class Running: Sendable {
+        let count = Mutex(0)
+    }
+
+    /// `helperPath`: the memlab executable (built beside memd: `.build/<config>/memlab`).
+    public init(helperPath: String, limits: ExperimentLimits = ExperimentLimits()) {
+        self.helperPath = helperPath
+        self.limits = limits
+        self.running = Running()
+    }
+
+    /// The size limit in force now: `limits.maxBytes`, or min(1 GiB, 25% of MemAvailable).
+    public func maxBytes() throws(RPCError) -> Int {
+        if let fixed = limits.maxBytes { return fixed }
+        var proc = ProcReader()
+        do {
+            return ExperimentLimits.defaultMaxBytes(memAvailable: FreeFigures(try proc.meminfo()).available)
+        } catch {
+            throw .internalError("reading /proc/meminfo: \(error)")
+        }
+    }
+
+    /// Runs one experiment and returns the whole `runExperiment` result:
+    /// `{name, backend, durationMs, real?, sim?, comparison?}`.
+    ///
+    /// - Cancelling the calling task (the server does on `$/cancelRequest`, client
+    ///   disconnect or shutdown) kills memlab's whole process group, reaps it, removes
+    ///   its temporary file or cgroup, and throws -32006; so does the timeout.
+    /// - `progress` gets `{phase, message, touchedBytes?, totalBytes?}` at each phase
+    ///   and step when `request.progress` is true, from the experiment's own thread;
+    ///   the server adds `requestId` and sends `experiment.progress`.
+    /// - Throws `RPCError`: -32003 size or concurrency, -32004 unsupported on this
+    ///   host (no cgroup for `oom`, no simulator), -32006 timeout or cancel, -32603.
+    public func run(
+        _ request: ExperimentRequest, client: ClientIdentity,
+        progress: @escaping @Sendable (JSON) -> Void = { _ in }
+    ) async throws -> JSON {
+        var request = request
+        request.stepBytes = min(request.stepBytes, request.sizeBytes)
+        let limit = try maxBytes()
+        guard request.sizeBytes <= limit else {
+            throw RPCError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
+        }
+        if request.backend == .sim && request.name == .malloc {
+            throw RPCError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
+        }
+        try acquire()
+        defer { release() }
+
+        let started = ContinuousClock.now
+        let wantsProgress = request.progress
+        let report: @Sendable (JSON) -> Void = { params in if wantsProgress { progress(params) } }
+        var result: JSONObject = [
+            "name": .string(request.name.rawValue), "backend": .string(request.backend.rawValue),
+            "durationMs": 0,
+        ]
+        var real: JSONObject?
+        if request.backend != .sim {
+            real = try await runReal(request, client: client, progress: report)
+            result["real"] = .object(real!)
+        }
+        if request.backend != .real {
+            report(["phase": "sim", "message": "running the same steps on a fresh simulated machine"])
+            if request.name == .malloc {
+                result["sim"] = .null
+                result["comparison"] = [
+                    "note": "malloc has no simulator counterpart: a simulated process has no C library, whose pools are what this experiment shows"
+                ]
+            } else {
+                let simStarted = ContinuousClock.now
+                var sim = try SimExperiment(request: request).run()
+                sim["durationMs"] = .int(milliseconds(ContinuousClock.now - simStarted))
+                result["sim"] = .object(sim)
+                if let real {
+                    result["comparison"] = .object(compare(request.name, real: real, sim: sim, hugePages: request.hugePages))
+                }
+            }
+        }
+        result["durationMs"] = .int(milliseconds(ContinuousClock.now - started))
+        return .object(result)
+    }
+
+    private func acquire() throws(RPCError) {
+        let maximum = limits.maxConcurrent
+        let admitted: Int? = running.count.withLock { count in
+            guard count < maximum else { return nil }
+            count += 1
+            return count
+        }
+        guard admitted != nil else {
+            throw .resourceLimit("concurrentExperiments", limit: maximum, requested: maximum + 1)
+        }
+    }
+
+    private func release() { running.count.withLock { $0 -= 1 } }
+
+    /// The real backend: memlab on its own thread, this task waiting for it.
+    func runReal(_ request: ExperimentRequest, client: ClientIdentity, progress: @escaping @Sendable (JSON) -> Void)
+        async throws -> JSONObject
+    {
+        let arguments = try helperArguments(request, client: client)
+        // A cow child orphaned by a kill must come back to memd to be reaped.
+        _ = Self.subreaper
+        let wake = try WakePipe()
+        let deadline = ContinuousClock.now + limits.timeout
+        let conversation = HelperConversation(
+            helperPath: helperPath, arguments: arguments, deadline: deadline, wake: wake,
+            progress: { phase, event in progress(progressParams(request, phase: phase, event: event)) })
+        let temporaryDirectory = limits.temporaryDirectory
+        // Made before memlab starts: no cgroup, no experiment (-32004).
+        let cgroup = request.name == .oom ? try MemoryCgroup(limitBytes: request.sizeBytes) : nil
+        let timeout = limits.timeout
+
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONObject, Error>) in
+                do {
+                    try runOnOwnThread {
+                        continuation.resume(
+                            with: Result { () throws(RPCError) -> JSONObject in
+                                try Self.converse(
+                                    conversation, request: request, cgroup: cgroup,
+                                    temporaryDirectory: temporaryDirectory, timeout: timeout)
+                            })
+                    }
+                } catch {
+                    var cgroup = cgroup
+                    cgroup?.remove()
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            wake.wake()
+        }
+    }
+
+    /// On the experiment's thread: the probe for the experiment, memlab's run, the result.
+    private static func converse(
+        _ conversation: HelperConversation, request: ExperimentRequest, cgroup: MemoryCgroup?,
+        temporaryDirectory: String, timeout: Duration
+    ) throws(RPCError) -> JSONObject {
+        let startTime = ContinuousClock.now
+        var context = ProbeContext(request: request)
+        func run<Probe: ExperimentProbe>(_ probe: Probe) throws(RPCError) -> JSONObject {
+            var probe = probe
+            defer { probe.cleanUp() }
+            let outcome = try conversation.run(&probe, &context)
+            switch outcome.end {
+            case .cancelled:
+                throw .timeout("experiment \(request.name.rawValue) cancelled; its child process was killed")
+            case .timedOut:
+                throw .timeout(
+                    "experiment \(request.name.rawValue) timed out after \(timeout.components.seconds) s; its child process was killed")
+            case .finished:
+                break
+            }
+            let started = outcome.event("started")
+            var real: JSONObject = [
+                "pid": .int(Int(outcome.pid)),
+                "uid": started?["statusUid"] ?? started?["uid"] ?? .null,
+                "durationMs": .int(milliseconds(ContinuousClock.now - startTime)),
+            ]
+            real.members.append(contentsOf: try probe.finish(outcome, &context).members)
+            return real
+        }
+        switch request.name {
+        case .segv: return try run(SegvProbe())
+        case .mmap: return try run(MmapProbe())
+        case .malloc: return try run(MallocProbe())
+        case .filemap: return try run(FilemapProbe(temporaryDirectory: temporaryDirectory))
+        case .demandPaging: return try run(DemandPagingProbe())
+        case .cow: return try run(CowProbe())
+        case .vmExhaustion: return try run(VMExhaustionProbe())
+        case .oom:
+            guard let cgroup else { throw .internalError("no cgroup for the oom experiment") }
+            return try run(OOMProbe(cgroup: cgroup))
+        }
+    }
+
+    /// memlab's command line; as root, it drops to the client's uid and gid first.
+    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity) throws(RPCError) -> [String] {
+        var arguments = [
+            request.name.rawValue, "--size", String(request.sizeBytes), "--step", String(request.stepBytes),
+            "--huge", request.hugePages ? "1" : "0", "--tmpdir", limits.temporaryDirectory,
+        ]
+        let me = geteuid()
+        if me == 0 {
+            if client.uid != 0 || client.gid != getegid() {
+                arguments += ["--uid", String(client.uid), "--gid", String(client.gid)]
+            }
+        } else if client.uid != me {
+            throw .unsupported(
+                "memd runs as uid \(me), not root, so it cannot run an experiment as uid \(client.uid)")
+        }
+        return arguments
+    }
+
+    /// memd becomes a child subreaper once, on the first experiment.
+    private static let subreaper: Int32 = memd_become_child_subreaper()
+}
+
+/// The params of one `experiment.progress` notification (the server adds `requestId`).
+func progressParams(_ request: ExperimentRequest, phase: String, event: JSONObject) -> JSON {
+    let touched = event["touchedBytes"]?.intValue ?? 0
+    var params: JSONObject = ["phase": .string(phase)]
+    let mib = { (bytes: Int) in bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes" }
+    let message: String
+    switch phase {
+    case "touched" where request.name == .oom:
+        message = "touched \(mib(touched)) in a cgroup limited to \(mib(request.sizeBytes))"
+    case "touched", "writing":
+        message = "\(phase == "writing" ? "wrote" : "touched") \(mib(touched)) of \(mib(request.sizeBytes))"
+    case "allocating":
+        message = "malloc'd \(mib(touched)) of \(mib(request.sizeBytes))"
+    case "started":
+        message = "\(request.name.rawValue): the child process started"
+    case "beforeAlloc":
+        message = "before allocation"
+    case "allocated" where request.name == .demandPaging:
+        message = "mapped \(mib(request.sizeBytes)) of virtual memory; nothing touched yet"
+    case "beforeFork":
+        message = "touched \(mib(request.sizeBytes)); forking"
+    case "beforeWrite":
+        message = "forked; the child is about to write every page"
+    case "afterWrite":
+        message = "the child wrote every page"
+    case "ready" where request.name == .oom:
+        message = "in a memory cgroup limited to \(mib(request.sizeBytes)); allocating \(mib(2 * request.sizeBytes))"
+    default:
+        message = "\(request.name.rawValue): \(phase)"
+    }
+    params["message"] = .string(message)
+    if ["touched", "writing", "allocating", "allocated", "beforeFork", "afterWrite"].contains(phase) {
+        params["touchedBytes"] = .int(touched)
+        params["totalBytes"] = .int(request.name == .oom ? 2 * request.sizeBytes : request.sizeBytes)
+    }
+    return .object(params)
+}
+
+func milliseconds(_ duration: Duration) -> Int {
+    Int(duration / .milliseconds(1))
+}

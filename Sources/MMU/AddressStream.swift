@@ -1,0 +1,56 @@
+/// A generator of virtual addresses for batch translation: no per-access allocation.
+protocol AddressStream {
+    mutating func next() -> UInt64
+}
+
+/// start, start+step, … wrapping within length (the `sequential` and `stride` patterns).
+struct StrideStream: AddressStream {
+    let start: UInt64
+    let length: UInt64
+    let step: UInt64
+    var offset: UInt64 = 0
+
+    @inline(__always) mutating func next() -> UInt64 {
+        let a = start &+ offset
+        offset &+= step
+        if offset >= length { offset = step < length ? offset &- length : offset % length }
+        return a
+    }
+}
+
+/// Marsaglia's xorshift64 (13, 7, 17), as the C and Python reference walkers generate their random
+/// stream: start + (x mod length), with a mask when length is a power of two.
+struct XorshiftStream: AddressStream {
+    static let defaultSeed: UInt64 = 88_172_645_463_325_252
+    let start: UInt64
+    let length: UInt64
+    let mask: UInt64?
+    var x: UInt64
+
+    init(start: UInt64, length: UInt64, seed: UInt64) {
+        self.start = start
+        self.length = length
+        mask = length & (length &- 1) == 0 ? length &- 1 : nil
+        x = seed == 0 ? Self.defaultSeed : seed
+    }
+
+    @inline(__always) mutating func next() -> UInt64 {
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+        if let mask { return start &+ (x & mask) }
+        return start &+ (x % length)
+    }
+}
+
+/// Addresses from a buffer.
+struct BufferStream: AddressStream {
+    let base: UnsafePointer<UInt64>
+    var index = 0
+
+    @inline(__always) mutating func next() -> UInt64 {
+        let a = base[index]
+        index &+= 1
+        return a
+    }
+}

@@ -1,1 +1,0 @@
-// The MMU simulator lives here (see shared/brief/simulator.md).

@@ -1,4 +1,0 @@
-import Testing
-@testable import Experiments
-
-@Test func placeholderExperiments() {}

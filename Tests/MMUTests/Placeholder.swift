@@ -1,4 +1,0 @@
-import Testing
-@testable import MMU
-
-@Test func placeholderMMU() {}

@@ -1,4 +1,0 @@
-import Testing
-@testable import MemdServer
-
-@Test func placeholderMemdServer() {}
