@@ -15,7 +15,7 @@ public final class MemdClient {
     }
 
     public let path: String
-    private let fd: Int32
+    private var fd: Int32
     private var pending: [UInt8] = []
     private var nextID = 1
 
@@ -44,7 +44,13 @@ public final class MemdClient {
         }
     }
 
-    deinit { close(fd) }
+    deinit { disconnect() }
+
+    /// Closes the connection now (memd sees the client go away).
+    public func disconnect() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
 
     /// Makes reads give up after `seconds` (a lost reply then fails instead of hanging).
     public func setReadTimeout(seconds: Int) {

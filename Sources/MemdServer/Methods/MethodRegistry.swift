@@ -24,6 +24,7 @@ public enum MethodRegistry {
             if params.intervalMs > 0 { return try await ProcMethods.pageStats(sampling: params, peer: context.peer) }
             return try ProcMethods.pageStats(params, peer: context.peer)
         }
+        ExperimentMethods.register(into: &table, config: config)
         return table
     }
 }

@@ -1,0 +1,48 @@
+import Experiments
+import JSONRPC
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `runExperiment`: the params as the Experiments module reads them.
+enum RunExperimentMethod: MethodDescriptor {
+    static let name = "runExperiment"
+    static func decode(_ params: inout ParamReader) throws(RPCError) -> ExperimentRequest {
+        try ExperimentRequest(reading: &params)
+    }
+}
+
+enum ExperimentMethods {
+    /// One runner for the server: it counts the experiments running at once.
+    static func runner(config: ServerConfig) -> ExperimentRunner {
+        ExperimentRunner(
+            helperPath: config.helperPath ?? besideExecutable("memlab"),
+            limits: ExperimentLimits(
+                maxConcurrent: config.maxExperiments,
+                timeout: .milliseconds(Int(config.experimentTimeoutSeconds * 1000))))
+    }
+
+    static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
+        let runner = runner(config: config)
+        table.async(RunExperimentMethod.self) { request, context in
+            let requestID = context.requestID
+            return try await runner.run(request, client: ClientIdentity(uid: context.peer.uid, gid: context.peer.gid)) {
+                progress in
+                var params = progress.objectValue ?? [:]
+                params.members.insert(("requestId", requestID), at: 0)
+                context.notify("experiment.progress", .object(params))
+            }
+        }
+    }
+
+    /// A file in the directory of the running executable (/proc/self/exe).
+    static func besideExecutable(_ name: String) -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return name }
+        let path = String(decoding: buffer[..<count], as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return name }
+        return String(path[..<slash]) + "/" + name
+    }
+}
