@@ -11,6 +11,9 @@ public enum JSON: Sendable, Equatable {
     case string(String)
     case array([JSON])
     case object(JSONObject)
+    /// JSON text already encoded (compact UTF-8), written as is: for large results
+    /// built straight into bytes (60,000 mappings) rather than as a tree.
+    case raw([UInt8])
 }
 
 /// An ordered JSON object. Lookups are linear: protocol objects are small.
@@ -100,6 +103,7 @@ extension JSON {
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"
+        case .raw: return "raw"
         }
     }
 

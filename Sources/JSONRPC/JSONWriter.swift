@@ -34,6 +34,8 @@ public struct JSONWriter {
                 write(element)
             }
             bytes.append(UInt8(ascii: "]"))
+        case .raw(let text):
+            bytes.append(contentsOf: text)
         case .object(let object):
             bytes.append(UInt8(ascii: "{"))
             for (offset, member) in object.members.enumerated() {
@@ -46,11 +48,12 @@ public struct JSONWriter {
         }
     }
 
-    mutating func append(_ text: StaticString) {
+    /// Appends raw text (a key with its quotes and colon, punctuation).
+    public mutating func append(_ text: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    mutating func writeInt(_ value: Int) {
+    public mutating func writeInt(_ value: Int) {
         if value == 0 {
             bytes.append(UInt8(ascii: "0"))
             return
@@ -85,7 +88,22 @@ public struct JSONWriter {
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    mutating func writeString(_ string: String) {
+    /// Writes `"0x…"`: an address as the protocol carries it, without building a String.
+    public mutating func writeHex(_ value: UInt64) {
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "0"), UInt8(ascii: "x")])
+        if value == 0 {
+            bytes.append(UInt8(ascii: "0"))
+        } else {
+            var shift = (64 - value.leadingZeroBitCount + 3) / 4 * 4
+            while shift > 0 {
+                shift -= 4
+                bytes.append(JSONWriter.hexDigits[Int((value >> UInt64(shift)) & 0xF)])
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func writeString(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in

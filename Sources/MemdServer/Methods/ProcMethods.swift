@@ -31,7 +31,7 @@ enum ProcMethods {
             }
             return [
                 "source": "proc", "pid": .int(Int(pid)), "command": .string(stat.comm),
-                "mappings": .array(mappings.map { $0.json(detail: detail) }),
+                "mappings": Mapping.jsonArray(mappings, detail: detail),
                 "totals": .object(totals),
             ]
         } catch {
