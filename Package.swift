@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -20,7 +20,11 @@ let package = Package(
         .target(name: "JSONRPC"),
         .target(name: "ProcFS"),
         .target(name: "MMU"),
-        .target(name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], resources: [.copy("openrpc.json")]),
+        .target(
+            name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], exclude: ["openrpc.json"],
+            plugins: ["EmbedOpenRPC"]),
+        .executableTarget(name: "embed-json", path: "Sources/embed-json"),
+        .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["embed-json"]),
         .target(name: "ExperimentsShims"),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         .target(

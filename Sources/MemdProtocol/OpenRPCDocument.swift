@@ -1,12 +1,9 @@
-import Foundation
 import JSONRPC
 
-/// The OpenRPC document (Protocol/openrpc.json, bundled), parsed once.
+/// The OpenRPC document (Protocol/openrpc.json), compiled into memd by the
+/// EmbedOpenRPC build plugin, parsed once.
 public enum OpenRPCDocument {
     public static func load() throws -> JSON {
-        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json") else {
-            throw RPCError.internalError("openrpc.json is not bundled with memd")
-        }
-        return try JSONParser.parse(Array(try Data(contentsOf: url)))
+        try JSONParser.parse(openRPCText)
     }
 }

@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Connecting to a Unix stream socket by path: one place for sockaddr_un.
+public enum UnixSocket {
+    public struct Failure: Error, CustomStringConvertible {
+        public let errno: Int32
+        public let reason: String
+        public var description: String { reason }
+    }
+
+    /// A connected, close-on-exec stream socket to `path`; the caller closes it.
+    public static func connect(_ path: String) throws(Failure) -> Int32 {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw Failure(errno: ENAMETOOLONG, reason: "path too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(errno: errno, reason: String(cString: strerror(errno))) }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(errno: code, reason: String(cString: strerror(code)))
+        }
+        return fd
+    }
+}
