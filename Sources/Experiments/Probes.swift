@@ -182,7 +182,7 @@ struct FilemapProbe: ExperimentProbe {
         cleanUp()
         var fields: JSONObject = ["path": path.map(JSON.string) ?? .null, "mapping": mapping]
         fields.members.append(contentsOf: strings.members)
-        fields["removed"] = .bool(path.map { access($0, F_OK) != 0 } ?? false)
+        fields["tempFileRemoved"] = .bool(path.map { access($0, F_OK) != 0 } ?? false)
         return fields
     }
 

@@ -158,7 +158,8 @@ private func renderMmap(_ r: JSON) -> [String] {
 }
 
 private func renderFilemap(_ r: JSON) -> [String] {
-    var lines = ["file \(r["path"]?.stringValue ?? "?") (removed afterwards)"]
+    let cleanedUp = r["tempFileRemoved"]?.boolValue == true ? "removed afterwards" : "NOT removed"
+    var lines = ["file \(r["path"]?.stringValue ?? "?") (\(cleanedUp))"]
     if let m = r["mapping"], m.objectValue != nil { lines.append("+ " + mappingLine(m)) }
     lines += table(
         [
