@@ -119,7 +119,7 @@ import Testing
         expectError(client, "maps", [:], code: -32602, kind: "invalidParams")
         expectError(client, "maps", ["pid": "12"], code: -32602, kind: "invalidParams")
         expectError(client, "maps", ["pid": 1, "detial": true], code: -32602, kind: "invalidParams")
-        expectError(client, "maps", ["pid": 1, "source": "sim", "machine": "m1"], code: -32004, kind: "unsupported")
+        expectError(client, "maps", ["pid": 1, "source": "sim", "machine": "m1"], code: -32005, kind: "simNotFound")
         memd.stop()
     }
 

@@ -7,28 +7,26 @@ public enum MethodRegistry {
     public static func table(config: ServerConfig, openRPC: JSON) -> MethodTable<CallContext> {
         var table = MethodTable<CallContext>()
         table.inline(DiscoverMethod.self) { _, _ in openRPC }
-        table.inline(MeminfoMethod.self) { params, _ in
+        SimMethods.register(into: &table, config: config)
+        table.inline(MeminfoMethod.self) { params, context in
             switch params.target.source {
             case .proc: return try ProcMethods.meminfo()
-            case .sim: throw SimUnavailable.error
+            case .sim: return try SimMethods.meminfo(params.target, peer: context.peer)
             }
         }
         table.async(MapsMethod.self) { params, context in
             switch params.target.source {
             case .proc: return try ProcMethods.maps(pid: params.pid, detail: params.detail, peer: context.peer)
-            case .sim: throw SimUnavailable.error
+            case .sim:
+                return try SimMethods.maps(pid: params.pid, detail: params.detail, target: params.target, peer: context.peer)
             }
         }
         table.async(PageStatsMethod.self) { params, context in
-            guard params.target.source == .proc else { throw SimUnavailable.error }
+            guard params.target.source == .proc else { return try await SimMethods.pageStats(params, peer: context.peer) }
             if params.intervalMs > 0 { return try await ProcMethods.pageStats(sampling: params, peer: context.peer) }
             return try ProcMethods.pageStats(params, peer: context.peer)
         }
         ExperimentMethods.register(into: &table, config: config)
         return table
     }
-}
-
-enum SimUnavailable {
-    static let error = RPCError.unsupported("the simulator (source \"sim\") is not available in this build yet")
 }

@@ -1,0 +1,299 @@
+import JSONRPC
+import MMU
+import MemdProtocol
+import NIOConcurrencyHelpers
+import ProcFS
+
+/// The simulator in the server: `sim.*`, `meminfo`/`maps`/`pageStats` with `source: "sim"`, and
+/// `simulateTranslation` (simulated and real processes). Every handler runs as a task: a call waits
+/// for its machine's lock, never the event loop.
+enum SimMethods {
+    static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
+        let registry = SimRegistry(limitPerUID: config.maxMachinesPerUID)
+        shared.withLockedValue { $0 = registry }
+
+        table.async(SimCreateMethod.self) { p, context in
+            var c = MachineConfig()
+            if let v = p.physicalBytes { c.physicalBytes = v }
+            if let v = p.tlbEntries { c.tlbEntries = v }
+            if let v = p.tlbWays { c.tlbWays = v }
+            if let v = p.pcid { c.pcid = v }
+            if let v = p.addressBits { c.addressBits = v }
+            if let v = p.hugePages { c.hugePages = v }
+            if let v = p.addressing { c.addressing = v == .physical ? .physical : .virtual }
+            if let v = p.panicOnOom { c.panicOnOom = v }
+            if let v = p.swapBytes { c.swapBytes = v }
+            let sim = try registry.create(uid: context.peer.uid, config: c)
+            return ["source": "sim", "machine": .string(sim.id), "config": json(c)]
+        }
+        table.async(SimListMethod.self) { _, context in
+            let rows: [JSON] = registry.list(uid: context.peer.uid).map { sim in
+                let (s, config) = (try? sim.with(allowPanicked: true) { m in (m.summary(), m.config) })!
+                return [
+                    "machine": .string(sim.id), "physicalBytes": .int(Int(config.physicalBytes)),
+                    "processes": .int(s.processes), "usedBytes": .int(Int(s.usedBytes)),
+                    "freeBytes": .int(Int(s.freeBytes)), "minorFaults": .int(Int(s.minorFaults)),
+                    "majorFaults": .int(Int(s.majorFaults)), "cowFaults": .int(Int(s.cowFaults)),
+                    "oomKills": .int(Int(s.oomKills)), "panicked": .bool(s.isPanicked),
+                ]
+            }
+            return ["source": "sim", "machines": .array(rows)]
+        }
+        table.async(SimDestroyMethod.self) { id, context in
+            try registry.destroy(id, uid: context.peer.uid)
+            return ["source": "sim", "machine": .string(id), "destroyed": true]
+        }
+        table.async(SimSpawnMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in
+                let r = try m.spawn(
+                    command: p.command ?? "prog", textBytes: p.textBytes ?? 64 << 10, dataBytes: p.dataBytes ?? 16 << 10,
+                    stackBytes: p.stackBytes ?? 132 << 10)
+                var o: JSONObject = [
+                    "source": "sim", "pid": r.pid.map { .int($0) } ?? .null,
+                    "mappings": Mapping.jsonArray(r.mappings.map(mapping), detail: false),
+                    "linkedAddress": .hex(r.linkedAddress), "loadAddress": .hex(r.loadAddress),
+                ]
+                if let e = r.errno { o["errno"] = .string(e) }
+                if let problem = r.problem { o["problem"] = .string(problem) }
+                return .object(o)
+            }
+        }
+        table.async(SimMmapMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            var prot: Protection = []
+            let chars = Array(p.prot)
+            if chars[0] == "r" { prot.insert(.read) }
+            if chars[1] == "w" { prot.insert(.write) }
+            if chars[2] == "x" { prot.insert(.exec) }
+            return try sim.with { m in
+                let r = try m.mmap(pid: p.pid, length: p.length, protection: prot, shared: p.shared, file: p.file,
+                                   offset: p.offset, address: p.address)
+                var o: JSONObject = ["source": "sim", "address": r.address.map(JSON.hex) ?? .null]
+                if let e = r.errno { o["errno"] = .string(e) }
+                if let v = r.largestFreeRun { o["largestFreeRun"] = .int(Int(v)) }
+                if let v = r.freeBytes { o["freeBytes"] = .int(Int(v)) }
+                return .object(o)
+            }
+        }
+        table.async(SimMunmapMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in
+                let freed = try m.munmap(pid: p.pid, address: p.address, length: p.length)
+                return ["source": "sim", "freedPages": .int(freed), "freedBytes": .int(freed * 4096)]
+            }
+        }
+        table.async(SimTouchMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in
+                let r = try m.touch(pid: p.pid, address: p.address, length: p.length,
+                                    access: p.access == .write ? .write : .read, stride: p.stride)
+                return .object(touchJSON(r, m, pid: p.pid))
+            }
+        }
+        table.async(SimReadMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in
+                let r = try m.read(pid: p.pid, address: p.address, length: p.length)
+                var o = touchJSON(r.faults, m, pid: p.pid)
+                let data: String
+                switch p.encoding {
+                case .utf8: data = String(decoding: r.bytes, as: UTF8.self)
+                case .base64: data = Base64.encode(r.bytes)
+                }
+                o.members.insert(contentsOf: [
+                    ("data", .string(data)), ("encoding", .string(p.encoding.rawValue)), ("length", .int(r.bytes.count)),
+                ], at: 1)
+                return .object(o)
+            }
+        }
+        table.async(SimWriteMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in
+                let r = try m.write(pid: p.pid, address: p.address, bytes: p.bytes)
+                var o = touchJSON(r, m, pid: p.pid)
+                o.members.insert(("bytesWritten", .int(r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0)), at: 1)
+                return .object(o)
+            }
+        }
+        table.async(SimForkMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in ["source": "sim", "pid": .int(try m.fork(pid: p.pid))] }
+        }
+        table.async(SimExitMethod.self) { p, context in
+            let sim = try registry.lookup(p.machine, uid: context.peer.uid)
+            return try sim.with { m in
+                let freed = try m.exit(pid: p.pid)
+                return ["source": "sim", "pid": .int(p.pid), "freedPages": .int(freed), "freedBytes": .int(freed * 4096)]
+            }
+        }
+        table.async(SimulateTranslationMethod.self) { p, context in
+            if let machine = p.machine {
+                let sim = try registry.lookup(machine, uid: context.peer.uid)
+                return try SimTranslate.simulated(p, sim)
+            }
+            return try RealTranslate.translate(p, peer: context.peer)
+        }
+    }
+
+    /// The registry `register` made, for the `source: "sim"` branches of meminfo/maps/pageStats.
+    static let shared = NIOLockedValueBox<SimRegistry?>(nil)
+
+    static func machine(_ id: String?, peer: PeerCredentials) throws -> SimMachine {
+        guard let registry = shared.withLockedValue({ $0 }) else {
+            throw RPCError.unsupported("the simulator is not set up in this server")
+        }
+        return try registry.lookup(id ?? "", uid: peer.uid)
+    }
+
+    // MARK: - meminfo / maps / pageStats with source "sim"
+
+    static func meminfo(_ target: Target, peer: PeerCredentials) throws -> JSON {
+        let sim = try machine(target.machine, peer: peer)
+        return try sim.with { m in
+            let entries = try m.meminfo().map { Meminfo.Entry(key: $0.key, value: Int($0.bytes), isBytes: true) }
+            return Meminfo(entries: entries).json(source: "sim")
+        }
+    }
+
+    static func maps(pid: Int32, detail: Bool, target: Target, peer: PeerCredentials) throws -> JSON {
+        let sim = try machine(target.machine, peer: peer)
+        return try sim.with { m in
+            let stats = try m.processStats(pid: Int(pid))
+            let infos = try m.mappings(pid: Int(pid), detail: detail)
+            let mappings = infos.map(mapping)
+            var totals: JSONObject = ["vsz": .int(Int(stats.vsz)), "count": .int(mappings.count)]
+            if detail {
+                let sum = mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
+                totals["rss"] = .int(sum.rss)
+                totals["pss"] = .int(sum.pss)
+                totals["uss"] = .int(sum.uss)
+                totals["swap"] = .int(sum.swap)
+            }
+            return [
+                "source": "sim", "pid": .int(Int(pid)), "command": .string(stats.command),
+                "mappings": Mapping.jsonArray(mappings, detail: detail), "totals": .object(totals),
+            ]
+        }
+    }
+
+    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
+        let sim = try machine(params.target.machine, peer: peer)
+        func row(_ s: ProcessStats) -> JSONObject {
+            [
+                "pid": .int(s.pid), "command": .string(s.command), "vsz": .int(Int(s.vsz)), "rss": .int(Int(s.rss)),
+                "minflt": .int(Int(s.minflt)), "majflt": .int(Int(s.majflt)),
+            ]
+        }
+        func counters() throws -> (PagingCounters, Vmstat, Int) {
+            try sim.with { m in
+                let vmstat = Vmstat(entries: try m.vmstat().map { (key: $0.key, value: Int($0.value)) })
+                return (PagingCounters(vmstat), vmstat, Int(m.summary().oomKills))
+            }
+        }
+        func countersJSON(_ c: PagingCounters, _ v: Vmstat, _ oom: Int) -> JSON {
+            guard case .object(var o) = c.json(raw: v) else { return c.json(raw: v) }
+            o.members.insert(("oomKill", .int(oom)), at: o.members.count - 1)
+            return .object(o)
+        }
+        let seconds = Double(params.intervalMs) / 1000
+        if let pid = params.pid {
+            let first = try sim.with { m in try m.processStats(pid: Int(pid)) }
+            var o: JSONObject = ["source": "sim", "scope": "process"]
+            if params.intervalMs > 0 {
+                try await Task.sleep(for: .milliseconds(params.intervalMs))
+                let second = try sim.with { m in try m.processStats(pid: Int(pid)) }
+                o.members += row(second).members
+                o["intervalMs"] = .int(params.intervalMs)
+                o["minfltPerSec"] = .double(Double(second.minflt - first.minflt) / seconds)
+                o["majfltPerSec"] = .double(Double(second.majflt - first.majflt) / seconds)
+            } else {
+                o.members += row(first).members
+            }
+            return .object(o)
+        }
+        if params.all {
+            let rows = try sim.with { m in try m.allProcessStats() }.map { JSON.object(row($0)) }
+            return ["source": "sim", "scope": "processes", "processes": .array(rows)]
+        }
+        let (c1, v1, o1) = try counters()
+        guard params.intervalMs > 0 else {
+            return ["source": "sim", "scope": "system", "counters": countersJSON(c1, v1, o1)]
+        }
+        try await Task.sleep(for: .milliseconds(params.intervalMs))
+        let (c2, v2, o2) = try counters()
+        return [
+            "source": "sim", "scope": "system", "intervalMs": .int(params.intervalMs),
+            "counters": countersJSON(c2, v2, o2), "rates": PagingRates(from: c1, to: c2, seconds: seconds).json,
+        ]
+    }
+
+    // MARK: - JSON
+
+    /// The simulator's errors on the wire: unknown pid -32005, panicked machine -32004, bad argument -32602.
+    static func wire(_ error: MMUError, machine: String?) -> RPCError {
+        switch error.code {
+        case .unknownPID:
+            var data: JSONObject = [:]
+            if let machine { data["machine"] = .string(machine) }
+            var message = error.message
+            if let machine {
+                message = message.hasSuffix(" on this machine")
+                    ? String(message.dropLast(" on this machine".count)) + " on machine \(machine)"
+                    : message + " (machine \(machine))"
+            }
+            return .simNotFound(message, data: data)
+        case .machinePanicked:
+            return .unsupported("machine \(machine ?? "?") panicked: \(error.message)")
+        case .invalidArgument:
+            return .invalidParams(error.parameter, error.message)
+        default:
+            return .internalError(error.description)
+        }
+    }
+
+    static func json(_ c: MachineConfig) -> JSON {
+        [
+            "physicalBytes": .int(Int(c.physicalBytes)), "tlbEntries": .int(c.tlbEntries), "tlbWays": .int(c.tlbWays),
+            "pcid": .bool(c.pcid), "addressBits": .int(c.addressBits), "hugePages": .bool(c.hugePages),
+            "addressing": .string(c.addressing.rawValue), "panicOnOom": .bool(c.panicOnOom),
+            "swapBytes": .int(Int(c.swapBytes)),
+        ]
+    }
+
+    /// A simulated mapping as the one `Mapping` the wire encoder knows (no device or inode).
+    static func mapping(_ info: MappingInfo) -> Mapping {
+        var detail: SmapsDetail?
+        if let d = info.detail {
+            var s = SmapsDetail()
+            s.rss = Int(d.rss)
+            s.pss = Int(d.pss)
+            s.sharedClean = Int(d.sharedClean)
+            s.sharedDirty = Int(d.sharedDirty)
+            s.privateClean = Int(d.privateClean)
+            s.privateDirty = Int(d.privateDirty)
+            s.referenced = Int(d.referenced)
+            s.anonymous = Int(d.anonymous)
+            s.swap = Int(d.swap)
+            s.locked = Int(d.locked)
+            s.anonHugePages = Int(d.anonHugePages)
+            detail = s
+        }
+        return Mapping(
+            start: info.start, end: info.end, perms: info.perms, offset: info.offset, device: "00:00", inode: 0,
+            path: info.path, kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other, detail: detail)
+    }
+
+    /// `sim.touch`'s result (also the fault part of read/write), with the process's rss after.
+    static func touchJSON(_ r: TouchResult, _ m: Machine, pid: Int) -> JSONObject {
+        var o: JSONObject = [
+            "source": "sim", "pagesTouched": .int(r.pagesTouched), "minorFaults": .int(r.minorFaults),
+            "majorFaults": .int(r.majorFaults), "cowFaults": .int(r.cowFaults),
+        ]
+        if let s = r.segv { o["segv"] = ["address": .hex(s.address), "reason": .string(s.reason)] }
+        if !r.oomKilled.isEmpty { o["oomKilled"] = .array(r.oomKilled.map { .int($0) }) }
+        if let stats = try? m.processStats(pid: pid) { o["rss"] = .int(Int(stats.rss)) }
+        return o
+    }
+}
+

@@ -1,0 +1,256 @@
+import JSONRPC
+import MMU
+import MemdProtocol
+import ProcFS
+
+typealias TranslateParams = SimulateTranslationMethod.Params
+
+/// The addresses of a request, generated lazily: a list, or a pattern (sequential / stride wrap
+/// within `length`; random is xorshift64 (13, 7, 17), as the simulator's own batch streams).
+struct AddressGenerator {
+    let list: [UInt64]?
+    var index = 0
+    let count: Int
+    let start: UInt64
+    let length: UInt64
+    let step: UInt64
+    var offset: UInt64 = 0
+    let random: Bool
+    let mask: UInt64?
+    var x: UInt64
+
+    init(_ addresses: SimulateTranslationMethod.Addresses) {
+        switch addresses {
+        case .list(let a):
+            list = a
+            count = a.count
+            (start, length, step, random, mask, x) = (0, 1, 0, false, nil, 0)
+        case .pattern(let p):
+            list = nil
+            count = p.count
+            start = p.start
+            length = p.length
+            step = p.order == .stride ? p.stride : 4096
+            random = p.order == .random
+            mask = p.length & (p.length &- 1) == 0 ? p.length &- 1 : nil
+            x = p.seed == 0 ? 88_172_645_463_325_252 : p.seed
+        }
+    }
+
+    var remaining: Int { count - index }
+
+    @inline(__always) mutating func next() -> UInt64 {
+        defer { index += 1 }
+        if let list { return list[index] }
+        if random {
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            if let mask { return start &+ (x & mask) }
+            return start &+ (x % length)
+        }
+        let a = start &+ offset
+        offset &+= step
+        if offset >= length { offset = step < length ? offset &- length : offset % length }
+        return a
+    }
+}
+
+/// Outcome counts in the wire's order, every outcome present.
+struct OutcomeCounts {
+    static let names = ["translated", "tlbHit", "minorFault", "majorFault", "cowFault", "notPresent", "swapped", "segv"]
+    var counts: [String: Int] = [:]
+    mutating func add(_ name: String, _ n: Int = 1) { counts[name, default: 0] += n }
+    var json: JSON {
+        var o = JSONObject()
+        for name in Self.names { o.members.append((name, .int(counts[name] ?? 0))) }
+        for (name, n) in counts where !Self.names.contains(name) { o.members.append((name, .int(n))) }
+        return .object(o)
+    }
+}
+
+func indicesJSON(_ address: UInt64) -> JSON {
+    let i = PageIndices(address: address)
+    return [
+        "pml4": .int(i.pml4), "pdpt": .int(i.pdpt), "pd": .int(i.pd), "pt": .int(i.pt), "offset": .int(i.offset),
+    ]
+}
+
+/// Accesses between cancellation checks.
+let cancelCheckInterval = 65_536
+
+/// `simulateTranslation` with `machine` + `pid`: walks the simulated tables (faults handled unless dryRun).
+enum SimTranslate {
+    static func simulated(_ p: TranslateParams, _ sim: SimMachine) throws -> JSON {
+        let access: MMU.Access = p.access == .write ? .write : p.access == .exec ? .exec : .read
+        let mode: Mode = p.mode == .kernel ? .kernel : .user
+        var gen = AddressGenerator(p.addresses)
+        return try sim.with { m in
+            var outcomes = OutcomeCounts()
+            let hits0 = m.tlbHits
+            let misses0 = m.tlbMisses
+            var summary: JSONObject = [:]
+            var translations: [JSON] = []
+            if p.summaryOnly {
+                var sum: UInt64 = 0
+                var killed: [Int] = []
+                var buffer: [UInt64] = []
+                buffer.reserveCapacity(cancelCheckInterval)
+                var count = 0
+                while gen.remaining > 0 {
+                    if Task.isCancelled { throw CancellationError() }
+                    buffer.removeAll(keepingCapacity: true)
+                    for _ in 0..<min(cancelCheckInterval, gen.remaining) { buffer.append(gen.next()) }
+                    let s = try m.translateBatch(pid: p.pid, pattern: .addresses(buffer), access: access, mode: mode,
+                                                 dryRun: p.dryRun)
+                    for (outcome, n) in s.outcomes where n > 0 { outcomes.add(outcome.rawValue, n) }
+                    sum &+= s.physicalAddressSum
+                    count += s.count
+                    if !s.oomKilled.isEmpty {
+                        killed = s.oomKilled
+                        break
+                    }
+                }
+                summary["count"] = .int(count)
+                summary["physicalAddressSum"] = .hex(sum)
+                if !killed.isEmpty { summary["oomKilled"] = .array(killed.map { .int($0) }) }
+            } else {
+                translations.reserveCapacity(gen.count)
+                while gen.remaining > 0 {
+                    let t = try m.translate(pid: p.pid, address: gen.next(), access: access, mode: mode,
+                                            dryRun: p.dryRun, trace: p.trace)
+                    outcomes.add(t.outcome.rawValue)
+                    translations.append(json(t))
+                    if !m.pids.contains(p.pid) { break }  // OOM-killed: nothing more to translate
+                }
+                summary["count"] = .int(translations.count)
+            }
+            summary["outcomes"] = outcomes.json
+            summary["tlbHits"] = .int(Int(m.tlbHits &- hits0))
+            summary["tlbMisses"] = .int(Int(m.tlbMisses &- misses0))
+            var o: JSONObject = ["source": "sim", "machine": .string(sim.id), "pid": .int(p.pid)]
+            if !p.summaryOnly { o["translations"] = .array(translations) }
+            o["summary"] = .object(summary)
+            return .object(o)
+        }
+    }
+
+    static func json(_ t: Translation) -> JSON {
+        var o: JSONObject = [
+            "address": .hex(t.address), "vpn": .int(Int(t.vpn)), "indices": indicesJSON(t.address),
+            "mapping": t.mapping.map { SimMethods.mapping($0).json(detail: false) } ?? .null,
+            "present": .bool(t.isPresent), "pfn": t.pfn.map { .int(Int($0)) } ?? .null,
+            "physicalAddress": t.physicalAddress.map(JSON.hex) ?? .null, "outcome": .string(t.outcome.rawValue),
+        ]
+        if let size = t.pageSize { o["pageSize"] = .int(Int(size)) }
+        if let s = t.segv { o["segv"] = ["address": .hex(s.address), "reason": .string(s.reason)] }
+        if !t.oomKilled.isEmpty { o["oomKilled"] = .array(t.oomKilled.map { .int($0) }) }
+        if let owner = t.physicalOwner { o["physicalOwner"] = .int(owner) }
+        if let walk = t.walk {
+            o["walk"] = .array(walk.map { step in
+                [
+                    "level": .string(step.level.description), "index": .int(step.index),
+                    "tableFrame": .int(Int(step.tableFrame)), "entry": .hex(step.entry),
+                    "flags": .array(step.flags.names.map { .string($0) }),
+                ]
+            })
+        }
+        return .object(o)
+    }
+}
+
+/// `simulateTranslation` with `pid` alone: a real process, from its maps and /proc/PID/pagemap.
+/// No TLB is visible (tlbHits/tlbMisses 0); PFNs only for a root client.
+enum RealTranslate {
+    static func translate(_ p: TranslateParams, peer: PeerCredentials) throws -> JSON {
+        let pid = Int32(p.pid)
+        try Access.check(pid: pid, peer: peer)
+        var reader = ProcReader(capacity: 256 * 1024)
+        let mappings: [Mapping]
+        var pagemap: PagemapReader
+        do {
+            mappings = try reader.maps(pid: pid)
+            pagemap = try PagemapReader(pid: pid)
+        } catch {
+            throw Access.wire(error, pid: pid)
+        }
+        let mappingJSON = mappings.map { $0.json(detail: false) }
+        var gen = AddressGenerator(p.addresses)
+        var outcomes = OutcomeCounts()
+        var translations: [JSON] = []
+        if !p.summaryOnly { translations.reserveCapacity(gen.count) }
+        var sinceCheck = 0
+        while gen.remaining > 0 {
+            sinceCheck += 1
+            if sinceCheck == cancelCheckInterval {
+                sinceCheck = 0
+                if Task.isCancelled { throw CancellationError() }
+            }
+            let address = gen.next()
+            let index = mappingIndex(mappings, address)
+            var entry = PagemapEntry(rawValue: 0)
+            if index != nil {
+                do { entry = try pagemap.entry(address: address) } catch { throw Access.wire(error, pid: pid) }
+            }
+            let outcome: String
+            if let index {
+                let perms = Array(mappings[index].perms.utf8)
+                let allowed: Bool
+                switch p.access {
+                case .read: allowed = perms[0] == UInt8(ascii: "r")
+                case .write: allowed = perms[1] == UInt8(ascii: "w")
+                case .exec: allowed = perms[2] == UInt8(ascii: "x")
+                }
+                if !allowed && p.mode == .user {
+                    outcome = "segv"
+                } else if entry.isPresent {
+                    outcome = "translated"
+                } else if entry.isSwapped {
+                    outcome = "swapped"
+                } else {
+                    outcome = "notPresent"
+                }
+            } else {
+                outcome = "segv"
+            }
+            outcomes.add(outcome)
+            guard !p.summaryOnly else { continue }
+            let pfn = peer.isRoot ? entry.pfn : nil
+            var o: JSONObject = [
+                "address": .hex(address), "vpn": .int(Int(address >> 12)), "indices": indicesJSON(address),
+                "mapping": index.map { mappingJSON[$0] } ?? .null, "present": .bool(entry.isPresent),
+                "pfn": pfn.map { .int(Int($0)) } ?? .null,
+                "physicalAddress": pfn.map { .hex($0 << 12 | (address & 0xfff)) } ?? .null,
+                "outcome": .string(outcome), "swapped": .bool(entry.isSwapped),
+                "fileOrSharedAnon": .bool(entry.contains(.fileOrSharedAnon)),
+                "exclusive": .bool(entry.contains(.exclusive)), "softDirty": .bool(entry.contains(.softDirty)),
+            ]
+            if p.trace {
+                // The page tables of a real process are not visible; the pagemap entry is the one level shown.
+                let raw = peer.isRoot ? entry.rawValue : entry.rawValue & ~PagemapEntry.pfnMask
+                o["walk"] = [
+                    [
+                        "level": "pagemap", "index": .int(Int(address >> 12)), "entry": .hex(raw),
+                        "flags": .array(entry.names.map { .string($0) }),
+                    ]
+                ]
+            }
+            translations.append(.object(o))
+        }
+        var o: JSONObject = ["source": "proc", "pid": .int(p.pid)]
+        if !p.summaryOnly { o["translations"] = .array(translations) }
+        o["summary"] = ["count": .int(gen.count), "outcomes": outcomes.json, "tlbHits": 0, "tlbMisses": 0]
+        return .object(o)
+    }
+
+    /// The mapping covering `address` (binary search: maps is in address order).
+    static func mappingIndex(_ mappings: [Mapping], _ address: UInt64) -> Int? {
+        var lo = 0
+        var hi = mappings.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if mappings[mid].end <= address { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < mappings.count && mappings[lo].start <= address ? lo : nil
+    }
+}
