@@ -82,6 +82,16 @@ struct ProbeContext {
 
     /// System used memory as free and sar compute it: MemTotal − MemAvailable.
     mutating func systemUsed() throws(RPCError) -> Int { FreeFigures(try meminfo()).used }
+
+    /// free's `used` and the AnonPages line, from one read of /proc/meminfo.
+    ///
+    /// AnonPages counts anonymous pages as they are mapped; `used` (MemTotal −
+    /// MemAvailable) can miss an allocation served from pages the kernel keeps on
+    /// its per-CPU free lists (counted neither free nor used), so both are reported.
+    mutating func systemMemory() throws(RPCError) -> (used: Int, anonPages: Int) {
+        let info = try meminfo()
+        return (FreeFigures(info).used, info["AnonPages"] ?? 0)
+    }
 }
 
 /// A pipe that wakes the helper's event loop: cancellation writes one byte.

@@ -242,6 +242,7 @@ struct CowProbe: ExperimentProbe {
     var parentRss = 0
     var systemUsedAfterFork = 0
     var systemUsedAfterWrite = 0
+    var anonPages = (beforeFork: 0, afterFork: 0, afterWrite: 0)
     var beforeWrite: ChildFigures?
     var afterWrite: ChildFigures?
     var childPid: Int32?
@@ -268,17 +269,17 @@ struct CowProbe: ExperimentProbe {
         switch phase {
         case "beforeFork":
             address = event.hexAddress("address")
-            systemUsedBeforeFork = try context.systemUsed()
+            (systemUsedBeforeFork, anonPages.beforeFork) = try context.systemMemory()
             parentRss = try context.stat().rssPages * pageSize
         case "beforeWrite":
             guard let pid = event.int("childPid") else { throw .internalError("the cow child reported no pid") }
             childPid = Int32(pid)
-            systemUsedAfterFork = try context.systemUsed()
+            (systemUsedAfterFork, anonPages.afterFork) = try context.systemMemory()
             beforeWrite = try child(Int32(pid), &context)
         case "afterWrite":
             guard let childPid else { return }
             afterWrite = try child(childPid, &context)
-            systemUsedAfterWrite = try context.systemUsed()
+            (systemUsedAfterWrite, anonPages.afterWrite) = try context.systemMemory()
         default: break
         }
     }
@@ -292,6 +293,10 @@ struct CowProbe: ExperimentProbe {
             "systemUsedAfterFork": .int(systemUsedAfterFork),
             "child": ["pid": .int(Int(childPid ?? 0)), "beforeWrite": beforeWrite.json, "afterWrite": afterWrite.json],
             "systemUsedAfterWrite": .int(systemUsedAfterWrite),
+            "anonPages": [
+                "beforeFork": .int(anonPages.beforeFork), "afterFork": .int(anonPages.afterFork),
+                "afterWrite": .int(anonPages.afterWrite),
+            ],
             "faultsDuringWrite": .int(afterWrite.minflt + afterWrite.majflt - beforeWrite.minflt - beforeWrite.majflt),
         ]
     }

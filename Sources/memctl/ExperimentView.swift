@@ -134,6 +134,11 @@ private func renderCow(_ r: JSON) -> [String] {
         lines.append("")
         lines.append("system used after the write: \(formatBytes(r["systemUsedAfterWrite"]?.intValue)) (\(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - usedBefore)) since the fork)")
     }
+    if let anon = r["anonPages"], let before = anon["beforeFork"]?.intValue, let fork = anon["afterFork"]?.intValue,
+        let write = anon["afterWrite"]?.intValue
+    {
+        lines.append("anonymous memory (AnonPages) grew \(signedBytes(fork - before)) at the fork, \(signedBytes(write - fork)) at the write")
+    }
     lines.append("page faults during the write: \(r["faultsDuringWrite"]?.intValue ?? 0)")
     return lines
 }

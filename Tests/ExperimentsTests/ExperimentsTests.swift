@@ -144,24 +144,16 @@ func children(of parent: Int32) -> [Int32] {
         #expect(try int(afterWrite["shared"]) <= size / 10)
         let faults = try int(r["faultsDuringWrite"])
         #expect(abs(faults - size / pageBytes) <= size / pageBytes / 10, "\(faults) faults writing \(size / pageBytes) pages")
-        // System used memory grows at the write, not at the fork. The host is shared
-        // (other processes allocate and free meanwhile), so up to three runs are
-        // tried; a kernel that copied at the fork would fail all three.
-        var growth: [(atFork: Int, atWrite: Int)] = []
-        var attempt = r
-        for run in 0..<3 {
-            if run > 0 {
-                attempt = try real(try await runner().run(
-                    ExperimentRequest(name: .cow, sizeBytes: size, stepBytes: 32 << 20), client: root))
-            }
-            let atFork = try int(attempt["systemUsedAfterFork"]) - int(attempt["beforeFork"]?["systemUsed"])
-            let atWrite = try int(attempt["systemUsedAfterWrite"]) - int(attempt["systemUsedAfterFork"])
-            growth.append((atFork, atWrite))
-            if atFork < size / 3, atWrite > size * 6 / 10, atWrite < size * 3 / 2 { break }
-        }
-        let last = growth[growth.count - 1]
-        #expect(last.atFork < size / 3 && last.atWrite > size * 6 / 10 && last.atWrite < size * 3 / 2,
-                "used grew (at fork, at write) by \(growth) for \(size) bytes")
+        // System memory grows at the write, not at the fork: AnonPages (/proc/meminfo)
+        // by about the size at the write and far less at the fork. (free's `used`
+        // can miss it: pages freed by an earlier test wait on the kernel's per-CPU
+        // lists, counted neither free nor used, and are handed out from there.)
+        let anon = try #require(r["anonPages"])
+        let atFork = try int(anon["afterFork"]) - int(anon["beforeFork"])
+        let atWrite = try int(anon["afterWrite"]) - int(anon["afterFork"])
+        #expect(atFork < size / 4, "AnonPages grew by \(atFork) at the fork")
+        #expect(atWrite > size * 8 / 10 && atWrite < size * 5 / 4, "AnonPages grew by \(atWrite) at the write")
+        #expect(r["systemUsedAfterWrite"]?.intValue != nil && r["systemUsedAfterFork"]?.intValue != nil)
     }
 
     @Test func filemapWritesThroughTheMappingAndLeavesNoFile() async throws {
