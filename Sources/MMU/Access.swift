@@ -94,6 +94,22 @@ extension Machine {
     }
 
     /// Counts one access into a touch result; returns false when the process died (stop).
+    /// Where `n` bytes at `va` are in physical memory for a user access by `p`
+    /// (faults handled), or nil once `t` records why the access stopped (segv, OOM).
+    func physicalAddress(_ p: SimProcess, _ va: UInt64, _ n: Int, _ kind: Access, into t: inout TouchResult)
+        throws(MMUError) -> UInt64?
+    {
+        if config.addressing == .physical {
+            guard let address = physicalAccess(va, n) else {
+                t.segv = SegvInfo(address: va, reason: "beyond physical memory (bus error)")
+                return nil
+            }
+            return address
+        }
+        let r = try access(p, va, kind, .user)
+        return record(r, va, p, into: &t) ? r.physical : nil
+    }
+
     func record(_ r: AccessResult, _ va: UInt64, _ p: SimProcess, into t: inout TouchResult) -> Bool {
         switch r.outcome {
         case .minorFault: t.minorFaults += 1
@@ -158,18 +174,7 @@ extension Machine {
         let end = address &+ UInt64(length)
         while pos < end {
             let n = Int(min(end - pos, Page.size - (pos & (Page.size - 1))))
-            let pa: UInt64
-            if config.addressing == .physical {
-                guard let a = physicalAccess(pos, n) else {
-                    t.segv = SegvInfo(address: pos, reason: "beyond physical memory (bus error)")
-                    break
-                }
-                pa = a
-            } else {
-                let r = try access(p, pos, .read, .user)
-                guard record(r, pos, p, into: &t) else { break }
-                pa = r.physical
-            }
+            guard let pa = try physicalAddress(p, pos, n, .read, into: &t) else { break }
             let page = memory.contents[Int(pa >> Page.shift)]
             let inPage = Int(pa & (Page.size - 1))
             if let page { out += page[inPage..<(inPage + n)] } else { out += [UInt8](repeating: 0, count: n) }
@@ -190,18 +195,7 @@ extension Machine {
         var i = 0
         while i < bytes.count {
             let n = min(bytes.count - i, Int(Page.size - (pos & (Page.size - 1))))
-            let pa: UInt64
-            if config.addressing == .physical {
-                guard let a = physicalAccess(pos, n) else {
-                    t.segv = SegvInfo(address: pos, reason: "beyond physical memory (bus error)")
-                    break
-                }
-                pa = a
-            } else {
-                let r = try access(p, pos, .write, .user)
-                guard record(r, pos, p, into: &t) else { break }
-                pa = r.physical
-            }
+            guard let pa = try physicalAddress(p, pos, n, .write, into: &t) else { break }
             let f = Int(pa >> Page.shift)
             let inPage = Int(pa & (Page.size - 1))
             var page = memory.bytes(f)
