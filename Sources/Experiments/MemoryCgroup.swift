@@ -53,16 +53,9 @@ struct MemoryCgroup {
                     }
                 }
                 let dir = parent + "/" + name
-                guard mkdir(dir, 0o755) == 0 else {
-                    reasons.append("\(dir): \(String(cString: strerror(errno)))")
-                    continue
-                }
-                guard Self.write(String(limitBytes), to: dir + "/memory.max") == 0 else {
-                    rmdir(dir)
-                    reasons.append("\(dir)/memory.max not writable")
-                    continue
-                }
-                _ = Self.write("0", to: dir + "/memory.swap.max")
+                // No swap to escape to.
+                guard Self.create(dir, limit: ("memory.max", String(limitBytes)), swap: ("memory.swap.max", "0"),
+                                  reasons: &reasons) else { continue }
                 version = .v2
                 path = dir
                 return
@@ -73,17 +66,10 @@ struct MemoryCgroup {
             let own = Self.ownPath(membership, controller: "memory")
             for parent in Self.candidates(mount: mount, own: own) {
                 let dir = parent + "/" + name
-                guard mkdir(dir, 0o755) == 0 else {
-                    reasons.append("\(dir): \(String(cString: strerror(errno)))")
-                    continue
-                }
-                guard Self.write(String(limitBytes), to: dir + "/memory.limit_in_bytes") == 0 else {
-                    rmdir(dir)
-                    reasons.append("\(dir)/memory.limit_in_bytes not writable")
-                    continue
-                }
                 // Memory + swap at the same limit: no swap to escape to (absent without swap accounting).
-                _ = Self.write(String(limitBytes), to: dir + "/memory.memsw.limit_in_bytes")
+                guard Self.create(dir, limit: ("memory.limit_in_bytes", String(limitBytes)),
+                                  swap: ("memory.memsw.limit_in_bytes", String(limitBytes)), reasons: &reasons)
+                else { continue }
                 version = .v1
                 path = dir
                 return
@@ -118,6 +104,23 @@ struct MemoryCgroup {
     }
 
     /// Writes `text` to a control file; 0 or the errno.
+    /// Makes the cgroup `dir` with its memory limit (and, where the file exists, its swap limit);
+    /// on failure records why in `reasons` and leaves nothing behind.
+    static func create(_ dir: String, limit: (file: String, value: String), swap: (file: String, value: String),
+                       reasons: inout [String]) -> Bool {
+        guard mkdir(dir, 0o755) == 0 else {
+            reasons.append("\(dir): \(String(cString: strerror(errno)))")
+            return false
+        }
+        guard write(limit.value, to: dir + "/" + limit.file) == 0 else {
+            rmdir(dir)
+            reasons.append("\(dir)/\(limit.file) not writable")
+            return false
+        }
+        _ = write(swap.value, to: dir + "/" + swap.file)
+        return true
+    }
+
     static func write(_ text: String, to file: String) -> Int32 {
         let fd = open(file, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return errno }

@@ -90,48 +90,25 @@ final class Connection: ChannelInboundHandler {
     }
 
     private func handleSingle(_ context: ChannelHandlerContext, _ entry: Entry) {
-        switch dispatcher.plan(entry) {
-        case .reply(let bytes):
-            write(context, bytes)
-        case .none:
-            break
-        case .cancel(let id, let request):
-            tasks[key(id)]?.cancel()
-            if let request { write(context, Response.result(id: request.id, .null)) }
-        case .inline(let handler, let request):
-            let reply = dispatcher.runInline(
-                handler, request, isNotification: dispatcher.isNotification(entry), context: callContext(context, request))
-            if let reply { write(context, reply) }
-        case .async(let request):
+        let plan = dispatcher.plan(entry)
+        if case .async(let request) = plan {
             startTask(context, keys: [key(request.id)]) { dispatcher, makeContext in
                 await dispatcher.run(entry, context: makeContext)
             }
+        } else if let reply = runNow(context, entry, plan) {
+            write(context, reply)
         }
     }
 
+    /// A batch runs here when every member is cheap, else as one task.
     private func handleBatch(_ context: ChannelHandlerContext, _ entries: [Entry]) {
-        let needsTask = entries.contains { entry in
-            if case .async = dispatcher.plan(entry) { return true }
+        let plans = entries.map(dispatcher.plan)
+        let needsTask = plans.contains { plan in
+            if case .async = plan { return true }
             return false
         }
         if !needsTask {
-            var replies: [[UInt8]] = []
-            for entry in entries {
-                switch dispatcher.plan(entry) {
-                case .reply(let bytes): replies.append(bytes)
-                case .none, .async: break
-                case .cancel(let id, let request):
-                    tasks[key(id)]?.cancel()
-                    if let request { replies.append(Response.result(id: request.id, .null)) }
-                case .inline(let handler, let request):
-                    if let reply = dispatcher.runInline(
-                        handler, request, isNotification: dispatcher.isNotification(entry),
-                        context: callContext(context, request))
-                    {
-                        replies.append(reply)
-                    }
-                }
-            }
+            let replies = zip(entries, plans).compactMap { runNow(context, $0, $1) }
             if !replies.isEmpty { write(context, Response.batch(replies)) }
             return
         }
@@ -145,6 +122,22 @@ final class Connection: ChannelInboundHandler {
                 if let reply = await dispatcher.run(entry, context: makeContext) { replies.append(reply) }
             }
             return replies.isEmpty ? nil : Response.batch(replies)
+        }
+    }
+
+    /// Carries out a plan that needs no task (a ready reply, a cancel, an inline call); its reply, if any.
+    private func runNow(_ context: ChannelHandlerContext, _ entry: Entry, _ plan: Dispatcher.Plan) -> [UInt8]? {
+        switch plan {
+        case .reply(let bytes):
+            return bytes
+        case .none, .async:
+            return nil
+        case .cancel(let id, let request):
+            tasks[key(id)]?.cancel()
+            return request.map { Response.result(id: $0.id, .null) }
+        case .inline(let handler, let request):
+            return dispatcher.runInline(
+                handler, request, isNotification: dispatcher.isNotification(entry), context: callContext(context, request))
         }
     }
 

@@ -72,9 +72,12 @@ func quickStat(_ pid: Int32) -> ProcessStat? {
     return try? proc.stat(pid: pid)
 }
 
-/// Children of `parent`, from /proc/*/stat.
+/// The memlab children of `parent` (other suites may have started other children, e.g. memd).
 func children(of parent: Int32) -> [Int32] {
-    ((try? processIDs()) ?? []).filter { quickStat($0)?.ppid == parent }
+    ((try? processIDs()) ?? []).filter { pid in
+        guard let stat = quickStat(pid) else { return false }
+        return stat.ppid == parent && stat.comm == "memlab"
+    }
 }
 
 @Suite(.serialized) struct ExperimentsTests {
@@ -279,7 +282,7 @@ func children(of parent: Int32) -> [Int32] {
             ) { params in
                 guard params["phase"]?.stringValue == "beforeWrite" else { return }
                 // memlab and its forked child, both standing at a point right now.
-                let memlabs = children(of: getpid()).filter { quickStat($0)?.comm == "memlab" }
+                let memlabs = children(of: getpid())
                 seen.withLock { $0 = memlabs + memlabs.flatMap { children(of: $0) } }
                 cancelledAt.withLock { $0 = ContinuousClock.now }
                 taskBox.withLock { $0?.cancel() }
