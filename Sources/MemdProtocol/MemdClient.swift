@@ -77,7 +77,8 @@ public final class MemdClient {
     public func send(_ bytes: [UInt8]) throws(Failure) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            // MSG_NOSIGNAL: a peer that closed gives EPIPE, not a SIGPIPE that kills the caller.
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw .connectionLost(String(cString: strerror(errno)))

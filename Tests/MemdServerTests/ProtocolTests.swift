@@ -82,14 +82,28 @@ import Testing
         let over = try exchange(client, batch)
         #expect(errorCode(over) == -32003 && over["error"]?["data"]?["kind"] == "resourceLimit" && over["id"] == .null)
         #expect(over["error"]?["data"]?["limit"] == 3 && over["error"]?["data"]?["requested"] == 4)
-        // Connection limit: the fourth connection gets -32003 and is closed.
-        let second = try memd.client()
-        let third = try memd.client()
-        let fourth = try memd.client()
-        let refusal = try JSONParser.parse(try fourth.readLine())
-        #expect(errorCode(refusal) == -32003)
-        #expect(throws: MemdClient.Failure.self) { _ = try fourth.readLine() }
-        _ = (second, third)
+        // Connection limit: with 3 allowed, of 4 more connections at least 2 get one -32003
+        // line and are closed; at most 3 connections are ever answered. (How many the
+        // harness's start-up probe still holds depends on when memd sees it close.)
+        var answered = 1  // `client`
+        var refused = 0
+        var extra: [MemdClient] = []
+        for _ in 0..<4 {
+            let connection = try memd.client()
+            extra.append(connection)
+            // A refused connection may be closed already (EPIPE); its -32003 line is still there to read.
+            try? connection.send(Array(#"{"jsonrpc":"2.0","method":"meminfo","id":"c"}"#.utf8) + [0x0A])
+            let first = try JSONParser.parse(try connection.readLine())
+            if errorCode(first) == -32003 {
+                refused += 1
+                #expect(first["error"]?["data"]?["kind"] == "resourceLimit" && first["id"] == .null)
+                #expect(throws: MemdClient.Failure.self) { _ = try connection.readLine() }
+            } else {
+                #expect(first["id"] == "c" && first["result"] != nil)
+                answered += 1
+            }
+        }
+        #expect(answered <= 3 && refused >= 2, "answered \(answered), refused \(refused)")
         // A partial line with no new byte is closed after the idle timeout.
         try client.send(Array(#"{"jsonrpc":"2.0","#.utf8))
         let start = Date()
