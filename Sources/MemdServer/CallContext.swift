@@ -8,12 +8,22 @@ public struct CallContext: Sendable {
     /// The request's id (null for a notification).
     public let requestID: JSON
     public let logger: Logger
+    /// Where work that waits runs (never the event loop nor the cooperative pool).
+    public let work: WaitingWork
+    /// The longest response line this call may produce (`--max-response-bytes`): a handler that
+    /// can tell early that it would pass it stops and throws `-32003 responseBytes`.
+    public let maxResponseBytes: Int
     let send: @Sendable ([UInt8]) -> Void
 
-    public init(peer: PeerCredentials, requestID: JSON, logger: Logger, send: @escaping @Sendable ([UInt8]) -> Void) {
+    public init(
+        peer: PeerCredentials, requestID: JSON, logger: Logger, work: WaitingWork, maxResponseBytes: Int,
+        send: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.peer = peer
         self.requestID = requestID
         self.logger = logger
+        self.work = work
+        self.maxResponseBytes = maxResponseBytes
         self.send = send
     }
 

@@ -158,7 +158,10 @@ final class Connection: ChannelInboundHandler {
         let channel = context.channel
         let task = Task {
             let reply = await body(dispatcher) { request in
-                CallContext(peer: peer, requestID: request.id, logger: logger) { bytes in
+                CallContext(
+                    peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
+                    maxResponseBytes: dispatcher.maxResponseBytes
+                ) { bytes in
                     channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
                 }
             }
@@ -187,7 +190,10 @@ final class Connection: ChannelInboundHandler {
 
     private func callContext(_ context: ChannelHandlerContext, _ request: Request) -> CallContext {
         let channel = context.channel
-        return CallContext(peer: peer, requestID: request.id, logger: logger) { bytes in
+        return CallContext(
+            peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
+            maxResponseBytes: config.maxResponseBytes
+        ) { bytes in
             channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
         }
     }

@@ -7,6 +7,8 @@ import Logging
 struct Dispatcher: Sendable {
     let methods: MethodTable<CallContext>
     let logger: Logger
+    let work: WaitingWork
+    let maxResponseBytes: Int
 
     enum Plan {
         case reply([UInt8])

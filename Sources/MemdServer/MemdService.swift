@@ -22,7 +22,9 @@ public final class MemdService: Service {
     public init(config: ServerConfig, methods: MethodTable<CallContext>, logger: Logger,
                 group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.config = config
-        self.dispatcher = Dispatcher(methods: methods, logger: logger)
+        self.dispatcher = Dispatcher(
+            methods: methods, logger: logger, work: WaitingWork(threads: config.waitingThreads),
+            maxResponseBytes: config.maxResponseBytes)
         self.logger = logger
         self.group = group
     }

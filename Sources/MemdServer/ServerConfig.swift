@@ -19,6 +19,10 @@ public struct ServerConfig: Sendable {
     public var helperPath: String?
     /// How long shutdown waits for calls in flight before cancelling them.
     public var shutdownGraceSeconds: Double = 1.5
+    /// The longest response line; a longer one is replaced by -32003 `responseBytes`.
+    public var maxResponseBytes = 64 << 20
+    /// Threads for work that waits (/proc reads of other processes, the simulator).
+    public var waitingThreads = 8
 
     public init(socketPath: String) { self.socketPath = socketPath }
 }
