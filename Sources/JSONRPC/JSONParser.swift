@@ -6,6 +6,8 @@ public struct JSONParser {
     public struct Error: Swift.Error, Equatable, CustomStringConvertible {
         public let offset: Int
         public let reason: String
+        /// The top-level array had more elements than allowed (the text may be valid JSON).
+        public var isOverElementLimit = false
         public var description: String { "\(reason) at byte \(offset)" }
     }
 
@@ -20,8 +22,13 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
-    public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(Error) -> JSON {
+    /// Parses `buffer`; a top-level array with more than `maxTopLevelElements` elements stops the
+    /// parse there (`isOverElementLimit`), before the rest is built.
+    public static func parse(
+        _ buffer: UnsafeBufferPointer<UInt8>, maxTopLevelElements: Int = .max
+    ) throws(Error) -> JSON {
         var parser = Cursor(bytes: buffer)
+        parser.maxTopLevelElements = maxTopLevelElements
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -32,6 +39,7 @@ public struct JSONParser {
     struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        var maxTopLevelElements = Int.max
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -115,6 +123,11 @@ public struct JSONParser {
             }
             while true {
                 skipSpace()
+                if depth == 1, elements.count == maxTopLevelElements {
+                    var tooMany = error("more than \(maxTopLevelElements) elements")
+                    tooMany.isOverElementLimit = true
+                    throw tooMany
+                }
                 elements.append(try value(depth: depth))
                 skipSpace()
                 guard index < bytes.count else { throw error("unterminated array") }

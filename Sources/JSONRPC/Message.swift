@@ -9,12 +9,15 @@ public enum Message: Sendable {
     case parseError(RPCError)
     /// `[]`: one -32600 error with id null.
     case emptyBatch
+    /// A batch of more than `maxBatch` entries, found while parsing (the rest is never built).
+    case batchTooLarge(limit: Int)
 
-    public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Message {
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>, maxBatch: Int = .max) -> Message {
         let json: JSON
         do {
-            json = try JSONParser.parse(line)
+            json = try JSONParser.parse(line, maxTopLevelElements: maxBatch)
         } catch {
+            if error.isOverElementLimit { return .batchTooLarge(limit: maxBatch) }
             return .parseError(.parseError(error.description))
         }
         switch json {
@@ -25,8 +28,8 @@ public enum Message: Sendable {
         }
     }
 
-    public static func parse(_ line: [UInt8]) -> Message {
-        line.withUnsafeBufferPointer { parse($0) }
+    public static func parse(_ line: [UInt8], maxBatch: Int = .max) -> Message {
+        line.withUnsafeBufferPointer { parse($0, maxBatch: maxBatch) }
     }
 }
 

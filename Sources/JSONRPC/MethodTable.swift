@@ -6,18 +6,22 @@ public protocol MethodDescriptor: Sendable {
     static func decode(_ params: inout ParamReader) throws(RPCError) -> Params
 }
 
+/// What a handler made of a call where it was read: the result already, or work that
+/// may take long and runs as a task (cancellable).
+public enum Outcome: Sendable {
+    case now(JSON)
+    case later(@Sendable () async throws -> JSON)
+}
 
 /// The methods a server answers, keyed by name.
 ///
-/// `inline` handlers are cheap and synchronous (a /proc file or two): the server
-/// may run them where the request was read, saving a thread hop. `async`
-/// handlers may take long (experiments, large walks) and run as tasks that can
-/// be cancelled.
+/// Every handler is called where the request was read, once: it decodes its params
+/// (so bad params are answered at once) and either answers (`inline`: a /proc file or
+/// two, microseconds) or hands back the work that may take long (`async`; `method`
+/// lets one method decide per call, e.g. `meminfo` of /proc now, of a simulated
+/// machine later).
 public struct MethodTable<Context: Sendable>: Sendable {
-    public enum Handler: Sendable {
-        case inline(@Sendable (Request.Params, Context) throws -> JSON)
-        case async(@Sendable (Request.Params, Context) async throws -> JSON)
-    }
+    public typealias Handler = @Sendable (Request.Params, Context) throws -> Outcome
 
     public private(set) var handlers: [String: Handler] = [:]
 
@@ -25,19 +29,25 @@ public struct MethodTable<Context: Sendable>: Sendable {
 
     public subscript(method: String) -> Handler? { handlers[method] }
 
+    /// A method that decides per call whether it answers now or later.
+    public mutating func method<M: MethodDescriptor>(
+        _ method: M.Type, _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome
+    ) {
+        handlers[M.name] = { raw, context in try body(try MethodTable.decode(M.self, raw), context) }
+    }
+
     public mutating func inline<M: MethodDescriptor>(
         _ method: M.Type, _ body: @escaping @Sendable (M.Params, Context) throws -> JSON
     ) {
-        handlers[M.name] = .inline { raw, context in
-            try body(try MethodTable.decode(M.self, raw), context)
-        }
+        handlers[M.name] = { raw, context in .now(try body(try MethodTable.decode(M.self, raw), context)) }
     }
 
     public mutating func async<M: MethodDescriptor>(
         _ method: M.Type, _ body: @escaping @Sendable (M.Params, Context) async throws -> JSON
     ) {
-        handlers[M.name] = .async { raw, context in
-            try await body(try MethodTable.decode(M.self, raw), context)
+        handlers[M.name] = { raw, context in
+            let params = try MethodTable.decode(M.self, raw)
+            return .later { try await body(params, context) }
         }
     }
 

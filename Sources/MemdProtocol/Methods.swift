@@ -76,4 +76,10 @@ public enum DiscoverMethod: MethodDescriptor {
 /// `$/cancelRequest` — a notification: `{id}` of a call in flight.
 public enum CancelRequestMethod {
     public static let name = "$/cancelRequest"
+
+    /// The id of the call to cancel; nil when `params.id` is missing.
+    public static func target(_ params: Request.Params) -> JSON? {
+        guard case .byName(let members) = params else { return nil }
+        return members["id"]
+    }
 }

@@ -4,12 +4,20 @@ import NIOCore
 
 /// One client connection: reads lines, runs calls, writes each response as a line.
 ///
-/// Cheap calls run right here on the event loop; slow ones run as tasks, so a
-/// slow call never holds up the others, and responses go out as they finish
-/// (clients match ids). More than `maxInFlight` tasks at once and the connection
-/// stops reading until one finishes: backpressure, not an error.
-final class Connection: ChannelInboundHandler {
+/// Every entry is planned once, where it was read (`Dispatcher.plan`): cheap calls are answered
+/// right here on the event loop, cancels are carried out here, slow calls run as tasks (one per
+/// line: a single call, or a batch whose members run in turn, each cancellable by its id), and
+/// responses go out as they finish (clients match ids).
+///
+/// Reading stops — the next `read` is held back — while any of these holds, and resumes when none
+/// does: `maxInFlight` tasks are running; more than the write-buffer's high water mark (4 MiB) of
+/// responses are waiting to be sent (the client is not reading). Lines already read wait in order.
+///
+/// A client that shuts down its writing side (half-close) still gets every response, then memd
+/// closes; a client that hangs up has its calls cancelled.
+final class Connection: ChannelDuplexHandler {
     typealias InboundIn = Frame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let dispatcher: Dispatcher
@@ -17,11 +25,17 @@ final class Connection: ChannelInboundHandler {
     let config: ServerConfig
     let logger: Logger
     let registry: ConnectionRegistry
+    private let calls = CallTable()
 
-    private var inFlight = 0
+    /// Tasks running, by a key of their own (a line may hold many calls).
+    private var tasks: [Int: Task<Void, Never>] = [:]
+    private var nextTask = 0
+    /// Lines read but not yet handled (reading is paused).
     private var waiting = CircularBuffer<ByteBuffer>()
-    private var tasks: [String: Task<Void, Never>] = [:]
-    private var nextTaskKey = 0
+    /// A `read` arrived while paused: pass it on when reading may resume.
+    private var isReadHeld = false
+    /// The client shut down its writing side: nothing more will come.
+    private var isInputClosed = false
     private var isClosing = false
 
     init(dispatcher: Dispatcher, peer: PeerCredentials, config: ServerConfig, logger: Logger, registry: ConnectionRegistry) {
@@ -32,25 +46,60 @@ final class Connection: ChannelInboundHandler {
         self.registry = registry
     }
 
+    // MARK: - Reading, and when not to
+
+    private func isPaused(_ context: ChannelHandlerContext) -> Bool {
+        isClosing || tasks.count >= config.maxInFlight || !context.channel.isWritable
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isPaused(context) { isReadHeld = true } else { context.read() }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .tooLong:
             write(context, Response.error(id: .null, .requestTooLarge(limit: config.maxRequestBytes)))
-            closeAfterWrites(context)
+            closeWhenSent(context)
         case .line(let line):
-            if inFlight >= config.maxInFlight || !waiting.isEmpty {
-                waiting.append(line)
-                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-            } else {
-                handle(context, line)
-            }
+            if isPaused(context) || !waiting.isEmpty { waiting.append(line) } else { handle(context, line) }
         }
+    }
+
+    /// Handles waiting lines while nothing pauses reading, then reads again or, after a
+    /// half-close with nothing left to answer, closes.
+    private func resume(_ context: ChannelHandlerContext) {
+        while !isPaused(context), let line = waiting.popFirst() { handle(context, line) }
+        guard !isClosing else { return }
+        if isInputClosed, tasks.isEmpty, waiting.isEmpty {
+            closeWhenSent(context)
+        } else if isReadHeld, !isPaused(context) {
+            isReadHeld = false
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { resume(context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed:
+            isInputClosed = true
+            resume(context)
+        case is ShutdownRequested:
+            for task in tasks.values { task.cancel() }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosing = true
         for task in tasks.values { task.cancel() }
-        tasks.removeAll()
         waiting.removeAll()
         context.fireChannelInactive()
     }
@@ -60,141 +109,136 @@ final class Connection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ShutdownRequested {
-            for task in tasks.values { task.cancel() }
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     // MARK: - Calls
 
     private func handle(_ context: ChannelHandlerContext, _ line: ByteBuffer) {
         let message = line.withUnsafeReadableBytes { raw in
-            Message.parse(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+            Message.parse(raw.bindMemory(to: UInt8.self), maxBatch: config.maxBatch)
         }
         switch message {
         case .parseError(let error):
             write(context, Response.error(id: .null, error))
         case .emptyBatch:
             write(context, Response.error(id: .null, .invalidRequest("an empty batch")))
+        case .batchTooLarge(let limit):
+            write(context, Response.error(id: .null, .resourceLimit("batch", limit: limit, requested: limit + 1)))
         case .single(let entry):
-            handleSingle(context, entry)
-        case .batch(let entries):
-            guard entries.count <= config.maxBatch else {
-                write(context, Response.error(id: .null, .resourceLimit("batch", limit: config.maxBatch, requested: entries.count)))
-                return
+            switch dispatcher.plan(entry, context: callContext(context)) {
+            case .done(let reply):
+                if let reply { write(context, reply) }
+            case .cancel(let target, let reply):
+                calls.cancel(key(target))
+                if let reply { write(context, reply) }
+            case .task(let call):
+                let calls = self.calls
+                let dispatcher = self.dispatcher
+                startTask(context) { await Connection.run(call, in: calls, dispatcher) }
             }
+        case .batch(let entries):
             handleBatch(context, entries)
         }
     }
 
-    private func handleSingle(_ context: ChannelHandlerContext, _ entry: Entry) {
-        let plan = dispatcher.plan(entry)
-        if case .async(let request) = plan {
-            startTask(context, keys: [key(request.id)]) { dispatcher, makeContext in
-                await dispatcher.run(entry, context: makeContext)
-            }
-        } else if let reply = runNow(context, entry, plan) {
-            write(context, reply)
-        }
-    }
-
-    /// A batch runs here when every member is cheap, else as one task.
+    /// Plans every member; answers at once if none needs a task, else runs the tasks' members in
+    /// turn as one task and answers when all are done.
     private func handleBatch(_ context: ChannelHandlerContext, _ entries: [Entry]) {
-        let plans = entries.map(dispatcher.plan)
-        let needsTask = plans.contains { plan in
-            if case .async = plan { return true }
-            return false
+        var replies: [[UInt8]?] = []
+        var later: [(slot: Int, call: Dispatcher.Call)] = []
+        var cancels: [JSON] = []
+        var size = 2
+        let makeContext = callContext(context)
+        for entry in entries {
+            switch dispatcher.plan(entry, context: makeContext) {
+            case .done(let reply):
+                replies.append(reply)
+            case .cancel(let target, let reply):
+                cancels.append(target)
+                replies.append(reply)
+            case .task(let call):
+                later.append((replies.count, call))
+                replies.append(nil)
+            }
+            size += replies.last??.count ?? 0
+            if size > dispatcher.maxResponseBytes {  // stop building: a lower bound is enough
+                write(context, dispatcher.tooLong(id: .null, requested: size))
+                return
+            }
         }
-        if !needsTask {
-            let replies = zip(entries, plans).compactMap { runNow(context, $0, $1) }
-            if !replies.isEmpty { write(context, Response.batch(replies)) }
+        calls.expect(later.compactMap { $0.call.isNotification ? nil : key($0.call.id) })
+        for target in cancels { calls.cancel(key(target)) }
+        guard !later.isEmpty else {
+            if let reply = Connection.batch(replies, dispatcher) { write(context, reply) }
             return
         }
-        let keys: [String] = entries.compactMap { entry in
-            if case .request(let request) = entry { return key(request.id) }
-            return nil
-        }
-        startTask(context, keys: keys) { dispatcher, makeContext in
-            var replies: [[UInt8]] = []
-            for entry in entries {
-                if let reply = await dispatcher.run(entry, context: makeContext) { replies.append(reply) }
+        let calls = self.calls
+        let dispatcher = self.dispatcher
+        let (ready, members) = (replies, later)
+        startTask(context) {
+            var replies = ready
+            for (slot, call) in members {
+                replies[slot] = await Connection.run(call, in: calls, dispatcher)
             }
-            return replies.isEmpty ? nil : Response.batch(replies)
+            return Connection.batch(replies, dispatcher)
         }
     }
 
-    /// Carries out a plan that needs no task (a ready reply, a cancel, an inline call); its reply, if any.
-    private func runNow(_ context: ChannelHandlerContext, _ entry: Entry, _ plan: Dispatcher.Plan) -> [UInt8]? {
-        switch plan {
-        case .reply(let bytes):
-            return bytes
-        case .none, .async:
-            return nil
-        case .cancel(let id, let request):
-            tasks[key(id)]?.cancel()
-            return request.map { Response.result(id: $0.id, .null) }
-        case .inline(let handler, let request):
-            return dispatcher.runInline(
-                handler, request, isNotification: dispatcher.isNotification(entry), context: callContext(context, request))
+    /// Runs one call as a task of its own, reachable by `$/cancelRequest` through its id.
+    private static func run(_ call: Dispatcher.Call, in calls: CallTable, _ dispatcher: Dispatcher) async -> [UInt8]? {
+        guard !call.isNotification else { return await dispatcher.run(call) }
+        let key = JSONWriter.string(call.id)
+        let task = Task { await dispatcher.run(call) }
+        guard calls.start(key, cancel: { task.cancel() }) else {
+            task.cancel()
+            _ = await task.value
+            return Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method))
         }
+        defer { calls.end(key) }
+        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
     }
 
-    private func startTask(
-        _ context: ChannelHandlerContext, keys: [String],
-        _ body: @escaping @Sendable (Dispatcher, (Request) -> CallContext) async -> [UInt8]?
-    ) {
-        inFlight += 1
+    /// A batch's response line (nil if every member was a notification), within the size limit.
+    private static func batch(_ replies: [[UInt8]?], _ dispatcher: Dispatcher) -> [UInt8]? {
+        let lines = replies.compactMap { $0 }
+        guard !lines.isEmpty else { return nil }
+        let bytes = Response.batch(lines)
+        guard bytes.count <= dispatcher.maxResponseBytes else {
+            return dispatcher.tooLong(id: .null, requested: bytes.count)
+        }
+        return bytes
+    }
+
+    private func startTask(_ context: ChannelHandlerContext, _ body: @escaping @Sendable () async -> [UInt8]?) {
         registry.callStarted()
-        nextTaskKey += 1
-        let taskKey = "#\(nextTaskKey)"
+        nextTask += 1
+        let taskKey = nextTask
         let loop = context.eventLoop
         let boundSelf = NIOLoopBound(self, eventLoop: loop)
         let boundContext = NIOLoopBound(context, eventLoop: loop)
-        let dispatcher = self.dispatcher
-        let peer = self.peer
-        let logger = self.logger
-        let channel = context.channel
-        let task = Task {
-            let reply = await body(dispatcher) { request in
-                CallContext(
-                    peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
-                    maxResponseBytes: dispatcher.maxResponseBytes
-                ) { bytes in
-                    channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
-                }
-            }
-            loop.execute {
-                boundSelf.value.finished(boundContext.value, taskKey: taskKey, keys: keys, reply: reply)
-            }
+        tasks[taskKey] = Task {
+            let reply = await body()
+            loop.execute { boundSelf.value.finished(boundContext.value, taskKey: taskKey, reply: reply) }
         }
-        tasks[taskKey] = task
-        for key in keys { tasks[key] = task }
     }
 
-    private func finished(_ context: ChannelHandlerContext, taskKey: String, keys: [String], reply: [UInt8]?) {
-        inFlight -= 1
+    private func finished(_ context: ChannelHandlerContext, taskKey: Int, reply: [UInt8]?) {
         registry.callFinished()
         tasks[taskKey] = nil
-        for key in keys { tasks[key] = nil }
         guard !isClosing else { return }
         if let reply { write(context, reply) }
-        while inFlight < config.maxInFlight, let line = waiting.popFirst() {
-            handle(context, line)
-        }
-        if waiting.isEmpty, inFlight < config.maxInFlight {
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-        }
+        resume(context)
     }
 
-    private func callContext(_ context: ChannelHandlerContext, _ request: Request) -> CallContext {
+    /// How a call learns who asked and sends its notifications.
+    private func callContext(_ context: ChannelHandlerContext) -> (Request) -> CallContext {
         let channel = context.channel
-        return CallContext(
-            peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
-            maxResponseBytes: config.maxResponseBytes
-        ) { bytes in
-            channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        let (peer, logger, dispatcher) = (self.peer, self.logger, self.dispatcher)
+        return { request in
+            CallContext(
+                peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
+                maxResponseBytes: dispatcher.maxResponseBytes
+            ) { bytes in
+                channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+            }
         }
     }
 
@@ -204,10 +248,14 @@ final class Connection: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
     }
 
-    private func closeAfterWrites(_ context: ChannelHandlerContext) {
+    /// Stops reading, and closes once everything written so far has been sent.
+    private func closeWhenSent(_ context: ChannelHandlerContext) {
+        guard !isClosing else { return }
         isClosing = true
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
-        context.close(promise: nil)
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            loopContext.value.close(promise: nil)
+        }
     }
 }
 

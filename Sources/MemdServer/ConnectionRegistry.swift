@@ -1,9 +1,16 @@
+import JSONRPC
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// The open connections: counted against the limit, told when memd stops.
+/// The open connections: counted against the limits (in all, and per uid other than root), told
+/// when memd stops.
 final class ConnectionRegistry: Sendable {
-    private let channels = NIOLockedValueBox<[ObjectIdentifier: Channel]>([:])
+    private struct Open {
+        var channel: Channel
+        var uid: UInt32
+    }
+
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: Open]>([:])
     private let calls = NIOLockedValueBox<Int>(0)
 
     /// Calls running as tasks, on every connection.
@@ -11,22 +18,31 @@ final class ConnectionRegistry: Sendable {
     func callStarted() { calls.withLockedValue { $0 += 1 } }
     func callFinished() { calls.withLockedValue { $0 -= 1 } }
 
-    /// Adds a connection unless `limit` are open already.
-    func admit(_ channel: Channel, limit: Int) -> Bool {
-        let admitted = channels.withLockedValue { open -> Bool in
-            guard open.count < limit else { return false }
-            open[ObjectIdentifier(channel)] = channel
-            return true
+    /// Adds a connection; over a limit, the error to send it instead (then it is closed).
+    func admit(_ channel: Channel, uid: UInt32, config: ServerConfig) -> RPCError? {
+        let refusal = channels.withLockedValue { open -> RPCError? in
+            guard open.count < config.maxConnections else {
+                return .resourceLimit(
+                    "connections", limit: config.maxConnections, requested: config.maxConnections + 1)
+            }
+            if uid != 0 {
+                let mine = open.values.reduce(0) { $0 + ($1.uid == uid ? 1 : 0) }
+                guard mine < config.maxConnectionsPerUID else {
+                    return .resourceLimit("connections", limit: config.maxConnectionsPerUID, requested: mine + 1)
+                }
+            }
+            open[ObjectIdentifier(channel)] = Open(channel: channel, uid: uid)
+            return nil
         }
-        if admitted {
+        if refusal == nil {
             channel.closeFuture.whenComplete { [self] _ in
                 channels.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
             }
         }
-        return admitted
+        return refusal
     }
 
     var count: Int { channels.withLockedValue { $0.count } }
 
-    var all: [Channel] { channels.withLockedValue { Array($0.values) } }
+    var all: [Channel] { channels.withLockedValue { $0.values.map(\.channel) } }
 }

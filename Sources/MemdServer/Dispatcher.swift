@@ -1,9 +1,11 @@
 import JSONRPC
 import Logging
+import MemdProtocol
 
-/// Turns one entry into its response bytes (nil for notifications), mapping every
-/// error to the wire at this one boundary: RPCError as it is, cancellation as
-/// -32006, anything else -32603 (and logged).
+/// Decides, once, what each entry needs, and turns every outcome into its response bytes (nil for
+/// notifications), mapping errors to the wire at this one boundary: RPCError as it is,
+/// cancellation as -32006, anything else -32603 (and logged). A response longer than
+/// `maxResponseBytes` is replaced by -32003 `responseBytes` with the same id.
 struct Dispatcher: Sendable {
     let methods: MethodTable<CallContext>
     let logger: Logger
@@ -11,75 +13,77 @@ struct Dispatcher: Sendable {
     let maxResponseBytes: Int
 
     enum Plan {
-        case reply([UInt8])
-        case none
-        case inline(MethodTable<CallContext>.Handler, Request)
-        case async(Request)
-        case cancel(JSON, reply: Request?)
+        /// Answered already; nil: nothing to send (a notification).
+        case done([UInt8]?)
+        /// `$/cancelRequest`: the connection cancels `target` on its event loop, then sends `reply`.
+        case cancel(target: JSON, reply: [UInt8]?)
+        /// Work that may take long: run `Call.run` as a task.
+        case task(Call)
     }
 
-    /// Decides what an entry needs without running anything slow.
-    func plan(_ entry: Entry) -> Plan {
+    /// A call whose work runs as a task.
+    struct Call: Sendable {
+        let id: JSON
+        let method: String
+        let isNotification: Bool
+        let work: @Sendable () async throws -> JSON
+    }
+
+    /// Plans an entry where it was read: decodes its params and runs it now if its method
+    /// answers now.
+    func plan(_ entry: Entry, context: (Request) -> CallContext) -> Plan {
+        let request: Request
+        let isNotification: Bool
         switch entry {
         case .invalid(let id, let error):
-            return .reply(Response.error(id: id, error))
-        case .notification(let request), .request(let request):
-            let isNotification: Bool
-            if case .notification = entry { isNotification = true } else { isNotification = false }
-            if request.method == "$/cancelRequest" {
-                guard case .byName(let params) = request.params, let id = params["id"] else {
-                    return isNotification
-                        ? .none : .reply(Response.error(id: request.id, .invalidParams("id", "required")))
-                }
-                return .cancel(id, reply: isNotification ? nil : request)
-            }
-            guard let handler = methods[request.method] else {
-                return isNotification ? .none : .reply(Response.error(id: request.id, .methodNotFound(request.method)))
-            }
-            switch handler {
-            case .inline: return .inline(handler, request)
-            case .async: return .async(request)
-            }
+            return .done(Response.error(id: id, error))
+        case .notification(let r):
+            (request, isNotification) = (r, true)
+        case .request(let r):
+            (request, isNotification) = (r, false)
         }
-    }
+        func answer(_ error: RPCError) -> Plan { .done(isNotification ? nil : Response.error(id: request.id, error)) }
 
-    func isNotification(_ entry: Entry) -> Bool {
-        if case .notification = entry { return true }
-        return false
-    }
-
-    /// Runs an inline handler now.
-    func runInline(
-        _ handler: MethodTable<CallContext>.Handler, _ request: Request, isNotification: Bool, context: CallContext
-    ) -> [UInt8]? {
-        guard case .inline(let body) = handler else { return nil }
+        if request.method == CancelRequestMethod.name {
+            guard let target = CancelRequestMethod.target(request.params) else {
+                return answer(.invalidParams("id", "required"))
+            }
+            return .cancel(target: target, reply: isNotification ? nil : Response.result(id: request.id, .null))
+        }
+        guard let handler = methods[request.method] else { return answer(.methodNotFound(request.method)) }
         do {
-            let result = try body(request.params, context)
-            return isNotification ? nil : Response.result(id: request.id, result)
+            switch try handler(request.params, context(request)) {
+            case .now(let result):
+                return .done(isNotification ? nil : response(id: request.id, result))
+            case .later(let work):
+                return .task(Call(id: request.id, method: request.method, isNotification: isNotification, work: work))
+            }
         } catch {
-            return isNotification ? nil : Response.error(id: request.id, wireError(error, method: request.method))
+            return answer(wireError(error, method: request.method))
         }
     }
 
-    /// Runs any entry, possibly for long; used by tasks.
-    func run(_ entry: Entry, context: (Request) -> CallContext) async -> [UInt8]? {
-        switch plan(entry) {
-        case .reply(let bytes): return bytes
-        case .none: return nil
-        case .cancel(_, let request): return request.map { Response.result(id: $0.id, .null) }
-        case .inline(let handler, let request):
-            return runInline(handler, request, isNotification: isNotification(entry), context: context(request))
-        case .async(let request):
-            guard case .async(let body)? = methods[request.method] else { return nil }
-            let isNotification = isNotification(entry)
-            do {
-                let result = try await body(request.params, context(request))
-                if Task.isCancelled { throw CancellationError() }
-                return isNotification ? nil : Response.result(id: request.id, result)
-            } catch {
-                return isNotification ? nil : Response.error(id: request.id, wireError(error, method: request.method))
-            }
+    /// Runs a call's work; its response.
+    func run(_ call: Call) async -> [UInt8]? {
+        do {
+            let result = try await call.work()
+            if Task.isCancelled { throw CancellationError() }
+            return call.isNotification ? nil : response(id: call.id, result)
+        } catch {
+            return call.isNotification ? nil : Response.error(id: call.id, wireError(error, method: call.method))
         }
+    }
+
+    /// The response line of a result, or -32003 `responseBytes` when it is too long.
+    func response(id: JSON, _ result: JSON) -> [UInt8] {
+        let bytes = Response.result(id: id, result)
+        guard bytes.count <= maxResponseBytes else { return tooLong(id: id, requested: bytes.count) }
+        return bytes
+    }
+
+    /// The error line that replaces a response of `requested` bytes.
+    func tooLong(id: JSON, requested: Int) -> [UInt8] {
+        Response.error(id: id, .resourceLimit("responseBytes", limit: maxResponseBytes, requested: requested))
     }
 
     func wireError(_ error: Error, method: String) -> RPCError {

@@ -56,15 +56,16 @@ public final class MemdService: Service {
         let registry = self.registry
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(
+                ChannelOptions.writeBufferWaterMark,
+                value: .init(low: config.maxUnsentBytes / 2, high: config.maxUnsentBytes))
             .childChannelInitializer { channel in
-                guard registry.admit(channel, limit: config.maxConnections) else {
-                    return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            Refusal(Response.error(id: .null, .resourceLimit(
-                                "connections", limit: config.maxConnections, requested: config.maxConnections + 1))))
+                PeerCredentials.of(channel).flatMapThrowing { peer in
+                    if let refusal = registry.admit(channel, uid: peer.uid, config: config) {
+                        try channel.pipeline.syncOperations.addHandler(Refusal(Response.error(id: .null, refusal)))
+                        return
                     }
-                }
-                return PeerCredentials.of(channel).flatMapThrowing { peer in
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "peer"] = "pid=\(peer.pid) uid=\(peer.uid)"
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(

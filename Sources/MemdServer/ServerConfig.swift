@@ -6,6 +6,10 @@ public struct ServerConfig: Sendable {
     public var maxRequestBytes = 1 << 20
     public var maxBatch = 1000
     public var maxConnections = 256
+    /// Connections of one uid other than root.
+    public var maxConnectionsPerUID = 64
+    /// Responses waiting to be sent on a connection above which memd stops reading it.
+    public var maxUnsentBytes = 4 << 20
     public var maxInFlight = 64
     /// A connection holding a partial line with no new byte for this long is closed.
     public var idlePartialLineSeconds: Double = 30

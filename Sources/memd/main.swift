@@ -35,6 +35,15 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Most connections at once.")
     var maxConnections: Int = 256
 
+    @Option(name: .long, help: "Most connections at once of one uid other than root.")
+    var maxConnectionsPerUid: Int = 64
+
+    @Option(name: .long, help: "Longest response line, in bytes (longer: -32003 responseBytes).")
+    var maxResponseBytes: Int = 64 << 20
+
+    @Option(name: .long, help: "Unsent response bytes on a connection above which memd stops reading it.")
+    var maxUnsentBytes: Int = 4 << 20
+
     @Option(name: .long, help: "Most calls in flight per connection (then reading pauses).")
     var maxInFlight: Int = 64
 
@@ -60,6 +69,8 @@ struct Memd: AsyncParsableCommand {
         guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, like 0600") }
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
+            ("--max-connections-per-uid", maxConnectionsPerUid), ("--max-response-bytes", maxResponseBytes),
+            ("--max-unsent-bytes", maxUnsentBytes),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
@@ -78,6 +89,9 @@ struct Memd: AsyncParsableCommand {
         config.maxRequestBytes = maxRequestBytes
         config.maxBatch = maxBatch
         config.maxConnections = maxConnections
+        config.maxConnectionsPerUID = maxConnectionsPerUid
+        config.maxResponseBytes = maxResponseBytes
+        config.maxUnsentBytes = maxUnsentBytes
         config.maxInFlight = maxInFlight
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines

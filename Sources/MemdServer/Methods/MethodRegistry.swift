@@ -1,30 +1,35 @@
 import JSONRPC
 import MemdProtocol
 
-/// Every method memd answers, and which of them run inline (a /proc file or
-/// two, microseconds) or as tasks (long, cancellable).
+/// Every method memd answers, and which of them answer inline (a /proc file or
+/// two, microseconds) or as tasks (long, cancellable; what waits runs on `context.work`).
 public enum MethodRegistry {
     public static func table(config: ServerConfig, openRPC: JSON) -> MethodTable<CallContext> {
         var table = MethodTable<CallContext>()
         table.inline(DiscoverMethod.self) { _, _ in openRPC }
         SimMethods.register(into: &table, config: config)
-        table.inline(MeminfoMethod.self) { params, context in
+        table.method(MeminfoMethod.self) { params, context in
             switch params.target.source {
-            case .proc: return try ProcMethods.meminfo()
-            case .sim: return try SimMethods.meminfo(params.target, peer: context.peer)
+            case .proc: return .now(try ProcMethods.meminfo())
+            case .sim: return .later { try SimMethods.meminfo(params.target, peer: context.peer) }
             }
         }
         table.async(MapsMethod.self) { params, context in
             switch params.target.source {
-            case .proc: return try ProcMethods.maps(pid: params.pid, detail: params.detail, peer: context.peer)
+            case .proc:
+                // Reading another process's maps takes its mmap lock: a thread that may wait.
+                return try await context.work.run { _ in
+                    try ProcMethods.maps(pid: params.pid, detail: params.detail, peer: context.peer)
+                }
             case .sim:
-                return try SimMethods.maps(pid: params.pid, detail: params.detail, target: params.target, peer: context.peer)
+                return try SimMethods.maps(
+                    pid: params.pid, detail: params.detail, target: params.target, peer: context.peer)
             }
         }
         table.async(PageStatsMethod.self) { params, context in
             guard params.target.source == .proc else { return try await SimMethods.pageStats(params, peer: context.peer) }
             if params.intervalMs > 0 { return try await ProcMethods.pageStats(sampling: params, peer: context.peer) }
-            return try ProcMethods.pageStats(params, peer: context.peer)
+            return try await context.work.run { _ in try ProcMethods.pageStats(params, peer: context.peer) }
         }
         ExperimentMethods.register(into: &table, config: config)
         return table
