@@ -14,18 +14,24 @@ public struct CallContext: Sendable {
     /// can tell early that it would pass it stops and throws `-32003 responseBytes`.
     public let maxResponseBytes: Int
     let send: @Sendable ([UInt8]) -> Void
+    let isWritable: @Sendable () -> Bool
 
     public init(
         peer: PeerCredentials, requestID: JSON, logger: Logger, work: WaitingWork, maxResponseBytes: Int,
-        send: @escaping @Sendable ([UInt8]) -> Void
+        isWritable: @escaping @Sendable () -> Bool = { true }, send: @escaping @Sendable ([UInt8]) -> Void
     ) {
         self.peer = peer
         self.requestID = requestID
         self.logger = logger
         self.work = work
         self.maxResponseBytes = maxResponseBytes
+        self.isWritable = isWritable
         self.send = send
     }
+
+    /// False while the client is not reading: more than `--max-unsent-bytes` of this connection's
+    /// output waits to be sent. A stream (`watch`) skips what it would send now instead of queueing it.
+    public var canSend: Bool { isWritable() }
 
     /// Sends a notification to this client now, before the response.
     public func notify(_ method: String, _ params: JSON) {
