@@ -29,7 +29,7 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// The size limit in force now: `limits.maxBytes`, or min(1 GiB, 25% of MemAvailable).
-    public func maxBytes() throws(RPCError) -> Int {
+    public func maxBytes() throws(ExperimentError) -> Int {
         if let fixed = limits.maxBytes { return fixed }
         var proc = ProcReader()
         do {
@@ -48,8 +48,8 @@ public struct ExperimentRunner: Sendable {
     /// - `progress` gets `{phase, message, touchedBytes?, totalBytes?}` at each phase
     ///   and step when `request.progress` is true, from the experiment's own thread;
     ///   the server adds `requestId` and sends `experiment.progress`.
-    /// - Throws `RPCError`: -32003 size or concurrency, -32004 unsupported on this
-    ///   host (no cgroup for `oom`, no simulator), -32006 timeout or cancel, -32603.
+    /// - Throws `ExperimentError` (memd: -32003 size or concurrency, -32004 unsupported on this
+    ///   host (no cgroup for `oom`, no simulator), -32006 timeout or cancel, -32001, -32603).
     public func run(
         _ request: ExperimentRequest, client: ClientIdentity,
         progress: @escaping @Sendable (JSON) -> Void = { _ in }
@@ -58,10 +58,10 @@ public struct ExperimentRunner: Sendable {
         request.stepBytes = min(request.stepBytes, request.sizeBytes)
         let limit = try maxBytes()
         guard request.sizeBytes <= limit else {
-            throw RPCError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
+            throw ExperimentError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
         }
         if request.backend == .sim && request.name == .malloc {
-            throw RPCError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
+            throw ExperimentError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
         }
         try acquire()
         defer { release() }
@@ -99,7 +99,7 @@ public struct ExperimentRunner: Sendable {
         return .object(result)
     }
 
-    private func acquire() throws(RPCError) {
+    private func acquire() throws(ExperimentError) {
         let maximum = limits.maxConcurrent
         let admitted: Int? = running.count.withLock { count in
             guard count < maximum else { return nil }
@@ -135,7 +135,7 @@ public struct ExperimentRunner: Sendable {
                 do {
                     try runOnOwnThread {
                         continuation.resume(
-                            with: Result { () throws(RPCError) -> JSONObject in
+                            with: Result { () throws(ExperimentError) -> JSONObject in
                                 try Self.converse(
                                     conversation, request: request, cgroup: cgroup,
                                     temporaryDirectory: temporaryDirectory, timeout: timeout)
@@ -156,10 +156,10 @@ public struct ExperimentRunner: Sendable {
     private static func converse(
         _ conversation: HelperConversation, request: ExperimentRequest, cgroup: MemoryCgroup?,
         temporaryDirectory: String, timeout: Duration
-    ) throws(RPCError) -> JSONObject {
+    ) throws(ExperimentError) -> JSONObject {
         let startTime = ContinuousClock.now
         var context = ProbeContext(request: request)
-        func run<Probe: ExperimentProbe>(_ probe: Probe) throws(RPCError) -> JSONObject {
+        func run<Probe: ExperimentProbe>(_ probe: Probe) throws(ExperimentError) -> JSONObject {
             var probe = probe
             defer { probe.cleanUp() }
             let outcome = try conversation.run(&probe, &context)
@@ -196,7 +196,7 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// memlab's command line; as root, it drops to the client's uid and gid first.
-    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity) throws(RPCError) -> [String] {
+    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity) throws(ExperimentError) -> [String] {
         var arguments = [
             request.name.rawValue, "--size", String(request.sizeBytes), "--step", String(request.stepBytes),
             "--huge", request.hugePages ? "1" : "0", "--tmpdir", limits.temporaryDirectory,

@@ -46,9 +46,9 @@ struct HelperOutcome {
 /// that is standing still.
 protocol ExperimentProbe {
     /// memlab (or its child) waits at `phase`; measure it.
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError)
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError)
     /// memlab is reaped; the experiment's own fields of `real`.
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
     /// Runs on every path, after the reap: temporary files, cgroups.
     mutating func cleanUp()
 }
@@ -64,31 +64,33 @@ struct ProbeContext {
     var pid: Int32 = 0
     let request: ExperimentRequest
 
-    mutating func stat(_ pid: Int32? = nil) throws(RPCError) -> ProcessStat {
-        do { return try proc.stat(pid: pid ?? self.pid) } catch { throw .internalError("reading /proc: \(error)") }
+    mutating func stat(_ pid: Int32? = nil) throws(ExperimentError) -> ProcessStat {
+        let pid = pid ?? self.pid
+        do { return try proc.stat(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func maps(_ pid: Int32? = nil) throws(RPCError) -> [Mapping] {
-        do { return try proc.maps(pid: pid ?? self.pid) } catch { throw .internalError("reading /proc: \(error)") }
+    mutating func maps(_ pid: Int32? = nil) throws(ExperimentError) -> [Mapping] {
+        let pid = pid ?? self.pid
+        do { return try proc.maps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func smaps(_ pid: Int32) throws(RPCError) -> [Mapping] {
-        do { return try proc.smaps(pid: pid) } catch { throw .internalError("reading /proc: \(error)") }
+    mutating func smaps(_ pid: Int32) throws(ExperimentError) -> [Mapping] {
+        do { return try proc.smaps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func meminfo() throws(RPCError) -> Meminfo {
+    mutating func meminfo() throws(ExperimentError) -> Meminfo {
         do { return try proc.meminfo() } catch { throw .internalError("reading /proc/meminfo: \(error)") }
     }
 
     /// System used memory as free and sar compute it: MemTotal − MemAvailable.
-    mutating func systemUsed() throws(RPCError) -> Int { FreeFigures(try meminfo()).used }
+    mutating func systemUsed() throws(ExperimentError) -> Int { FreeFigures(try meminfo()).used }
 
     /// free's `used` and the AnonPages line, from one read of /proc/meminfo.
     ///
     /// AnonPages counts anonymous pages as they are mapped; `used` (MemTotal −
     /// MemAvailable) can miss an allocation served from pages the kernel keeps on
     /// its per-CPU free lists (counted neither free nor used), so both are reported.
-    mutating func systemMemory() throws(RPCError) -> (used: Int, anonPages: Int) {
+    mutating func systemMemory() throws(ExperimentError) -> (used: Int, anonPages: Int) {
         let info = try meminfo()
         return (FreeFigures(info).used, info["AnonPages"] ?? 0)
     }
@@ -102,7 +104,7 @@ final class WakePipe: @unchecked Sendable {
     let readEnd: Int32
     let writeEnd: Int32
 
-    init() throws(RPCError) {
+    init() throws(ExperimentError) {
         var fds: [Int32] = [-1, -1]
         let rc = memd_pipe2(&fds, O_CLOEXEC | O_NONBLOCK)
         guard rc == 0 else { throw .internalError("pipe2: errno \(rc)") }
@@ -131,7 +133,7 @@ final class WakePipe: @unchecked Sendable {
 /// The helper is spawned from this thread and reaped by it, and it lives as long as
 /// the helper: memlab's PR_SET_PDEATHSIG fires when the *thread* that spawned it
 /// ends, so a pool thread that might be retired mid-experiment would not do.
-func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(RPCError) {
+func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(ExperimentError) {
     final class Box {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -166,7 +168,7 @@ struct HelperConversation: Sendable {
     let progress: @Sendable (String, JSONObject) -> Void
 
     /// Runs memlab to its end and hands back how it ended. `probe` is called at each point.
-    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(RPCError)
+    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(ExperimentError)
         -> HelperOutcome
     {
         // Sockets, not pipes, for memlab's stdin+stdout: send(MSG_NOSIGNAL) to a dead
@@ -204,7 +206,7 @@ struct HelperConversation: Sendable {
         context.pid = pid
 
         var outcome = HelperOutcome(pid: pid, status: .exited(0), end: .finished)
-        var failure: RPCError?
+        var failure: ExperimentError?
         var lineBuffer: [UInt8] = []
         var stderrBytes: [UInt8] = []
         var stderrOpen = true
@@ -252,7 +254,7 @@ struct HelperConversation: Sendable {
                 while let newline = lineBuffer.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = Array(lineBuffer[..<newline])
                     lineBuffer.removeSubrange(...newline)
-                    do throws(RPCError) {
+                    do throws(ExperimentError) {
                         try handle(line, &outcome, &probe, &context, channel: channel)
                     } catch {
                         failure = error
@@ -292,14 +294,14 @@ struct HelperConversation: Sendable {
     private func handle<Probe: ExperimentProbe>(
         _ line: [UInt8], _ outcome: inout HelperOutcome, _ probe: inout Probe, _ context: inout ProbeContext,
         channel: Int32
-    ) throws(RPCError) {
+    ) throws(ExperimentError) {
         guard line.starts(with: Array(#"{"event":"#.utf8)) else {
             outcome.output.append(String(decoding: line, as: UTF8.self))
             return
         }
         let event: JSONObject
         do {
-            guard let object = try JSONParser.parse(line).objectValue else { throw RPCError.internalError("") }
+            guard let object = try JSONParser.parse(line).objectValue else { throw ExperimentError.internalError("") }
             event = object
         } catch {
             throw .internalError("the experiment helper wrote a malformed line: \(String(decoding: line, as: UTF8.self))")

@@ -25,7 +25,7 @@ struct MemoryCgroup {
     private static let counter = Mutex(0)
 
     /// Creates and limits the cgroup, or throws -32004 with why none can be made.
-    init(limitBytes: Int) throws(RPCError) {
+    init(limitBytes: Int) throws(ExperimentError) {
         self.limitBytes = limitBytes
         func text(_ path: String) -> String? {
             var proc = ProcReader()
@@ -80,13 +80,13 @@ struct MemoryCgroup {
     }
 
     /// Puts a process in the cgroup (before it allocates).
-    func attach(_ pid: Int32) throws(RPCError) {
+    func attach(_ pid: Int32) throws(ExperimentError) {
         let rc = Self.write(String(pid), to: path + "/cgroup.procs")
         guard rc == 0 else { throw .internalError("cannot move process \(pid) into \(path): \(String(cString: strerror(rc)))") }
     }
 
     /// The cgroup's oom-kill count: `oom_kill` of memory.events (v2) or memory.oom_control (v1).
-    func oomKills() throws(RPCError) -> Int {
+    func oomKills() throws(ExperimentError) -> Int {
         var proc = ProcReader()
         let file = path + (version == .v2 ? "/memory.events" : "/memory.oom_control")
         guard let text = try? proc.text(file) else { throw .internalError("cannot read \(file)") }

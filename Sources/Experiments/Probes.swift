@@ -35,7 +35,7 @@ func signalName(_ signal: Int32) -> String {
 }
 
 /// memlab should have run to its end; anything else is an internal error that names why.
-func requireCompleted(_ outcome: HelperOutcome) throws(RPCError) {
+func requireCompleted(_ outcome: HelperOutcome) throws(ExperimentError) {
     if let error = outcome.event("error") {
         let what = error["what"]?.stringValue ?? "?"
         let message = error["message"]?.stringValue ?? ""
@@ -54,9 +54,9 @@ func requireCompleted(_ outcome: HelperOutcome) throws(RPCError) {
 // MARK: - segv
 
 struct SegvProbe: ExperimentProbe {
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {}
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {}
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         var fields = JSONObject()
         switch outcome.status {
         case .signaled(let signal):
@@ -80,7 +80,7 @@ struct MmapProbe: ExperimentProbe {
     var after: [Mapping] = []
     var address: UInt64?
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "before": before = try context.maps()
         case "mapped":
@@ -90,7 +90,7 @@ struct MmapProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         guard let address else { throw .internalError("the mmap child reported no address") }
         let added = after.filter { !before.contains($0) }
@@ -123,7 +123,7 @@ struct MallocProbe: ExperimentProbe {
         }
     }
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "before":
             heapBefore = Self.heapBytes(try context.maps())
@@ -137,7 +137,7 @@ struct MallocProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         let requested = allocations * blockBytes
         let growth = heapAfter - heapBefore
@@ -159,7 +159,7 @@ struct FilemapProbe: ExperimentProbe {
 
     init(temporaryDirectory: String) { self.temporaryDirectory = temporaryDirectory }
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "created":
             // Only a name memlab could have made from our template is ever removed.
@@ -177,7 +177,7 @@ struct FilemapProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         cleanUp()
         var fields: JSONObject = ["path": path.map(JSON.string) ?? .null, "mapping": mapping]
@@ -198,12 +198,12 @@ struct DemandPagingProbe: ExperimentProbe {
     var samples: [ProcessStat] = []
     var phases: [(phase: String, touched: Int)] = []
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         samples.append(try context.stat())
         phases.append((phase, event.int("touchedBytes") ?? 0))
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         let rows: [JSON] = zip(phases, samples).map { point, stat in
             [
@@ -257,7 +257,7 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
-    mutating func child(_ pid: Int32, _ context: inout ProbeContext) throws(RPCError) -> ChildFigures {
+    mutating func child(_ pid: Int32, _ context: inout ProbeContext) throws(ExperimentError) -> ChildFigures {
         let stat = try context.stat(pid)
         let region = try context.smaps(pid).first { $0.start == address }?.detail ?? SmapsDetail()
         return ChildFigures(
@@ -265,7 +265,7 @@ struct CowProbe: ExperimentProbe {
             privateBytes: region.privateClean + region.privateDirty, minflt: stat.minflt, majflt: stat.majflt)
     }
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "beforeFork":
             address = event.hexAddress("address")
@@ -284,7 +284,7 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         guard let beforeWrite, let afterWrite else { throw .internalError("the cow child did not report back") }
         return [
@@ -307,7 +307,7 @@ struct CowProbe: ExperimentProbe {
 struct VMExhaustionProbe: ExperimentProbe {
     var fields = JSONObject()
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         guard phase == "attempted" else { return }
         let vsz = try context.stat().vsize
         fields = [
@@ -318,7 +318,7 @@ struct VMExhaustionProbe: ExperimentProbe {
         ]
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         return fields
     }
@@ -331,14 +331,14 @@ struct OOMProbe: ExperimentProbe {
     var oomKillsBefore = 0
     var attached = false
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         guard phase == "ready" else { return }
         try cgroup.attach(context.pid)
         attached = true
         oomKillsBefore = try cgroup.oomKills()
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         if let error = outcome.event("error") {
             throw .internalError("the oom child failed at \(error["what"]?.stringValue ?? "?"): \(error["message"]?.stringValue ?? "")")
         }

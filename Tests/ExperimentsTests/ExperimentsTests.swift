@@ -47,11 +47,19 @@ func real(_ result: JSON) throws -> JSONObject {
 
 func int(_ value: JSON?) throws -> Int { try #require(value?.intValue) }
 
-/// The RPC error code a call threw, or nil.
+/// The wire code memd gives the error a call threw (its ExperimentMethods boundary), or nil.
 func errorCode(_ body: () async throws -> Void) async -> Int? {
     do {
         try await body()
         return nil
+    } catch let error as ExperimentError {
+        switch error.code {
+        case .resourceLimit: return -32003
+        case .unsupported: return -32004
+        case .cancelled: return -32006
+        case .processNotFound: return -32001
+        case .untrustedOutput, .failed: return -32603
+        }
     } catch let error as RPCError {
         return error.code.rawValue
     } catch {
