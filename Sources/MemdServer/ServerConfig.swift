@@ -15,6 +15,8 @@ public struct ServerConfig: Sendable {
     public var idlePartialLineSeconds: Double = 30
     /// Simulated machines per uid.
     public var maxMachinesPerUID = 16
+    /// Watches running at once per uid other than root.
+    public var maxWatchesPerUID = 16
     /// Experiments at once (server-wide).
     public var maxExperiments = 2
     /// Seconds an experiment may run before it is killed (-32006).

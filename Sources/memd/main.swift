@@ -53,6 +53,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Simulated machines per uid.")
     var maxMachines: Int = 16
 
+    @Option(name: .long, help: "Watches running at once per uid other than root.")
+    var maxWatches: Int = 16
+
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = 2
 
@@ -72,6 +75,7 @@ struct Memd: AsyncParsableCommand {
             ("--max-connections-per-uid", maxConnectionsPerUid), ("--max-response-bytes", maxResponseBytes),
             ("--max-unsent-bytes", maxUnsentBytes),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
+            ("--max-watches", maxWatches),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -96,6 +100,7 @@ struct Memd: AsyncParsableCommand {
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines
         config.maxExperiments = maxExperiments
+        config.maxWatchesPerUID = maxWatches
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
 

@@ -32,6 +32,7 @@ public enum MethodRegistry {
             return try await context.work.run { _ in try ProcMethods.pageStats(params, peer: context.peer) }
         }
         ExperimentMethods.register(into: &table, config: config)
+        WatchMethods.register(into: &table, config: config)
         return table
     }
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""A process tree for the watch tests: forks children that touch known amounts, in turn.
+
+usage: watchkids.py [--gate] [--hold SECONDS] [--cgroup DIR] [--together] MIB [MIB ...]
+
+--gate      wait for a line on stdin before the first fork (so a watch can start first)
+--hold      how long each child holds its memory before it exits (default 0.5)
+--cgroup    each child moves itself into this cgroup (cgroup.procs) before it allocates
+--together  fork every child at once (they hold their memory at the same time) instead of in turn
+
+Each child touches MIB MiB (every page written), holds it, reads its own VmHWM from
+/proc/self/status and prints `child PID MIB HWM_BYTES`, then exits. The parent prints
+`killed PID SIGNAL` for a child that died of a signal (the OOM killer's SIGKILL) and
+`done` at the end.
+"""
+import os
+import sys
+import time
+
+
+def hwm():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def child(mib, hold, cgroup):
+    if cgroup:
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+            procs.write(str(os.getpid()))
+    hwm()  # once before: what reading the file costs is paid before the peak
+    block = b"\x01" * (mib << 20)  # malloc + memset: every page touched
+    time.sleep(hold)
+    print("child %d %d %d" % (os.getpid(), mib, hwm()), flush=True)
+    del block
+    os._exit(0)
+
+
+def main():
+    args = sys.argv[1:]
+    gate, hold, cgroup, together = False, 0.5, None, False
+    sizes = []
+    while args:
+        arg = args.pop(0)
+        if arg == "--gate":
+            gate = True
+        elif arg == "--hold":
+            hold = float(args.pop(0))
+        elif arg == "--cgroup":
+            cgroup = args.pop(0)
+        elif arg == "--together":
+            together = True
+        else:
+            sizes.append(int(arg))
+    if gate:
+        sys.stdin.readline()
+    pids = []
+    for mib in sizes:
+        pid = os.fork()
+        if pid == 0:
+            child(mib, hold, cgroup)
+        pids.append(pid)
+        if not together:
+            report(pid)
+    if together:
+        for pid in pids:
+            report(pid)
+    print("done", flush=True)
+
+
+def report(pid):
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        print("killed %d %d" % (pid, os.WTERMSIG(status)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
