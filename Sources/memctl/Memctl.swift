@@ -16,7 +16,8 @@ struct Memctl: ParsableCommand {
         discussion: "Exit status: 0 ok, 1 memd answered an error, 2 usage, 3 cannot connect to memd.",
         subcommands: [
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
-            SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,
+            SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self, WatchCommand.self,
+            RunCommand.self,
         ])
 
     @OptionGroup var global: GlobalOptions

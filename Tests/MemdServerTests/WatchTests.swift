@@ -344,3 +344,124 @@ struct SmallCgroup {
 
     func remove() { rmdir(path) }
 }
+
+/// `memctl watch` and `memctl run`, the built binary against a real memd.
+@Suite(.serialized) struct MemctlWatchTests {
+    static let memctl = productsDirectory.appendingPathComponent("memctl").path
+
+    static func lines(_ text: String) throws -> [JSON] {
+        try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+    }
+
+    @Test func watchJSONLinesThenTheSummary() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let result = try run(Self.memctl, ["watch", "--socket", memd.socketPath, "--json", "--count", "3",
+                                           "--interval", "100ms", "--pid", "\(getpid())", "--pss"])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = try Self.lines(result.out)
+        let samples = lines.dropLast()
+        #expect(!samples.isEmpty && samples.count <= 3)
+        #expect(samples.allSatisfy { $0["seq"] != nil && $0["processes"]?.arrayValue?.first?["pss"] != nil })
+        #expect(lines.last?["endedBy"] == "count")
+        #expect(SchemaValidator(document: openRPC).validateResult(of: "watch", lines.last ?? .null).isEmpty)
+    }
+
+    /// Ctrl-C ends the watch through watch.stop: the summary still comes, and memctl exits 0.
+    @Test func interruptStopsAndPrintsTheSummary() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.memctl)
+        process.arguments = ["watch", "--socket", memd.socketPath, "--json", "--interval", "100ms"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var text = ""
+        while text.filter({ $0 == "\n" }).count < 2 {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        kill(process.processIdentifier, SIGINT)
+        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let lines = try Self.lines(text)
+        #expect(lines.last?["endedBy"] == "stop" && Format.int(lines.last?["samples"]) == lines.count - 1)
+    }
+
+    @Test func runExitsWithTheCommandsStatus() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let seven = try run(Self.memctl, ["run", "--socket", memd.socketPath, "--", "/bin/sh", "-c", "exit 7"])
+        #expect(seven.status == 7, "\(seven.err)")
+        #expect(seven.err.contains("Exit status: 7"))
+        let killed = try run(Self.memctl, ["run", "--socket", memd.socketPath, "--", "/bin/sh", "-c", "kill -TERM $$"])
+        #expect(killed.status == 128 + SIGTERM)
+        let missing = try run(Self.memctl, ["run", "--socket", memd.socketPath, "--", "/nonexistent/command"])
+        #expect(missing.status == 127)
+        let usage = try run(Self.memctl, ["run", "--socket", memd.socketPath])
+        #expect(usage.status == 2)
+    }
+
+    /// The peak rss of a one-process command that touches 64 MiB and holds it is what `time -v`
+    /// says (time run under memctl: the same process); children that time folds into one max
+    /// show one by one; the SVG chart parses and has a line per process and one for the tree.
+    @Test func runAgreesWithTimeAndSeesTheChildren() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let dir = memd.directory.path
+        let single = try run(Self.memctl, [
+            "run", "--socket", memd.socketPath, "--json", "-o", dir + "/one.json", "--",
+            "/usr/bin/time", "-f", "%M", "-o", dir + "/one.time",
+            "/usr/bin/python3", "-c", "import time; b = b'\\x01' * (64 << 20); time.sleep(0.6)",
+        ])
+        #expect(single.status == 0, "\(single.err)")
+        let report = try JSONParser.parse(try readProc(dir + "/one.json"))
+        let timeKiB = Int(try readProc(dir + "/one.time").trimmingCharacters(in: .whitespacesAndNewlines))!
+        let python = try #require(report["watch"]?["peaks"]?["processes"]?.arrayValue?.first { $0["command"] == "python3" })
+        // The kernel's per-CPU rss counters let readers differ by a few pages: 64 pages at most.
+        for field in ["rssMax", "rssPeak"] {
+            let memd = Format.int(python[field])
+            #expect(abs(memd - timeKiB * 1024) <= 64 * 4096, "\(field) \(memd) vs time -v \(timeKiB * 1024)")
+        }
+        #expect(Format.int(python["rssMax"]) >= 64 << 20)
+
+        let tree = try run(Self.memctl, [
+            "run", "--socket", memd.socketPath, "--json", "-o", dir + "/tree.json", "--plot", dir + "/tree.svg", "--",
+            "/usr/bin/time", "-f", "%M", "-o", dir + "/tree.time", "/usr/bin/python3", Kids.script, "--together",
+            "--hold", "0.6", "24", "40",
+        ])
+        #expect(tree.status == 0, "\(tree.err)")
+        let treeReport = try JSONParser.parse(try readProc(dir + "/tree.json"))
+        let treeTimeKiB = Int(try readProc(dir + "/tree.time").trimmingCharacters(in: .whitespacesAndNewlines))!
+        let processes = treeReport["watch"]?["peaks"]?["processes"]?.arrayValue ?? []
+        let children = processes.filter { Format.int($0["rssMax"]) >= 24 << 20 && $0["command"] == "python3" }
+        #expect(children.count == 2, "memd saw \(processes.map { "\($0["command"]!):\($0["rssMax"]!)" })")
+        // time -v reports one number, the largest process; memd's tree held both children at once.
+        let treeMax = Format.int(treeReport["watch"]?["peaks"]?["treeRssMax"])
+        #expect(treeMax >= (24 + 40) << 20 && treeMax > treeTimeKiB * 1024)
+        #expect(treeTimeKiB * 1024 < (24 + 40) << 20)
+
+        // The chart: well-formed SVG, a polyline per process memd saw and one for the tree.
+        let check = """
+            import sys, xml.etree.ElementTree as ET
+            root = ET.parse(sys.argv[1]).getroot()
+            ns = '{http://www.w3.org/2000/svg}'
+            assert root.tag == ns + 'svg', root.tag
+            lines = root.findall(ns + 'polyline')
+            pids = sorted(int(l.get('data-pid')) for l in lines if l.get('data-pid'))
+            trees = [l for l in lines if l.get('data-series') == 'tree']
+            for l in lines:
+                for point in l.get('points').split():
+                    x, y = map(float, point.split(','))
+                    assert 0 <= x <= float(root.get('width')) and 0 <= y <= float(root.get('height')), point
+            print(len(trees), ' '.join(map(str, pids)))
+            """
+        let parsed = try run("/usr/bin/python3", ["-c", check, dir + "/tree.svg"])
+        #expect(parsed.status == 0, "\(parsed.err)")
+        let expected = processes.map { Format.int($0["pid"]) }.sorted().map(String.init).joined(separator: " ")
+        #expect(parsed.out.trimmingCharacters(in: .whitespacesAndNewlines) == "1 " + expected)
+    }
+}

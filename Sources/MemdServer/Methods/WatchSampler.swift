@@ -160,13 +160,13 @@ final class WatchSampler: @unchecked Sendable {
             let pss = params.pss
             let reading = try? Access.read(pid: pid, peer: peer, capacity: 4096) {
                 files throws(ProcError) -> ProcessReading? in
-                let (stat, row) = try ProcMethods.processRow(&files)
+                let (stat, status, row) = try ProcMethods.processRecord(&files)
                 // A zombie has no memory left; another start time is another process with the same pid.
                 guard stat.state != "Z", stat.state != "X", startTime == nil || stat.startTime == startTime else {
                     return nil
                 }
                 let detail = pss ? try ProcMethods.detailTotals(&files) : nil
-                return ProcessReading(stat: stat, row: row, detail: detail)
+                return ProcessReading(stat: stat, peakRss: status.peakRss, row: row, detail: detail)
             }
             guard let reading else {
                 tracked[slot].exitedAtMs = elapsedMs
@@ -175,6 +175,9 @@ final class WatchSampler: @unchecked Sendable {
             }
             var row = reading.row
             row.members.insert(("ppid", .int(Int(reading.stat.ppid))), at: 1)
+            if let rss = row.members.firstIndex(where: { $0.key == "rss" }) {
+                row.members.insert(("rssPeak", .int(reading.peakRss)), at: rss + 1)
+            }
             if let detail = reading.detail {
                 row["pss"] = .int(detail.pss)
                 row["uss"] = .int(detail.uss)
@@ -201,6 +204,8 @@ final class WatchSampler: @unchecked Sendable {
 /// What one read of a followed process gives.
 struct ProcessReading {
     var stat: ProcessStat
+    /// VmHWM.
+    var peakRss: Int
     var row: JSONObject
     var detail: SmapsDetail?
 }
@@ -219,6 +224,8 @@ struct TrackedProcess {
     var lastAt: ContinuousClock.Instant?
     var rssMax = 0
     var rssMaxAtMs = 0
+    /// The largest VmHWM read: the kernel's own peak, as of the last sample.
+    var rssPeak = 0
     var pssMax: Int?
     var swapMax: Int?
     var vszMax = 0
@@ -255,6 +262,7 @@ struct TrackedProcess {
             rssMaxAtMs = elapsedMs
         }
         vszMax = max(vszMax, stat.vsize)
+        rssPeak = max(rssPeak, reading.peakRss)
         if let detail = reading.detail {
             pssMax = max(pssMax ?? 0, detail.pss)
             swapMax = max(swapMax ?? 0, detail.swap)
@@ -267,7 +275,7 @@ struct TrackedProcess {
         let first = firstFaults ?? (0, 0)
         var entry: JSONObject = [
             "pid": .int(Int(pid)), "ppid": .int(Int(ppid)), "command": .string(command),
-            "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "vszMax": .int(vszMax),
+            "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "rssPeak": .int(rssPeak), "vszMax": .int(vszMax),
             "minflt": .int(max(0, lastFaults.minor - first.minor)), "majflt": .int(max(0, lastFaults.major - first.major)),
             "exitedAtMs": exitedAtMs.map { .int($0) } ?? .null,
         ]
