@@ -47,9 +47,6 @@ public struct ProcessStat: Sendable, Equatable {
 public struct ProcessStatus: Sendable, Equatable {
     /// Resident bytes (VmRSS); 0 for kernel threads, which have no such line.
     public var rss: Int
-    /// The most resident bytes this address space has had (VmHWM, the high-water mark that
-    /// getrusage's ru_maxrss and `time -v` report); reset by exec.
-    public var peakRss: Int = 0
     /// Real and effective uid (the `Uid:` line's first two fields).
     public var realUID: UInt32
     public var effectiveUID: UInt32
@@ -62,9 +59,6 @@ public struct ProcessStatus: Sendable, Equatable {
             if line.hasPrefix("VmRSS:") {
                 line.index += 6
                 status.rss = (line.unsignedDecimal() ?? 0) * 1024
-            } else if line.hasPrefix("VmHWM:") {
-                line.index += 6
-                status.peakRss = (line.unsignedDecimal() ?? 0) * 1024
             } else if line.hasPrefix("Uid:") {
                 line.index += 4
                 status.realUID = UInt32(line.unsignedDecimal() ?? 0)

@@ -226,17 +226,17 @@ struct RunOutcome {
         let peaks = summary["peaks"] ?? [:]
         let duration = Double(Format.int(summary["durationMs"])) / 1000
         func kib(_ bytes: JSON?) -> String { bytes?.intValue.map { "\($0 / 1024)" } ?? "-" }
-        // time -v's figure is ru_maxrss: the largest high-water mark (VmHWM) of the command and the
-        // children it waited for. Ours from wait4 would also hold memctl's own rss (posix_spawn's
-        // child shares memctl's address space until exec, and exec records it), so take the
-        // processes' own VmHWM as memd read them.
-        let peakRss = (peaks["processes"]?.arrayValue ?? []).map { Format.int($0["rssPeak"]) }.max() ?? 0
+        // time -v's figure is ru_maxrss: the largest peak rss of the command and the children it
+        // waited for. Ours from wait4 would also hold memctl's own rss (posix_spawn's child shares
+        // memctl's address space until exec, and exec records it), so take the largest peak memd
+        // sampled.
+        let peakRss = (peaks["processes"]?.arrayValue ?? []).map { Format.int($0["rssMax"]) }.max() ?? 0
         var lines = [
             "\tCommand being timed: \"\(command.joined(separator: " "))\"",
             "\tUser time (seconds): \(Format.fixed(Self.seconds(u.ru_utime), 2))",
             "\tSystem time (seconds): \(Format.fixed(Self.seconds(u.ru_stime), 2))",
             "\tElapsed (wall clock) time (seconds, as memd watched): \(Format.fixed(duration, 2))",
-            "\tMaximum resident set size (kbytes): \(peakRss / 1024)",
+            "\tMaximum resident set size (kbytes): \(peakRss / 1024)  (memd's samples; wait4: \(u.ru_maxrss))",
             "\tMajor (requiring I/O) page faults: \(u.ru_majflt)",
             "\tMinor (reclaiming a frame) page faults: \(u.ru_minflt)",
             "\tVoluntary context switches: \(u.ru_nvcsw)",

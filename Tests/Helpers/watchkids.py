@@ -8,8 +8,9 @@ usage: watchkids.py [--gate] [--hold SECONDS] [--cgroup DIR] [--together] MIB [M
 --cgroup    each child moves itself into this cgroup (cgroup.procs) before it allocates
 --together  fork every child at once (they hold their memory at the same time) instead of in turn
 
-Each child touches MIB MiB (every page written), holds it, reads its own VmHWM from
-/proc/self/status and prints `child PID MIB HWM_BYTES`, then exits. The parent prints
+Each child touches MIB MiB (every page written), holds it, and prints `child PID MIB HWM HELD`
+from its own /proc/self/status — HWM: VmHWM at the end; HELD: the smaller VmRSS of the start
+and the end of the hold — then exits. The parent prints
 `killed PID SIGNAL` for a child that died of a signal (the OOM killer's SIGKILL) and
 `done` at the end.
 """
@@ -18,10 +19,10 @@ import sys
 import time
 
 
-def hwm():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
+def status(key):
+    with open("/proc/self/status") as lines:
+        for line in lines:
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     return 0
 
@@ -30,10 +31,11 @@ def child(mib, hold, cgroup):
     if cgroup:
         with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
             procs.write(str(os.getpid()))
-    hwm()  # once before: what reading the file costs is paid before the peak
+    status("VmHWM")  # once before: what reading the file costs is paid before the peak
     block = b"\x01" * (mib << 20)  # malloc + memset: every page touched
+    held = status("VmRSS")
     time.sleep(hold)
-    print("child %d %d %d" % (os.getpid(), mib, hwm()), flush=True)
+    print("child %d %d %d %d" % (os.getpid(), mib, status("VmHWM"), min(held, status("VmRSS"))), flush=True)
     del block
     os._exit(0)
 

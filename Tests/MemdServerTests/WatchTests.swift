@@ -69,15 +69,17 @@ final class Kids {
     /// Lets a `--gate`d helper start forking.
     func go() { input.fileHandleForWriting.write(Data("go\n".utf8)) }
 
-    /// What the children reported: pid → (MiB, VmHWM bytes); and pids killed by a signal.
-    func finish() -> (children: [Int: (mib: Int, hwm: Int)], killed: [Int]) {
+    /// What the children reported: pid → (MiB, VmHWM, VmRSS held); and pids killed by a signal.
+    func finish() -> (children: [Int: (mib: Int, hwm: Int, held: Int)], killed: [Int]) {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        var children: [Int: (mib: Int, hwm: Int)] = [:]
+        var children: [Int: (mib: Int, hwm: Int, held: Int)] = [:]
         var killed: [Int] = []
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ").map(String.init)
-            if words.first == "child", words.count >= 4 { children[Int(words[1])!] = (Int(words[2])!, Int(words[3])!) }
+            if words.first == "child", words.count >= 5 {
+                children[Int(words[1])!] = (Int(words[2])!, Int(words[3])!, Int(words[4])!)
+            }
             if words.first == "killed" { killed.append(Int(words[1])!) }
         }
         return (children, killed)
@@ -137,16 +139,16 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         #expect(Set(exited) == Set(children.keys).union([Int(kids.pid)]))
         #expect(samples.last?["events"]?.arrayValue?.contains(["kind": "exit", "pid": .int(Int(kids.pid))]) == true)
 
-        // The summary: every child's peak is its own VmHWM (it held that much for 0.6 s, sampled
-        // every 0.1 s), within 64 KiB; at least what it touched.
+        // The summary: every child's peak lies between the rss it held for 0.6 s (sampled every
+        // 0.1 s, so seen) and its own VmHWM; at least what it touched.
         #expect(summary["endedBy"] == "untilExit")
         #expect(Format.int(summary["samples"]) == samples.count)
         let peaks = try #require(summary["peaks"]?["processes"]?.arrayValue)
         for (pid, child) in children {
             let peak = try #require(peaks.first { Format.int($0["pid"]) == pid }, "no peak for child \(pid)")
             let rssMax = Format.int(peak["rssMax"])
-            #expect(rssMax >= child.mib << 20 && rssMax <= child.hwm && child.hwm - rssMax <= 64 << 10,
-                    "child \(pid) touched \(child.mib) MiB: rssMax \(rssMax), VmHWM \(child.hwm)")
+            #expect(rssMax >= child.mib << 20 && rssMax >= child.held && rssMax <= child.hwm,
+                    "child \(pid) touched \(child.mib) MiB: rssMax \(rssMax), held \(child.held), VmHWM \(child.hwm)")
             #expect(Format.int(peak["pssMax"]) >= child.mib << 20)
             #expect(Format.int(peak["minflt"]) > 0 && peak["exitedAtMs"] != .null)
             #expect(Format.int(peak["ppid"]) == Int(kids.pid))
@@ -422,10 +424,8 @@ struct SmallCgroup {
         let timeKiB = Int(try readProc(dir + "/one.time").trimmingCharacters(in: .whitespacesAndNewlines))!
         let python = try #require(report["watch"]?["peaks"]?["processes"]?.arrayValue?.first { $0["command"] == "python3" })
         // The kernel's per-CPU rss counters let readers differ by a few pages: 64 pages at most.
-        for field in ["rssMax", "rssPeak"] {
-            let memd = Format.int(python[field])
-            #expect(abs(memd - timeKiB * 1024) <= 64 * 4096, "\(field) \(memd) vs time -v \(timeKiB * 1024)")
-        }
+        let rssMax = Format.int(python["rssMax"])
+        #expect(abs(rssMax - timeKiB * 1024) <= 64 * 4096, "rssMax \(rssMax) vs time -v \(timeKiB * 1024)")
         #expect(Format.int(python["rssMax"]) >= 64 << 20)
 
         let tree = try run(Self.memctl, [

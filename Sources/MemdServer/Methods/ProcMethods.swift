@@ -71,15 +71,9 @@ enum ProcMethods {
 
     /// A process's `ps` row: /proc/PID/stat, and VmRSS from /proc/PID/status as ps reads it.
     static func processRow(_ files: inout ProcessFiles) throws(ProcError) -> (ProcessStat, JSONObject) {
-        let (stat, _, row) = try processRecord(&files)
-        return (stat, row)
-    }
-
-    /// The row, and the stat and status it was made from (a watch also wants VmHWM).
-    static func processRecord(_ files: inout ProcessFiles) throws(ProcError) -> (ProcessStat, ProcessStatus, JSONObject) {
         let stat = try files.stat()
         let status = try files.status()
-        return (stat, status, stat.json(rss: status.rss))
+        return (stat, stat.json(rss: status.rss))
     }
 
     static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> (ProcessStat, JSONObject) {

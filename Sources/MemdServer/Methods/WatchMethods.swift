@@ -20,10 +20,10 @@ enum WatchMethods {
     }
 
     static func run(_ params: WatchMethod.Params, context: CallContext, registry: WatchRegistry) async throws -> JSON {
-        let stop = try registry.start(context.peer, id: context.requestID)
-        defer { registry.end(context.peer, id: context.requestID) }
         let sampler = WatchSampler(params: params, peer: context.peer)
         try await context.work.run { _ in try sampler.checkAccess() }
+        let stop = try registry.start(context.peer, id: context.requestID)
+        defer { registry.end(context.peer, id: context.requestID) }
 
         let clock = ContinuousClock()
         let start = clock.now
@@ -31,6 +31,7 @@ enum WatchMethods {
         let end = params.durationMs.map { start + .milliseconds($0) }
         var tick = 0
         var sent = 0
+        var skipped = 0
         var endedBy = "stop"
         while true {
             try Task.checkCancellation()
@@ -46,6 +47,8 @@ enum WatchMethods {
                 context.notify(WatchMethod.sampleNotification, .object(notification))
                 sampler.sent()
                 sent += 1
+            } else {
+                skipped += 1
             }
             tick += 1
             if params.untilExit, sampler.allExited {
@@ -74,10 +77,10 @@ enum WatchMethods {
             }
             await stop.sleep(until: next)
         }
-        return summary(sampler, samples: sent, durationMs: Self.milliseconds(clock.now - start), endedBy: endedBy)
+        return summary(sampler, samples: sent, skipped: skipped, durationMs: Self.milliseconds(clock.now - start), endedBy: endedBy)
     }
 
-    static func summary(_ sampler: WatchSampler, samples: Int, durationMs: Int, endedBy: String) -> JSON {
+    static func summary(_ sampler: WatchSampler, samples: Int, skipped: Int, durationMs: Int, endedBy: String) -> JSON {
         let peaks = sampler.peaks
         func int(_ value: Int?) -> JSON { value.map { .int($0) } ?? .null }
         var peaksObject: JSONObject = [
@@ -88,7 +91,7 @@ enum WatchMethods {
         ]
         if sampler.params.pss { peaksObject["treePssMax"] = int(peaks.treePssMax) }
         return [
-            "samples": .int(samples), "durationMs": .int(durationMs), "endedBy": .string(endedBy),
+            "samples": .int(samples), "skipped": .int(skipped), "durationMs": .int(durationMs), "endedBy": .string(endedBy),
             "peaks": .object(peaksObject), "oomKills": .int(sampler.oomKills),
             "untracked": .int(sampler.untracked),
         ]

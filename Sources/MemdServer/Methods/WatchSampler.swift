@@ -18,6 +18,9 @@ import ProcFS
 final class WatchSampler: @unchecked Sendable {
     /// Processes one watch keeps track of over its life (exited ones stay in the summary).
     static let maxTracked = 10_000
+    /// /proc/PID descriptors one watch keeps open between samples; beyond, processes are opened
+    /// anew each sample (so a tree of thousands cannot take memd's descriptors).
+    static let maxOpenHandles = 256
 
     let params: WatchMethod.Params
     let peer: PeerCredentials
@@ -34,6 +37,7 @@ final class WatchSampler: @unchecked Sendable {
     private(set) var oomKills = 0
     private(set) var untracked = 0
     private var isFirstSample = true
+    private var openHandles = 0
 
     init(params: WatchMethod.Params, peer: PeerCredentials) {
         self.params = params
@@ -155,29 +159,16 @@ final class WatchSampler: @unchecked Sendable {
         var treeRss = 0
         var treePss = 0
         for slot in tracked.indices where tracked[slot].exitedAtMs == nil {
-            let pid = tracked[slot].pid
-            let startTime = tracked[slot].startTime
-            let pss = params.pss
-            let reading = try? Access.read(pid: pid, peer: peer, capacity: 4096) {
-                files throws(ProcError) -> ProcessReading? in
-                let (stat, status, row) = try ProcMethods.processRecord(&files)
-                // A zombie has no memory left; another start time is another process with the same pid.
-                guard stat.state != "Z", stat.state != "X", startTime == nil || stat.startTime == startTime else {
-                    return nil
-                }
-                let detail = pss ? try ProcMethods.detailTotals(&files) : nil
-                return ProcessReading(stat: stat, peakRss: status.peakRss, row: row, detail: detail)
-            }
-            guard let reading else {
+            guard let reading = read(slot) else {
                 tracked[slot].exitedAtMs = elapsedMs
-                pendingEvents.append(["kind": "exit", "pid": .int(Int(pid))])
+                if tracked[slot].handle != nil { openHandles -= 1 }
+                tracked[slot].handle = nil
+                pendingEvents.append(["kind": "exit", "pid": .int(Int(tracked[slot].pid))])
                 continue
             }
-            var row = reading.row
+            // pageStats' row; rss from statm, which is VmRSS (see ProcessStatm).
+            var row = reading.stat.json(rss: reading.rss)
             row.members.insert(("ppid", .int(Int(reading.stat.ppid))), at: 1)
-            if let rss = row.members.firstIndex(where: { $0.key == "rss" }) {
-                row.members.insert(("rssPeak", .int(reading.peakRss)), at: rss + 1)
-            }
             if let detail = reading.detail {
                 row["pss"] = .int(detail.pss)
                 row["uss"] = .int(detail.uss)
@@ -187,11 +178,43 @@ final class WatchSampler: @unchecked Sendable {
             row["minfltPerSec"] = .double(rates.minor)
             row["majfltPerSec"] = .double(rates.major)
             rows.append(.object(row))
-            treeRss += row["rss"]?.intValue ?? 0
+            treeRss += reading.rss
             treePss += reading.detail?.pss ?? 0
         }
         if !rows.isEmpty { peaks.tree(rss: treeRss, pss: params.pss ? treePss : nil) }
         return rows
+    }
+
+    /// Reads one followed process, through its /proc/PID directory descriptor (kept open between
+    /// samples, up to ``maxOpenHandles`` per watch; it pins the process, so a reused pid reads as
+    /// gone). Nil when it is gone, a zombie, another process, or no longer the client's to read.
+    private func read(_ slot: Int) -> ProcessReading? {
+        let process = tracked[slot]
+        let handle: ProcessHandle
+        if let open = process.handle {
+            handle = open
+        } else {
+            guard let files = try? ProcessFiles(pid: process.pid, client: Access.client(peer), capacity: 2048) else {
+                return nil
+            }
+            handle = ProcessHandle(files)
+            if openHandles < Self.maxOpenHandles {
+                tracked[slot].handle = handle
+                openHandles += 1
+            }
+        }
+        let pss = params.pss
+        let startTime = process.startTime
+        return try? handle.read { files throws(ProcError) -> ProcessReading? in
+            let stat = try files.stat()
+            // A zombie has no memory left; another start time is another process with the same pid.
+            guard stat.state != "Z", stat.state != "X", startTime == nil || stat.startTime == startTime else {
+                return nil
+            }
+            let statm = try files.statm()
+            let detail = pss ? try ProcMethods.detailTotals(&files) : nil
+            return ProcessReading(stat: stat, rss: statm.resident * pageSize, detail: detail)
+        } ?? nil
     }
 
     static func unixMilliseconds() -> Int {
@@ -204,10 +227,18 @@ final class WatchSampler: @unchecked Sendable {
 /// What one read of a followed process gives.
 struct ProcessReading {
     var stat: ProcessStat
-    /// VmHWM.
-    var peakRss: Int
-    var row: JSONObject
+    /// Resident bytes (VmRSS).
+    var rss: Int
     var detail: SmapsDetail?
+}
+
+/// A followed process's open /proc/PID (``ProcessFiles`` is not copyable: a class holds it).
+final class ProcessHandle {
+    private var files: ProcessFiles
+
+    init(_ files: consuming ProcessFiles) { self.files = files }
+
+    func read<T>(_ body: (inout ProcessFiles) throws(ProcError) -> T) throws(ProcError) -> T { try body(&files) }
 }
 
 /// A followed process over the watch: its last figures and its peaks.
@@ -219,13 +250,13 @@ struct TrackedProcess {
     let isBornWatched: Bool
     var ppid: Int32 = 0
     var command = ""
+    /// Its /proc/PID, open while it is followed (nil: opened anew each sample).
+    var handle: ProcessHandle?
     var firstFaults: (minor: Int, major: Int)?
     var lastFaults = (minor: 0, major: 0)
     var lastAt: ContinuousClock.Instant?
     var rssMax = 0
     var rssMaxAtMs = 0
-    /// The largest VmHWM read: the kernel's own peak, as of the last sample.
-    var rssPeak = 0
     var pssMax: Int?
     var swapMax: Int?
     var vszMax = 0
@@ -256,13 +287,12 @@ struct TrackedProcess {
         }
         lastFaults = (stat.minflt, stat.majflt)
         lastAt = now
-        let rss = reading.row["rss"]?.intValue ?? 0
+        let rss = reading.rss
         if isFirst || rss > rssMax {
             rssMax = rss
             rssMaxAtMs = elapsedMs
         }
         vszMax = max(vszMax, stat.vsize)
-        rssPeak = max(rssPeak, reading.peakRss)
         if let detail = reading.detail {
             pssMax = max(pssMax ?? 0, detail.pss)
             swapMax = max(swapMax ?? 0, detail.swap)
@@ -275,7 +305,7 @@ struct TrackedProcess {
         let first = firstFaults ?? (0, 0)
         var entry: JSONObject = [
             "pid": .int(Int(pid)), "ppid": .int(Int(ppid)), "command": .string(command),
-            "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "rssPeak": .int(rssPeak), "vszMax": .int(vszMax),
+            "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "vszMax": .int(vszMax),
             "minflt": .int(max(0, lastFaults.minor - first.minor)), "majflt": .int(max(0, lastFaults.major - first.major)),
             "exitedAtMs": exitedAtMs.map { .int($0) } ?? .null,
         ]
