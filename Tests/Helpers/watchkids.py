@@ -7,6 +7,8 @@ usage: watchkids.py [--gate] [--hold SECONDS] [--cgroup DIR] [--together] MIB [M
 --hold      how long each child holds its memory before it exits (default 0.5)
 --cgroup    each child moves itself into this cgroup (cgroup.procs) before it allocates
 --together  fork every child at once (they hold their memory at the same time) instead of in turn
+--sleepers N  instead: N children that touch nothing and sleep for --hold; `ready` once all are
+            forked; the helper leads its own process group (kill -PID ends the tree)
 
 Each child touches MIB MiB (every page written), holds it, and prints `child PID MIB HWM HELD`
 from its own /proc/self/status — HWM: VmHWM at the end; HELD: the smaller VmRSS of the start
@@ -42,7 +44,7 @@ def child(mib, hold, cgroup):
 
 def main():
     args = sys.argv[1:]
-    gate, hold, cgroup, together = False, 0.5, None, False
+    gate, hold, cgroup, together, sleepers = False, 0.5, None, False, 0
     sizes = []
     while args:
         arg = args.pop(0)
@@ -54,10 +56,25 @@ def main():
             cgroup = args.pop(0)
         elif arg == "--together":
             together = True
+        elif arg == "--sleepers":
+            sleepers = int(args.pop(0))
         else:
             sizes.append(int(arg))
     if gate:
         sys.stdin.readline()
+    if sleepers:
+        os.setpgrp()
+        for _ in range(sleepers):
+            if os.fork() == 0:
+                time.sleep(hold)
+                os._exit(0)
+        print("ready", flush=True)
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                break
+        return
     pids = []
     for mib in sizes:
         pid = os.fork()

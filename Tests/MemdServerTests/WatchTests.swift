@@ -287,6 +287,34 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         }
     }
 
+    /// A client that does not read gets gaps, not a backlog: samples that cannot be sent are
+    /// skipped (memd with 64 KiB of unsent output at most; samples of ~150 processes, ~30 KB each).
+    @Test func aSlowClientGetsGapsNotABacklog() throws {
+        let memd = try MemdHarness(["--max-unsent-bytes", "65536"])
+        defer { memd.stop() }
+        let kids = try Kids(["--sleepers", "150", "--hold", "20"])
+        defer { kill(-kids.pid, SIGKILL) }
+        _ = kids.output.fileHandleForReading.availableData  // "ready"
+        let client = try memd.client()
+        let request = #"{"jsonrpc":"2.0","id":1,"method":"watch","params":{"pids":[\#(kids.pid)],"children":true,"#
+            + #""intervalMs":100,"durationMs":3000}}\#n"#
+        try client.send(Array(request.utf8))
+        usleep(2_500_000)  // not reading
+        var samples: [JSON] = []
+        var summary = JSON.null
+        while summary == .null {
+            let message = try JSONParser.parse(try client.readLine())
+            if message["method"] == "watch.sample" { samples.append(message["params"] ?? .null) }
+            if message["id"] == 1 { summary = message["result"] ?? .null }
+        }
+        #expect(samples.allSatisfy { $0["processes"]?.arrayValue?.count == 151 })
+        #expect(samples.map { Format.int($0["seq"]) } == Array(0..<samples.count))
+        #expect(Format.int(summary["samples"]) == samples.count)
+        #expect(Format.int(summary["skipped"]) > 0, "\(summary)")
+        let elapsed = samples.map { Format.int($0["elapsedMs"]) }
+        #expect(zip(elapsed, elapsed.dropFirst()).contains { $1 - $0 >= 200 }, "no gap in \(elapsed)")
+    }
+
     /// An OOM kill in a small memory cgroup shows as an `oomKill` event (/proc/vmstat oom_kill).
     @Test func oomKillInASmallCgroup() throws {
         guard getuid() == 0, let cgroup = SmallCgroup(limitBytes: 32 << 20) else { return }

@@ -21,6 +21,7 @@ enum WatchMethods {
 
     static func run(_ params: WatchMethod.Params, context: CallContext, registry: WatchRegistry) async throws -> JSON {
         let sampler = WatchSampler(params: params, peer: context.peer)
+        defer { sampler.close() }
         try await context.work.run { _ in try sampler.checkAccess() }
         let stop = try registry.start(context.peer, id: context.requestID)
         defer { registry.end(context.peer, id: context.requestID) }

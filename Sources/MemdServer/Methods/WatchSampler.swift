@@ -1,5 +1,6 @@
 import JSONRPC
 import MemdProtocol
+import NIOConcurrencyHelpers
 import ProcFS
 
 #if canImport(Glibc)
@@ -18,9 +19,6 @@ import ProcFS
 final class WatchSampler: @unchecked Sendable {
     /// Processes one watch keeps track of over its life (exited ones stay in the summary).
     static let maxTracked = 10_000
-    /// /proc/PID descriptors one watch keeps open between samples; beyond, processes are opened
-    /// anew each sample (so a tree of thousands cannot take memd's descriptors).
-    static let maxOpenHandles = 256
 
     let params: WatchMethod.Params
     let peer: PeerCredentials
@@ -37,7 +35,6 @@ final class WatchSampler: @unchecked Sendable {
     private(set) var oomKills = 0
     private(set) var untracked = 0
     private var isFirstSample = true
-    private var openHandles = 0
 
     init(params: WatchMethod.Params, peer: PeerCredentials) {
         self.params = params
@@ -161,8 +158,7 @@ final class WatchSampler: @unchecked Sendable {
         for slot in tracked.indices where tracked[slot].exitedAtMs == nil {
             guard let reading = read(slot) else {
                 tracked[slot].exitedAtMs = elapsedMs
-                if tracked[slot].handle != nil { openHandles -= 1 }
-                tracked[slot].handle = nil
+                release(slot)
                 pendingEvents.append(["kind": "exit", "pid": .int(Int(tracked[slot].pid))])
                 continue
             }
@@ -186,8 +182,9 @@ final class WatchSampler: @unchecked Sendable {
     }
 
     /// Reads one followed process, through its /proc/PID directory descriptor (kept open between
-    /// samples, up to ``maxOpenHandles`` per watch; it pins the process, so a reused pid reads as
-    /// gone). Nil when it is gone, a zombie, another process, or no longer the client's to read.
+    /// samples with its stat and statm while the ``DescriptorBudget`` allows; it pins the process,
+    /// so a reused pid reads as gone). Nil when it is gone, a zombie, another process, or no
+    /// longer the client's to read.
     private func read(_ slot: Int) -> ProcessReading? {
         let process = tracked[slot]
         let handle: ProcessHandle
@@ -198,23 +195,30 @@ final class WatchSampler: @unchecked Sendable {
                 return nil
             }
             handle = ProcessHandle(files)
-            if openHandles < Self.maxOpenHandles {
-                tracked[slot].handle = handle
-                openHandles += 1
-            }
+            if DescriptorBudget.shared.take(ProcessHandle.descriptors) { tracked[slot].handle = handle }
         }
-        let pss = params.pss
-        let startTime = process.startTime
-        return try? handle.read { files throws(ProcError) -> ProcessReading? in
-            let stat = try files.stat()
+        do {
+            let stat = try handle.stat()
             // A zombie has no memory left; another start time is another process with the same pid.
-            guard stat.state != "Z", stat.state != "X", startTime == nil || stat.startTime == startTime else {
-                return nil
-            }
-            let statm = try files.statm()
-            let detail = pss ? try ProcMethods.detailTotals(&files) : nil
+            guard stat.state != "Z", stat.state != "X", process.startTime == nil || stat.startTime == process.startTime
+            else { return nil }
+            let statm = try handle.statm()
+            let detail = params.pss ? try handle.detailTotals() : nil
             return ProcessReading(stat: stat, rss: statm.resident * pageSize, detail: detail)
-        } ?? nil
+        } catch {
+            return nil
+        }
+    }
+
+    /// Closes every kept descriptor (the watch ended).
+    func close() {
+        for slot in tracked.indices { release(slot) }
+    }
+
+    private func release(_ slot: Int) {
+        guard tracked[slot].handle != nil else { return }
+        tracked[slot].handle = nil
+        DescriptorBudget.shared.give(ProcessHandle.descriptors)
     }
 
     static func unixMilliseconds() -> Int {
@@ -232,13 +236,66 @@ struct ProcessReading {
     var detail: SmapsDetail?
 }
 
-/// A followed process's open /proc/PID (``ProcessFiles`` is not copyable: a class holds it).
+/// A followed process's open /proc/PID and its stat and statm, read again each sample
+/// (``ProcessFiles`` is not copyable: a class holds it). Closed when released.
 final class ProcessHandle {
     private var files: ProcessFiles
+    private var statFD: Int32 = -1
+    private var statmFD: Int32 = -1
 
     init(_ files: consuming ProcessFiles) { self.files = files }
 
-    func read<T>(_ body: (inout ProcessFiles) throws(ProcError) -> T) throws(ProcError) -> T { try body(&files) }
+    deinit {
+        if statFD >= 0 { close(statFD) }
+        if statmFD >= 0 { close(statmFD) }
+    }
+
+    /// Descriptors this handle holds while kept: the directory, stat and statm.
+    static let descriptors = 3
+
+    func stat() throws(ProcError) -> ProcessStat {
+        if statFD < 0 { statFD = try files.open("stat") }
+        let path = files.path("stat")
+        return try files.reread(statFD, name: "stat") { bytes throws(ProcError) in
+            try ProcessStat.parse(bytes, path: path)
+        }
+    }
+
+    func statm() throws(ProcError) -> ProcessStatm {
+        if statmFD < 0 { statmFD = try files.open("statm") }
+        let path = files.path("statm")
+        return try files.reread(statmFD, name: "statm") { bytes throws(ProcError) in
+            try ProcessStatm.parse(bytes, path: path)
+        }
+    }
+
+    func detailTotals() throws(ProcError) -> SmapsDetail { try ProcMethods.detailTotals(&files) }
+}
+
+/// Descriptors all watches together may keep open between samples: a quarter of memd's
+/// RLIMIT_NOFILE (at most 16,384), so watches never take the descriptors connections need.
+/// A process beyond it is opened anew each sample (slower, the same figures).
+final class DescriptorBudget: Sendable {
+    static let shared = DescriptorBudget()
+
+    private let available: NIOLockedValueBox<Int>
+
+    init() {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let soft = Int(clamping: min(limit.rlim_cur, 65_536))  // RLIM_INFINITY is the largest value
+        available = NIOLockedValueBox(min(16_384, soft / 4))
+    }
+
+    func take(_ count: Int) -> Bool {
+        available.withLockedValue { left in
+            guard left >= count else { return false }
+            left -= count
+            return true
+        }
+    }
+
+    func give(_ count: Int) { available.withLockedValue { $0 += count } }
 }
 
 /// A followed process over the watch: its last figures and its peaks.
