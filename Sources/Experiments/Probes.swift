@@ -272,10 +272,13 @@ struct CowProbe: ExperimentProbe {
             (systemUsedBeforeFork, anonPages.beforeFork) = try context.systemMemory()
             parentRss = try context.stat().rssPages * pageSize
         case "beforeWrite":
-            guard let pid = event.int("childPid") else { throw .internalError("the cow child reported no pid") }
-            childPid = Int32(pid)
+            // HelperLine.parse checked it: in range, and memlab's own descendant.
+            guard let pid = event.int("childPid").flatMap(Int32.init(exactly:)) else {
+                throw .internalError("the cow child reported no pid")
+            }
+            childPid = pid
             (systemUsedAfterFork, anonPages.afterFork) = try context.systemMemory()
-            beforeWrite = try child(Int32(pid), &context)
+            beforeWrite = try child(pid, &context)
         case "afterWrite":
             guard let childPid else { return }
             afterWrite = try child(childPid, &context)

@@ -85,3 +85,103 @@ import Testing
         memd.stop()
     }
 }
+
+/// The experiment child of a client that is not root, seen from /proc while it runs.
+@Suite(.serialized) struct ExperimentChildTests {
+    /// Connects, starts a long demandPaging, prints the first progress line, then holds
+    /// the connection until its stdin closes.
+    static let clientScript = #"""
+        import json, socket, sys
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        f = s.makefile("rwb")
+        f.write(b'{"jsonrpc":"2.0","id":1,"method":"runExperiment","params":{"name":"demandPaging",'
+                b'"sizeBytes":268435456,"stepBytes":4096,"progress":true}}\n')
+        f.flush()
+        print(f.readline().decode().strip(), flush=True)
+        sys.stdin.read()
+        """#
+
+    @Test func memlabRunsWithTheClientsRightsOnly() throws {
+        guard getuid() == 0 else { return }
+        let memd = try MemdHarness(["--socket-mode", "0666"])
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        client.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Self.clientScript,
+            memd.socketPath,
+        ]
+        let input = Pipe()
+        let output = Pipe()
+        client.standardInput = input
+        client.standardOutput = output
+        try client.run()
+        defer {
+            try? input.fileHandleForWriting.close()
+            client.waitUntilExit()
+            memd.stop()
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while Glibc.read(output.fileHandleForReading.fileDescriptor, &byte, 1) == 1, byte != 0x0A { line.append(byte) }
+        let progress = try JSONParser.parse(line)
+        #expect(progress["method"] == "experiment.progress", "\(String(decoding: line, as: UTF8.self))")
+        let memdPid = memd.process.processIdentifier
+        let memlab = try #require(
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).first { pid in
+                let stat = (try? readProc("/proc/\(pid)/stat")) ?? ""
+                return stat.contains("(memlab)") && stat.split(separator: ")").last?.split(separator: " ")[1] == "\(memdPid)"
+            })
+        let status = try readProc("/proc/\(memlab)/status")
+        let fields = { (key: String) in
+            status.split(separator: "\n").first { $0.hasPrefix(key + ":") }?
+                .dropFirst(key.count + 1).split(whereSeparator: { $0 == "\t" || $0 == " " }).map(String.init) ?? ["?"]
+        }
+        #expect(fields("Uid") == ["65534", "65534", "65534", "65534"])
+        #expect(fields("Gid") == ["65534", "65534", "65534", "65534"])
+        #expect(fields("Groups") == [], "supplementary groups: \(fields("Groups"))")
+        let environ = try readProc("/proc/\(memlab)/environ")
+        #expect(environ.split(separator: "\0").sorted() == ["LANG=C", "PATH=/usr/bin:/bin"])
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(memlab)/fd").compactMap(Int.init).sorted()
+        #expect(fds == [0, 1, 2])
+        let limits = try readProc("/proc/\(memlab)/limits")
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+        #expect(core?.split(separator: " ").dropFirst(4).prefix(2) == ["0", "0"], "\(core ?? "")")
+        // Not dumpable: the kernel shows its /proc files as root's (task_dump_owner).
+        var info = stat()
+        #expect(stat("/proc/\(memlab)/status", &info) == 0 && info.st_uid == 0)
+        // …so the client itself may not read it, through memd either.
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let maps = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                                       "--socket", memd.socketPath, "call", "maps", "--pid", "\(memlab)"])
+        #expect(maps.err.contains("-32002"), "\(maps.err)")
+    }
+}
+
+/// A forged experiment helper (what a hijacked memlab could write): each forged line
+/// ends the experiment with -32603 and an error line in memd's log.
+@Suite(.serialized) struct ForgedHelperTests {
+    @Test(arguments: [
+        #"{"event":"point","phase":"beforeWrite","touchedBytes":0,"childPid":1}"#,
+        #"{"event":"point","phase":"beforeWrite","touchedBytes":0,"childPid":99999999999}"#,
+        #"{"event":"point","phase":"touched","touchedBytes":1e300}"#,
+        "LONG",
+    ])
+    func forgedLineEndsTheExperiment(_ line: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("memd-forged-\(getpid())-\(line.count)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let helper = directory.appendingPathComponent("memlab").path
+        let body = line == "LONG" ? "head -c 70000 /dev/zero | tr '\\0' a; echo" : "printf '%s\\n' '\(line)'"
+        try "#!/bin/sh\n\(body)\nread x\n".write(toFile: helper, atomically: true, encoding: .utf8)
+        chmod(helper, 0o755)
+        let memd = try MemdHarness(["--helper", helper])
+        let client = try memd.client()
+        expectError(client, "runExperiment", ["name": "cow", "sizeBytes": .int(1 << 20)], code: -32603, kind: "internal")
+        #expect(try client.call("meminfo")["source"] == "proc", "memd lives on")
+        memd.stop()
+        let log = String(decoding: memd.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("untrusted"), "memd's log: \(log)")
+    }
+}
+
