@@ -16,7 +16,8 @@ struct Memd: AsyncParsableCommand {
         abstract: "Answers JSON-RPC 2.0 about this machine's memory on a Unix socket.",
         discussion: """
             The socket path is, first that applies: --socket, $MEMD_SOCKET, \
-            $XDG_RUNTIME_DIR/memd.sock, /tmp/memd-<uid>.sock. Talk to it with memctl, \
+            $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
+            for anyone else. Talk to it with memctl, \
             or paste a line into `socat - UNIX-CONNECT:PATH`.
             """)
 

@@ -185,3 +185,92 @@ import Testing
     }
 }
 
+/// The socket: root's default /run/memd.sock, a client's fallback to it, and an
+/// impostor (a server that is neither root nor the client) refused.
+@Suite(.serialized) struct SocketTrustTests {
+    /// A listener run as uid 65534 that answers every request with a plausible result.
+    static let impostorScript = #"""
+        import json, socket, sys
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(sys.argv[1])
+        s.listen(8)
+        print("ready", flush=True)
+        while True:
+            c, _ = s.accept()
+            f = c.makefile("rwb")
+            for line in f:
+                m = json.loads(line)
+                f.write((json.dumps({"jsonrpc": "2.0", "id": m.get("id"), "result": {"source": "proc"}}) + "\n").encode())
+                f.flush()
+        """#
+
+    @Test func pathsForRootAndOthers() {
+        let none: (String) -> String? = { _ in nil }
+        #expect(SocketPath.candidates(explicit: nil, environment: none, uid: 0) == ["/run/memd.sock"])
+        #expect(SocketPath.candidates(explicit: nil, environment: none, uid: 1000) == ["/tmp/memd-1000.sock", "/run/memd.sock"])
+        let xdg: (String) -> String? = { $0 == "XDG_RUNTIME_DIR" ? "/run/user/1000" : nil }
+        #expect(SocketPath.candidates(explicit: nil, environment: xdg, uid: 1000) == ["/run/user/1000/memd.sock", "/run/memd.sock"])
+        let named: (String) -> String? = { $0 == "MEMD_SOCKET" ? "/x/m.sock" : nil }
+        #expect(SocketPath.candidates(explicit: nil, environment: named, uid: 1000) == ["/x/m.sock"])
+        #expect(SocketPath.candidates(explicit: "/y.sock", environment: xdg, uid: 0) == ["/y.sock"])
+    }
+
+    @Test func impostorIsRefusedAndItsSocketNotReplaced() throws {
+        guard getuid() == 0 else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("memd-impostor-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        chown(directory.path, 65534, 65534)
+        let path = directory.appendingPathComponent("memd.sock").path
+        let impostor = Process()
+        impostor.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        impostor.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Self.impostorScript, path,
+        ]
+        let output = Pipe()
+        impostor.standardOutput = output
+        try impostor.run()
+        _ = output.fileHandleForReading.availableData  // "ready"
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let refused = try run(memctl, ["--socket", path, "call", "meminfo"])
+        #expect(refused.status == 3)
+        #expect(refused.err.contains("the server at \(path) runs as uid 65534, not root or you"), "\(refused.err)")
+        #expect(throws: MemdClient.Failure.self) { _ = try MemdClient(path: path) }
+        kill(impostor.processIdentifier, SIGKILL)
+        impostor.waitUntilExit()
+        // The impostor's socket is stale now, but not memd's to replace.
+        let memd = try run(productsDirectory.appendingPathComponent("memd").path, ["--socket", path])
+        #expect(memd.status != 0)
+        #expect(memd.err.contains("owned by uid 65534"), "\(memd.err)")
+        var info = stat()
+        #expect(lstat(path, &info) == 0 && info.st_uid == 65534, "the file is left alone")
+    }
+
+    @Test func rootListensOnRunMemdSockAndOthersFallBackToIt() throws {
+        guard getuid() == 0, !SocketPath.isSocket(SocketPath.system), !SocketPath.isSocket("/tmp/memd-65534.sock")
+        else { return }
+        var environment = ProcessInfo.processInfo.environment
+        environment["MEMD_SOCKET"] = nil
+        environment["XDG_RUNTIME_DIR"] = nil
+        let memd = Process()
+        memd.executableURL = productsDirectory.appendingPathComponent("memd")
+        memd.arguments = ["--socket-mode", "0666", "--log-level", "warning"]
+        memd.environment = environment
+        try memd.run()
+        defer {
+            kill(memd.processIdentifier, SIGTERM)
+            memd.waitUntilExit()
+        }
+        for _ in 0..<200 where !SocketPath.isSocket(SocketPath.system) { usleep(20_000) }
+        #expect(SocketPath.isSocket(SocketPath.system))
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let asRoot = try run(memctl, ["call", "meminfo"], environment: environment)
+        #expect(asRoot.status == 0, "\(asRoot.err)")
+        let asNobody = try run(
+            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl, "call", "meminfo"],
+            environment: environment)
+        #expect(asNobody.status == 0, "\(asNobody.err)")
+        #expect(asNobody.out.contains("\"source\""))
+    }
+}
+
