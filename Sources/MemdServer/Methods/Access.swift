@@ -35,9 +35,15 @@ enum Access {
         case .notFound: return .processNotFound(Int(pid))
         case .permissionDenied(let path):
             // For the message only: the decision was taken on the descriptors.
-            if let peer, !peer.isRoot, let owner = try? processOwner(pid: pid), owner != peer.uid {
+            if let peer, !peer.isRoot, let owner = try? processOwner(pid: pid) {
+                guard owner == peer.uid else {
+                    return .permissionDenied(
+                        pid: Int(pid), reason: "process \(pid) belongs to uid \(owner), not to you (uid \(peer.uid))")
+                }
                 return .permissionDenied(
-                    pid: Int(pid), reason: "process \(pid) belongs to uid \(owner), not to you (uid \(peer.uid))")
+                    pid: Int(pid),
+                    reason: "process \(pid) is not dumpable (a setuid program, or it changed its credentials): "
+                        + "the kernel would not let uid \(peer.uid) read it either")
             }
             return .permissionDenied(pid: Int(pid), reason: "the kernel refused to let memd read \(path)")
         case .io, .malformed: return .internalError(error.description)
