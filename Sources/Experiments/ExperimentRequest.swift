@@ -77,12 +77,12 @@ public struct ExperimentLimits: Sendable, Equatable {
     public var maxConcurrent: Int
     /// Wall time for one experiment, from spawn to reap.
     public var timeout: Duration
-    /// Where `filemap` makes its temporary file.
+    /// Where `filemap` makes its directory (memd.<pid>.XXXXXX): `$TMPDIR`, else /tmp.
     public var temporaryDirectory: String
 
     public init(
         maxBytes: Int? = nil, maxConcurrent: Int = 2, timeout: Duration = .seconds(60),
-        temporaryDirectory: String = "/tmp"
+        temporaryDirectory: String = Leftovers.temporaryDirectory
     ) {
         self.maxBytes = maxBytes
         self.maxConcurrent = maxConcurrent

@@ -117,7 +117,11 @@ public struct ExperimentRunner: Sendable {
     func runReal(_ request: ExperimentRequest, client: ClientIdentity, progress: @escaping @Sendable (JSON) -> Void)
         async throws -> JSONObject
     {
-        let arguments = try helperArguments(request, client: client)
+        // filemap's directory, memd.<pid>.XXXXXX (mkdtemp), the client's own.
+        let directory =
+            request.name == .filemap
+            ? try ExperimentDirectory(in: limits.temporaryDirectory, owner: geteuid() == 0 ? client : nil) : nil
+        let arguments = try helperArguments(request, client: client, temporaryDirectory: directory?.path)
         // A cow child orphaned by a kill must come back to memd to be reaped.
         _ = Self.subreaper
         let wake = try WakePipe()
@@ -125,7 +129,6 @@ public struct ExperimentRunner: Sendable {
         let conversation = HelperConversation(
             helperPath: helperPath, arguments: arguments, deadline: deadline, wake: wake,
             progress: { phase, event in progress(progressParams(request, phase: phase, event: event)) })
-        let temporaryDirectory = limits.temporaryDirectory
         // Made before memlab starts: no cgroup, no experiment (-32004).
         let cgroup = request.name == .oom ? try MemoryCgroup(limitBytes: request.sizeBytes) : nil
         let timeout = limits.timeout
@@ -138,12 +141,13 @@ public struct ExperimentRunner: Sendable {
                             with: Result { () throws(ExperimentError) -> JSONObject in
                                 try Self.converse(
                                     conversation, request: request, cgroup: cgroup,
-                                    temporaryDirectory: temporaryDirectory, timeout: timeout)
+                                    directory: directory, timeout: timeout)
                             })
                     }
                 } catch {
                     var cgroup = cgroup
                     cgroup?.remove()
+                    directory?.remove()
                     continuation.resume(throwing: error)
                 }
             }
@@ -155,7 +159,7 @@ public struct ExperimentRunner: Sendable {
     /// On the experiment's thread: the probe for the experiment, memlab's run, the result.
     private static func converse(
         _ conversation: HelperConversation, request: ExperimentRequest, cgroup: MemoryCgroup?,
-        temporaryDirectory: String, timeout: Duration
+        directory: ExperimentDirectory?, timeout: Duration
     ) throws(ExperimentError) -> JSONObject {
         let startTime = ContinuousClock.now
         var context = ProbeContext(request: request)
@@ -185,7 +189,9 @@ public struct ExperimentRunner: Sendable {
         case .segv: return try run(SegvProbe())
         case .mmap: return try run(MmapProbe())
         case .malloc: return try run(MallocProbe())
-        case .filemap: return try run(FilemapProbe(temporaryDirectory: temporaryDirectory))
+        case .filemap:
+            guard let directory else { throw .internalError("no directory for the filemap experiment") }
+            return try run(FilemapProbe(directory: directory))
         case .demandPaging: return try run(DemandPagingProbe())
         case .cow: return try run(CowProbe())
         case .vmExhaustion: return try run(VMExhaustionProbe())
@@ -196,11 +202,14 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// memlab's command line; as root, it drops to the client's uid and gid first.
-    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity) throws(ExperimentError) -> [String] {
+    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity, temporaryDirectory: String? = nil)
+        throws(ExperimentError) -> [String]
+    {
         var arguments = [
             request.name.rawValue, "--size", String(request.sizeBytes), "--step", String(request.stepBytes),
-            "--huge", request.hugePages ? "1" : "0", "--tmpdir", limits.temporaryDirectory,
+            "--huge", request.hugePages ? "1" : "0",
         ]
+        if let temporaryDirectory { arguments += ["--tmpdir", temporaryDirectory] }
         let me = geteuid()
         if me == 0 {
             if client.uid != 0 || client.gid != getegid() {

@@ -37,7 +37,8 @@ struct MemoryCgroup {
             count += 1
             return count
         }
-        let name = "memd-oom-\(getpid())-\(serial)"
+        // memd.<pid>.…: an earlier memd's leftovers are swept at start (Leftovers).
+        let name = "\(Leftovers.prefix)oom-\(serial)"
         var reasons: [String] = []
 
         // v2: a cgroup2 mount whose own cgroup, or top, delegates memory.
@@ -97,10 +98,31 @@ struct MemoryCgroup {
         throw .unsupported("\(file) has no oom_kill count on this kernel")
     }
 
-    /// Removes the cgroup; its processes must be reaped first.
+    /// Removes the cgroup (its processes must be reaped first): `unlinkat(AT_REMOVEDIR)`
+    /// on a descriptor of its parent.
     mutating func remove() {
-        guard !isRemoved else { return }
-        isRemoved = rmdir(path) == 0 || errno == ENOENT
+        guard !isRemoved, let slash = path.lastIndex(of: "/") else { return }
+        let parent = open(String(path[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { return }
+        defer { close(parent) }
+        isRemoved = unlinkat(parent, String(path[path.index(after: slash)...]), AT_REMOVEDIR) == 0 || errno == ENOENT
+    }
+
+    /// Every directory where memd makes its cgroups (memd's own cgroup, the top of each
+    /// hierarchy with the memory controller): where an earlier memd's leftovers are.
+    static func parents() -> [String] {
+        var proc = ProcReader()
+        let mounts = (try? proc.text("/proc/self/mountinfo")) ?? ""
+        let membership = (try? proc.text("/proc/self/cgroup")) ?? ""
+        var out: [String] = []
+        for mount in mountPoints(mounts, type: "cgroup2", option: nil) {
+            out += candidates(mount: mount, own: ownPath(membership, controller: nil))
+        }
+        for mount in mountPoints(mounts, type: "cgroup", option: "memory") {
+            out += candidates(mount: mount, own: ownPath(membership, controller: "memory"))
+        }
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
     }
 
     /// Writes `text` to a control file; 0 or the errno.

@@ -152,22 +152,22 @@ struct MallocProbe: ExperimentProbe {
 // MARK: - filemap
 
 struct FilemapProbe: ExperimentProbe {
-    let temporaryDirectory: String
+    /// The experiment's own directory (memd.<pid>.XXXXXX), made by memd for memlab.
+    let directory: ExperimentDirectory
     var path: String?
     var mapping: JSON = .null
     var strings = JSONObject()
 
-    init(temporaryDirectory: String) { self.temporaryDirectory = temporaryDirectory }
+    init(directory: ExperimentDirectory) { self.directory = directory }
 
     mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "created":
-            // Only a name memlab could have made from our template is ever removed.
-            if let reported = event["path"]?.stringValue, reported.hasPrefix(temporaryDirectory + "/memd-filemap-"),
-                !reported.contains("/../")
-            {
-                path = reported
+            // Only a name directly inside the experiment's directory.
+            guard let reported = event["path"]?.stringValue, directory.entryName(of: reported) != nil else {
+                throw .untrusted("a filemap path outside the experiment's directory")
             }
+            path = reported
         case "mapped":
             let address = event.hexAddress("address")
             mapping = try context.maps().first { $0.start == address }?.json(detail: false) ?? .null
@@ -179,17 +179,17 @@ struct FilemapProbe: ExperimentProbe {
 
     mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
+        // memlab removed its file; the directory goes in cleanUp, through memd's descriptors.
+        let removed = path.flatMap { directory.entryName(of: $0) }.map { !directory.contains($0) } ?? false
         cleanUp()
         var fields: JSONObject = ["path": path.map(JSON.string) ?? .null, "mapping": mapping]
         fields.members.append(contentsOf: strings.members)
-        fields["tempFileRemoved"] = .bool(path.map { access($0, F_OK) != 0 } ?? false)
+        fields["tempFileRemoved"] = .bool(removed)
         return fields
     }
 
-    /// Removes the temporary file if memlab could not (killed, timed out, cancelled).
-    mutating func cleanUp() {
-        if let path { unlink(path) }
-    }
+    /// Removes the directory and whatever memlab left in it (killed, timed out, cancelled).
+    mutating func cleanUp() { directory.remove() }
 }
 
 // MARK: - demandPaging

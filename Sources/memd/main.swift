@@ -86,6 +86,7 @@ struct Memd: AsyncParsableCommand {
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
 
+        StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()
         let service = MemdService(
             config: config, methods: MethodRegistry.table(config: config, openRPC: openRPC), logger: logger)

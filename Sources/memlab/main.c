@@ -220,12 +220,13 @@ static void json_escape(const char *in, size_t len, char *out, size_t cap) {
 
 static int run_filemap(const struct options *o) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/memd-filemap-XXXXXX", o->tmpdir);
+    snprintf(path, sizeof path, "%s/filemap-XXXXXX", o->tmpdir);
     int fd = mkstemp(path);
     if (fd < 0) fail("mkstemp", errno);
     char escapedPath[8192];
     json_escape(path, strlen(path), escapedPath, sizeof escapedPath);
-    // memd learns the path first, so it can remove the file if memlab is killed.
+    // memd learns the path first; the directory is memd's (memd.<pid>.XXXXXX), and
+    // memd removes it with whatever is left in it if memlab is killed.
     POINT("created", 0, ",\"path\":\"%s\"", escapedPath);
     if (write(fd, "hello\n", 6) != 6) {
         int e = errno;

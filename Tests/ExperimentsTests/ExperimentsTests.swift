@@ -171,7 +171,9 @@ func children(of parent: Int32) -> [Int32] {
         let result = try await runner().run(ExperimentRequest(name: .filemap, sizeBytes: 1 << 20), client: root)
         let r = try real(result)
         let path = try #require(r["path"]?.stringValue)
-        #expect(path.hasPrefix("/tmp/memd-filemap-"))
+        // In memd's own directory, memd.<pid>.XXXXXX, removed afterwards with the file.
+        #expect(path.hasPrefix("\(Leftovers.temporaryDirectory)/memd.\(getpid()).") && path.contains("/filemap-"))
+        #expect(access(String(path[..<path.lastIndex(of: "/")!]), F_OK) != 0, "the directory is gone")
         let mapping = try #require(r["mapping"]?.objectValue)
         #expect(mapping["perms"]?.stringValue == "rw-s")
         #expect(mapping["path"]?.stringValue == path)
@@ -251,12 +253,12 @@ func children(of parent: Int32) -> [Int32] {
         #expect(try leftoverCgroups().isEmpty)
     }
 
-    /// memd-oom-<our pid>-* directories anywhere under /sys/fs/cgroup.
+    /// memd.<our pid>.oom-* directories anywhere under /sys/fs/cgroup.
     func leftoverCgroups() throws -> [String] {
         var proc = ProcReader()
         let mounts = try proc.text("/proc/self/mountinfo")
         var left: [String] = []
-        let prefix = "memd-oom-\(getpid())-"
+        let prefix = "memd.\(getpid()).oom-"
         for mount in MemoryCgroup.mountPoints(mounts, type: "cgroup2", option: nil)
             + MemoryCgroup.mountPoints(mounts, type: "cgroup", option: "memory")
         {
@@ -344,7 +346,7 @@ func children(of parent: Int32) -> [Int32] {
         }
         #expect(code == -32006)
         let file = try #require(path.withLock { $0 })
-        #expect(file.hasPrefix("/tmp/memd-filemap-"))
+        #expect(file.hasPrefix("\(Leftovers.temporaryDirectory)/memd.\(getpid())."))
         #expect(access(file, F_OK) != 0, "\(file) left behind")
     }
 

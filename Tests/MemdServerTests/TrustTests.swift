@@ -274,3 +274,77 @@ import Testing
     }
 }
 
+/// Leftovers: at start memd removes `memd.<pid>.*` entries of a dead memd, keeps a live one's.
+@Suite(.serialized) struct LeftoverTests {
+    /// A pid that is no process now: a child that has exited and been reaped.
+    func deadPid() throws -> Int32 {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        return child.processIdentifier
+    }
+
+    @Test func deadMemdsLeftoversAreSweptLiveOnesKept() throws {
+        guard getuid() == 0 else { return }
+        let live = try MemdHarness()  // a running memd whose entries must stay
+        let livePid = live.process.processIdentifier
+        let dead = try deadPid()
+        let fm = FileManager.default
+        let tmp = fm.temporaryDirectory.appendingPathComponent("memd-sweep-\(getpid())").path
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: tmp) }
+        // Outside the leftovers: a file a symlink inside them points at, which must survive.
+        let victim = tmp + "/victim"
+        try "keep".write(toFile: victim, atomically: false, encoding: .utf8)
+        try fm.createDirectory(atPath: "\(tmp)/memd.\(dead).abc/sub", withIntermediateDirectories: true)
+        try "x".write(toFile: "\(tmp)/memd.\(dead).abc/filemap-1", atomically: false, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: "\(tmp)/memd.\(dead).abc/sub/link", withDestinationPath: victim)
+        try "x".write(toFile: "\(tmp)/memd.\(dead).file", atomically: false, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: "\(tmp)/memd.\(dead).dirlink", withDestinationPath: tmp + "/target")
+        try fm.createDirectory(atPath: tmp + "/target", withIntermediateDirectories: true)
+        try "x".write(toFile: tmp + "/target/inside", atomically: false, encoding: .utf8)
+        try fm.createDirectory(atPath: "\(tmp)/memd.\(livePid).keep", withIntermediateDirectories: true)
+        try "x".write(toFile: "\(tmp)/memd.\(getpid()).notmemd", atomically: false, encoding: .utf8)
+        try "x".write(toFile: tmp + "/memd.notapid.x", atomically: false, encoding: .utf8)
+        try "x".write(toFile: tmp + "/other.txt", atomically: false, encoding: .utf8)
+        // Cgroups where memd makes them (v1: the memory hierarchy's top).
+        let cgroupTop = "/sys/fs/cgroup/memory"
+        let cgroups = fm.fileExists(atPath: cgroupTop + "/cgroup.procs")
+            && mkdir("\(cgroupTop)/memd.\(dead).oom-1", 0o755) == 0
+            && mkdir("\(cgroupTop)/memd.\(livePid).oom-1", 0o755) == 0
+        defer {
+            rmdir("\(cgroupTop)/memd.\(dead).oom-1")
+            rmdir("\(cgroupTop)/memd.\(livePid).oom-1")
+        }
+
+        let memd = Process()
+        memd.executableURL = productsDirectory.appendingPathComponent("memd")
+        let socket = tmp + "/memd.sock.d"
+        try fm.createDirectory(atPath: socket, withIntermediateDirectories: true)
+        memd.arguments = ["--socket", socket + "/s", "--log-level", "warning"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = tmp
+        memd.environment = environment
+        memd.standardError = FileHandle.nullDevice
+        try memd.run()
+        defer {
+            kill(memd.processIdentifier, SIGTERM)
+            memd.waitUntilExit()
+        }
+        for _ in 0..<200 where (try? MemdClient(path: socket + "/s")) == nil { usleep(20_000) }
+
+        let left = Set(try fm.contentsOfDirectory(atPath: tmp))
+        #expect(!left.contains("memd.\(dead).abc") && !left.contains("memd.\(dead).file"))
+        #expect(!left.contains("memd.\(dead).dirlink"), "a symlink is removed, not followed")
+        #expect(!left.contains("memd.\(getpid()).notmemd"), "a running process that is not memd")
+        #expect(left.isSuperset(of: ["memd.\(livePid).keep", "memd.notapid.x", "other.txt", "victim", "target"]))
+        #expect(fm.fileExists(atPath: tmp + "/target/inside") && (try? String(contentsOfFile: victim, encoding: .utf8)) == "keep")
+        if cgroups {
+            #expect(!fm.fileExists(atPath: "\(cgroupTop)/memd.\(dead).oom-1"))
+            #expect(fm.fileExists(atPath: "\(cgroupTop)/memd.\(livePid).oom-1"))
+        }
+        live.stop()
+    }
+}
+
