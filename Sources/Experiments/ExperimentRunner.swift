@@ -17,8 +17,15 @@ public struct ExperimentRunner: Sendable {
     public let limits: ExperimentLimits
     private let running: Running
 
+    /// What runs now, over all clients: the admission state, behind one lock.
     private final class Running: Sendable {
-        let count = Mutex(0)
+        struct State {
+            var count = 0
+            var perUID: [UInt32: Int] = [:]
+            /// The sum of ``ExperimentRequest/allocatedBytes`` of the experiments running.
+            var bytes = 0
+        }
+        let state = Mutex(State())
     }
 
     /// `helperPath`: the memlab executable (built beside memd: `.build/<config>/memlab`).
@@ -63,8 +70,10 @@ public struct ExperimentRunner: Sendable {
         if request.backend == .sim && request.name == .malloc {
             throw ExperimentError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
         }
-        try acquire()
-        defer { release() }
+        // The simulator allocates in memd's own (budgeted) memory, not the host's.
+        let cost = request.backend == .sim ? 0 : request.allocatedBytes
+        try acquire(client: client, bytes: cost, limit: limit)
+        defer { release(client: client, bytes: cost) }
 
         let started = ContinuousClock.now
         let wantsProgress = request.progress
@@ -99,19 +108,45 @@ public struct ExperimentRunner: Sendable {
         return .object(result)
     }
 
-    private func acquire() throws(ExperimentError) {
+    /// Admits one experiment, or throws which limit it would pass: experiments at once
+    /// (`concurrentExperiments`), per uid other than root (`experimentsPerUid`), and the
+    /// bytes all running experiments really allocate together (`experimentBytes`).
+    private func acquire(client: ClientIdentity, bytes: Int, limit: Int) throws(ExperimentError) {
         let maximum = limits.maxConcurrent
-        let admitted: Int? = running.count.withLock { count in
-            guard count < maximum else { return nil }
-            count += 1
-            return count
+        let perUID = limits.maxPerUID
+        let refusal: ExperimentError? = running.state.withLock { state in
+            guard state.count < maximum else {
+                return .resourceLimit("concurrentExperiments", limit: maximum, requested: state.count + 1)
+            }
+            let mine = state.perUID[client.uid, default: 0]
+            if client.uid != 0, mine >= perUID {
+                return .resourceLimit("experimentsPerUid", limit: perUID, requested: mine + 1)
+            }
+            let (total, overflow) = state.bytes.addingReportingOverflow(bytes)
+            guard !overflow, total <= limit else {
+                var error = ExperimentError.resourceLimit(
+                    "experimentBytes", limit: limit, requested: overflow ? Int.max : total)
+                error.message =
+                    "experimentBytes: this experiment allocates \(bytes) bytes and the ones running \(state.bytes);"
+                    + " together they may use at most \(limit) (min(1 GiB, 25% of MemAvailable))"
+                return error
+            }
+            state.count += 1
+            state.perUID[client.uid] = mine + 1
+            state.bytes = total
+            return nil
         }
-        guard admitted != nil else {
-            throw .resourceLimit("concurrentExperiments", limit: maximum, requested: maximum + 1)
-        }
+        if let refusal { throw refusal }
     }
 
-    private func release() { running.count.withLock { $0 -= 1 } }
+    private func release(client: ClientIdentity, bytes: Int) {
+        running.state.withLock { state in
+            state.count -= 1
+            state.bytes -= bytes
+            let mine = state.perUID[client.uid, default: 1] - 1
+            state.perUID[client.uid] = mine > 0 ? mine : nil
+        }
+    }
 
     /// The real backend: memlab on its own thread, this task waiting for it.
     func runReal(_ request: ExperimentRequest, client: ClientIdentity, progress: @escaping @Sendable (JSON) -> Void)

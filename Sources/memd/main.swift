@@ -48,6 +48,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = 2
 
+    @Option(name: .customLong("max-experiments-per-uid"), help: "Experiments running at once for one uid other than root.")
+    var maxExperimentsPerUID: Int = 1
+
     @Option(name: .long, help: "Seconds an experiment may run.")
     var experimentTimeout: Double = 120
 
@@ -62,6 +65,7 @@ struct Memd: AsyncParsableCommand {
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
+            ("--max-experiments-per-uid", maxExperimentsPerUID),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -83,6 +87,7 @@ struct Memd: AsyncParsableCommand {
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines
         config.maxExperiments = maxExperiments
+        config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
 

@@ -21,6 +21,7 @@ enum ExperimentMethods {
             helperPath: config.helperPath ?? besideExecutable("memlab"),
             limits: ExperimentLimits(
                 maxConcurrent: config.maxExperiments,
+                maxPerUID: config.maxExperimentsPerUID,
                 timeout: .milliseconds(Int(config.experimentTimeoutSeconds * 1000))))
     }
 
