@@ -21,12 +21,14 @@ public enum Leftovers {
         return pid
     }
 
-    /// Whether `pid` is a running memd (this one included): its /proc/PID/comm is `memd`.
+    /// Whether `pid` is a running memd (this one included): its /proc/PID/comm starts
+    /// with `memd` (memd itself, and the test runner `memdPackageTests`, which runs
+    /// experiments in-process and must not lose them to a memd starting beside it).
     public static func isRunningMemd(_ pid: Int32) -> Bool {
         if pid == getpid() { return true }
         var proc = ProcReader(capacity: 64)
         guard let comm = try? proc.text("/proc/\(pid)/comm") else { return false }
-        return comm == "memd\n" || comm == "memd"
+        return comm.hasPrefix("memd")
     }
 
     /// The directory for temporary entries: `$TMPDIR`, else `/tmp`.

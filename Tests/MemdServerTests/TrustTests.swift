@@ -305,7 +305,15 @@ import Testing
         try fm.createDirectory(atPath: tmp + "/target", withIntermediateDirectories: true)
         try "x".write(toFile: tmp + "/target/inside", atomically: false, encoding: .utf8)
         try fm.createDirectory(atPath: "\(tmp)/memd.\(livePid).keep", withIntermediateDirectories: true)
-        try "x".write(toFile: "\(tmp)/memd.\(getpid()).notmemd", atomically: false, encoding: .utf8)
+        let sleeper = Process()  // a running process that is not memd
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        defer {
+            kill(sleeper.processIdentifier, SIGKILL)
+            sleeper.waitUntilExit()
+        }
+        try "x".write(toFile: "\(tmp)/memd.\(sleeper.processIdentifier).notmemd", atomically: false, encoding: .utf8)
         try "x".write(toFile: tmp + "/memd.notapid.x", atomically: false, encoding: .utf8)
         try "x".write(toFile: tmp + "/other.txt", atomically: false, encoding: .utf8)
         // Cgroups where memd makes them (v1: the memory hierarchy's top).
@@ -337,7 +345,7 @@ import Testing
         let left = Set(try fm.contentsOfDirectory(atPath: tmp))
         #expect(!left.contains("memd.\(dead).abc") && !left.contains("memd.\(dead).file"))
         #expect(!left.contains("memd.\(dead).dirlink"), "a symlink is removed, not followed")
-        #expect(!left.contains("memd.\(getpid()).notmemd"), "a running process that is not memd")
+        #expect(!left.contains("memd.\(sleeper.processIdentifier).notmemd"), "a running process that is not memd")
         #expect(left.isSuperset(of: ["memd.\(livePid).keep", "memd.notapid.x", "other.txt", "victim", "target"]))
         #expect(fm.fileExists(atPath: tmp + "/target/inside") && (try? String(contentsOfFile: victim, encoding: .utf8)) == "keep")
         if cgroups {
