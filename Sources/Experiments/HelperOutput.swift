@@ -1,10 +1,11 @@
+import JSONRPC
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import JSONRPC
-import ProcFS
 
 /// memlab's stdout, split into lines under memd's bounds. Everything memlab writes
 /// is untrusted input (limits.md §5): a line longer than `maxLineBytes` or more than
@@ -52,7 +53,10 @@ enum HelperLine: Equatable {
     /// experiment's size (no byte count memlab reports may be far beyond it);
     /// `isDescendant` says whether a pid is memlab's own descendant.
     static func parse(
-        _ line: [UInt8], memlab: Int32, sizeBytes: Int, isDescendant: (Int32) -> Bool
+        _ line: [UInt8],
+        memlab: Int32,
+        sizeBytes: Int,
+        isDescendant: (Int32) -> Bool
     ) throws(ExperimentError) -> HelperLine {
         guard line.starts(with: Array(#"{"event":"#.utf8)) else {
             return .output(String(decoding: line, as: UTF8.self))
@@ -78,7 +82,9 @@ enum HelperLine: Equatable {
             case "address", "brk":
                 guard case .string(let text) = value else { throw .untrusted("\(key) is not a string") }
                 // %p prints "(nil)" for a null pointer; anything else must be 0x + at most 16 hex digits.
-                guard text == "(nil)" || (text.hasPrefix("0x") && text.count <= 18 && UInt64(text.dropFirst(2), radix: 16) != nil)
+                guard
+                    text == "(nil)"
+                        || (text.hasPrefix("0x") && text.count <= 18 && UInt64(text.dropFirst(2), radix: 16) != nil)
                 else { throw .untrusted("\(key) \(text.prefix(40)) is not an address") }
             case "touchedBytes", "size", "limitBytes", "attemptBytes", "allocations":
                 try integer(value, key, 0...maxBytes)
@@ -111,7 +117,8 @@ enum HelperLine: Equatable {
     }
 
     @discardableResult
-    private static func integer(_ value: JSON, _ key: String, _ range: ClosedRange<Int>) throws(ExperimentError) -> Int {
+    private static func integer(_ value: JSON, _ key: String, _ range: ClosedRange<Int>) throws(ExperimentError) -> Int
+    {
         guard let number = value.intValue, range.contains(number) else {
             throw .untrusted("\(key) \(JSONWriter.string(value).prefix(40)) is out of range \(range)")
         }

@@ -1,11 +1,12 @@
+import ExperimentsShims
+import JSONRPC
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ExperimentsShims
-import JSONRPC
-import ProcFS
 
 /// How memlab ended, from waitpid.
 enum ExitStatus: Sendable, Equatable {
@@ -141,11 +142,14 @@ func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(ExperimentErr
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(
-        &thread, nil,
+        &thread,
+        nil,
         { raw in
             Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
             return nil
-        }, box)
+        },
+        box
+    )
     guard rc == 0 else {
         Unmanaged<Box>.fromOpaque(box).release()
         throw .internalError("pthread_create: errno \(rc)")
@@ -168,7 +172,10 @@ struct HelperConversation: Sendable {
     let progress: @Sendable (String, JSONObject) -> Void
 
     /// Runs memlab to its end and hands back how it ended. `probe` is called at each point.
-    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(ExperimentError)
+    func run<Probe: ExperimentProbe>(
+        _ probe: inout Probe,
+        _ context: inout ProbeContext
+    ) throws(ExperimentError)
         -> HelperOutcome
     {
         // Sockets, not pipes, for memlab's stdin+stdout: send(MSG_NOSIGNAL) to a dead
@@ -201,7 +208,9 @@ struct HelperConversation: Sendable {
         close(pair[1])
         close(errPipe[1])
         guard spawnError == 0 else {
-            throw .internalError("cannot start the experiment helper \(helperPath): \(String(cString: strerror(spawnError)))")
+            throw .internalError(
+                "cannot start the experiment helper \(helperPath): \(String(cString: strerror(spawnError)))"
+            )
         }
         context.pid = pid
 
@@ -319,7 +328,10 @@ struct HelperConversation: Sendable {
     static let reapTimeout: Duration = .seconds(2)
 
     private func handle<Probe: ExperimentProbe>(
-        _ line: [UInt8], _ outcome: inout HelperOutcome, _ probe: inout Probe, _ context: inout ProbeContext,
+        _ line: [UInt8],
+        _ outcome: inout HelperOutcome,
+        _ probe: inout Probe,
+        _ context: inout ProbeContext,
         channel: Int32
     ) throws(ExperimentError) {
         let memlab = context.pid
@@ -353,6 +365,8 @@ struct HelperConversation: Sendable {
 /// Calls `body` with a NULL-terminated `char *[]` of `strings`.
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     let pointers = strings.map { strdup($0) }
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return (pointers + [nil]).withUnsafeBufferPointer { body($0.baseAddress!) }
 }

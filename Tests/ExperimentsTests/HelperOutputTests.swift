@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import JSONRPC
 import ProcFS
 import Testing
 
 @testable import Experiments
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// memlab's output is untrusted input: forged lines end the experiment (limits.md §5).
 @Suite struct HelperOutputTests {
@@ -30,10 +31,12 @@ import Testing
         var lines = HelperLines()
         try lines.append(ArraySlice(Array(repeating: UInt8(ascii: "a"), count: HelperLines.maxLineBytes)))
         #expect(try lines.next() == nil)
-        #expect(isUntrusted { () throws(ExperimentError) in
-            try lines.append([UInt8(ascii: "a")])
-            _ = try lines.next()
-        })
+        #expect(
+            isUntrusted { () throws(ExperimentError) in
+                try lines.append([UInt8(ascii: "a")])
+                _ = try lines.next()
+            }
+        )
     }
 
     @Test func outputOverTheLimitEndsIt() throws {
@@ -48,9 +51,11 @@ import Testing
 
     @Test func aPidThatIsNotADescendantEndsIt() throws {
         // pid 1 is not a descendant of this test process; a child of it is.
-        #expect(isUntrusted { () throws(ExperimentError) in
-            _ = try parse(#"{"event":"point","phase":"beforeWrite","touchedBytes":0,"childPid":1}"#)
-        })
+        #expect(
+            isUntrusted { () throws(ExperimentError) in
+                _ = try parse(#"{"event":"point","phase":"beforeWrite","touchedBytes":0,"childPid":1}"#)
+            }
+        )
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
         child.arguments = ["10"]

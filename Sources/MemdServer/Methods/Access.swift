@@ -11,7 +11,9 @@ enum Access {
     /// Opens `pid`'s files for `peer`, runs `body` on them, and turns a failure into the
     /// wire error: -32001 gone, -32002 refused. Every per-process read goes through here.
     static func read<T>(
-        pid: Int32, peer: PeerCredentials, capacity: Int = 64 * 1024,
+        pid: Int32,
+        peer: PeerCredentials,
+        capacity: Int = 64 * 1024,
         _ body: (inout ProcessFiles) throws(ProcError) -> T
     ) throws(RPCError) -> T {
         do {
@@ -38,12 +40,15 @@ enum Access {
             if let peer, !peer.isRoot, let owner = try? processOwner(pid: pid) {
                 guard owner == peer.uid else {
                     return .permissionDenied(
-                        pid: Int(pid), reason: "process \(pid) belongs to uid \(owner), not to you (uid \(peer.uid))")
+                        pid: Int(pid),
+                        reason: "process \(pid) belongs to uid \(owner), not to you (uid \(peer.uid))"
+                    )
                 }
                 return .permissionDenied(
                     pid: Int(pid),
                     reason: "process \(pid) is not dumpable (a setuid program, or it changed its credentials): "
-                        + "the kernel would not let uid \(peer.uid) read it either")
+                        + "the kernel would not let uid \(peer.uid) read it either"
+                )
             }
             return .permissionDenied(pid: Int(pid), reason: "the kernel refused to let memd read \(path)")
         case .io, .malformed: return .internalError(error.description)
