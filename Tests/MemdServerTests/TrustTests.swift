@@ -108,7 +108,8 @@ import Testing
 
     @Test func memlabRunsWithTheClientsRightsOnly() throws {
         guard getuid() == 0 else { return }
-        let memd = try MemdHarness(["--socket-mode", "0666"])
+        // memd with supplementary groups of its own (root, groups 4 and 24), which memlab must not keep.
+        let memd = try GroupedMemd()
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         client.arguments = [
@@ -131,6 +132,7 @@ import Testing
         let progress = try JSONParser.parse(line)
         #expect(progress["method"] == "experiment.progress", "\(String(decoding: line, as: UTF8.self))")
         let memdPid = memd.process.processIdentifier
+        #expect(try readProc("/proc/\(memdPid)/status").contains("Groups:\t4 24"), "memd itself has groups")
         let memlab = try #require(
             ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).first {
                 pid in
@@ -388,5 +390,41 @@ import Testing
             #expect(fm.fileExists(atPath: "\(cgroupTop)/memd.\(livePid).oom-1"))
         }
         live.stop()
+    }
+}
+
+/// memd run as root with supplementary groups 4 and 24 (setpriv execs it: same pid).
+final class GroupedMemd {
+    let directory: String
+    let socketPath: String
+    let process = Process()
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("memd-groups-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        socketPath = directory + "/memd.sock"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = [
+            "--groups=4,24", productsDirectory.appendingPathComponent("memd").path, "--socket", socketPath,
+            "--socket-mode", "0666", "--log-level", "warning",
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 where (try? MemdClient(path: socketPath)) == nil { usleep(20_000) }
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
