@@ -24,6 +24,16 @@ enum Access {
         }
     }
 
+    /// Opens `pid`'s files for `peer` and keeps them open (for a caller that reads on,
+    /// like a pagemap lookup loop); map later errors with ``wire(_:pid:peer:)``.
+    static func open(pid: Int32, peer: PeerCredentials, capacity: Int = 64 * 1024) throws(RPCError) -> ProcessFiles {
+        do {
+            return try ProcessFiles(pid: pid, client: client(peer), capacity: capacity)
+        } catch {
+            throw wire(error, pid: pid, peer: peer)
+        }
+    }
+
     /// Refuses (-32002) or reports gone (-32001) unless `peer` may read `pid` now.
     /// Prefer ``read(pid:peer:capacity:_:)``, which also verifies after each read.
     static func check(pid: Int32, peer: PeerCredentials) throws(RPCError) {
