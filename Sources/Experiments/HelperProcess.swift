@@ -75,8 +75,28 @@ struct ProbeContext {
         do { return try proc.maps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func smaps(_ pid: Int32) throws(ExperimentError) -> [Mapping] {
-        do { return try proc.smaps(pid: pid) } catch { throw .proc(error, pid: pid) }
+    /// Reads files of memlab's child `pid` through one /proc/PID directory descriptor,
+    /// first checking through it that the process is memlab's child (its stat's ppid):
+    /// what is read is that child's, even if the pid were reused meanwhile.
+    mutating func child<T>(
+        _ pid: Int32,
+        _ body: (inout ProcessFiles) throws(ProcError) -> T
+    )
+        throws(ExperimentError) -> T
+    {
+        do {
+            var files = try ProcessFiles(pid: pid, client: ProcClient(uid: geteuid(), gid: getegid()))
+            guard try files.stat().ppid == self.pid else {
+                throw ExperimentError.untrusted("process \(pid) is not memlab's child")
+            }
+            return try body(&files)
+        } catch let error as ProcError {
+            throw .proc(error, pid: pid)
+        } catch let error as ExperimentError {
+            throw error
+        } catch {
+            throw .internalError("\(error)")
+        }
     }
 
     mutating func meminfo() throws(ExperimentError) -> Meminfo {

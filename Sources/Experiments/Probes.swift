@@ -265,9 +265,14 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
+    /// The child's figures, read through one /proc/CHILD directory descriptor (which
+    /// pins the process: a pid reused behind it fails) after checking, through that
+    /// same descriptor, that it is memlab's child.
     mutating func child(_ pid: Int32, _ context: inout ProbeContext) throws(ExperimentError) -> ChildFigures {
-        let stat = try context.stat(pid)
-        let region = try context.smaps(pid).first { $0.start == address }?.detail ?? SmapsDetail()
+        let (stat, mappings) = try context.child(pid) { files throws(ProcError) in
+            (try files.stat(), try files.smaps())
+        }
+        let region = mappings.first { $0.start == address }?.detail ?? SmapsDetail()
         return ChildFigures(
             rss: stat.rssPages * pageSize,
             shared: region.sharedClean + region.sharedDirty,
