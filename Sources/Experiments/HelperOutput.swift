@@ -7,22 +7,16 @@ import Glibc
 import Musl
 #endif
 
-/// memlab's stdout, split into lines under memd's bounds. Everything memlab writes
-/// is untrusted input (limits.md §5): a line longer than `maxLineBytes` or more than
-/// `maxTotalBytes` in all ends the experiment.
+/// memlab's stdout, split into lines of at most `maxLineBytes`. Everything memlab
+/// writes is untrusted input (limits.md §5): a longer line ends the experiment.
 struct HelperLines {
     static let maxLineBytes = 64 * 1024
-    static let maxTotalBytes = 1 << 20
 
     private var buffer: [UInt8] = []
-    private(set) var total = 0
 
-    /// Adds bytes read from memlab.
-    mutating func append(_ bytes: ArraySlice<UInt8>) throws(ExperimentError) {
-        total += bytes.count
-        guard total <= Self.maxTotalBytes else {
-            throw .untrusted("more than \(Self.maxTotalBytes) bytes of output")
-        }
+    /// Adds bytes read from memlab (the buffer never holds more than one line over
+    /// the limit plus one read: `next()` is called after each append).
+    mutating func append(_ bytes: ArraySlice<UInt8>) {
         buffer.append(contentsOf: bytes)
     }
 
@@ -38,6 +32,36 @@ struct HelperLines {
         let line = Array(buffer[..<newline])
         buffer.removeSubrange(...newline)
         return line
+    }
+}
+
+/// How much of memlab's output memd takes: at most `maxKeptBytes` of what it keeps
+/// (program output and events other than measurement points), and at most as many
+/// points as the request can make (each is measured and answered, then dropped):
+/// 2 × ⌈sizeBytes / stepBytes⌉ + 16 (`oom` touches twice its size).
+struct HelperBudget {
+    static let maxKeptBytes = 1 << 20
+
+    let maxPoints: Int
+    private(set) var keptBytes = 0
+    private(set) var points = 0
+
+    init(sizeBytes: Int, stepBytes: Int) {
+        let steps = stepBytes > 0 ? sizeBytes / stepBytes + 1 : sizeBytes
+        maxPoints = steps > Int.max / 4 ? Int.max : 2 * steps + 16
+    }
+
+    /// Counts one line of `bytes` bytes; throws once memlab has written more than it may.
+    mutating func admit(_ line: HelperLine, bytes: Int) throws(ExperimentError) {
+        if case .event(let event) = line, event["event"]?.stringValue == "point" {
+            points += 1
+            guard points <= maxPoints else { throw .untrusted("more than \(maxPoints) measurement points") }
+            return
+        }
+        keptBytes += bytes
+        guard keptBytes <= Self.maxKeptBytes else {
+            throw .untrusted("more than \(Self.maxKeptBytes) bytes of output")
+        }
     }
 }
 

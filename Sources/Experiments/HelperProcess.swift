@@ -237,6 +237,7 @@ struct HelperConversation: Sendable {
         var outcome = HelperOutcome(pid: pid, status: .exited(0), end: .finished)
         var failure: ExperimentError?
         var lines = HelperLines()
+        var budget = HelperBudget(sizeBytes: context.request.sizeBytes, stepBytes: context.request.stepBytes)
         var stderrBytes: [UInt8] = []
         var stderrOpen = true
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -280,9 +281,9 @@ struct HelperConversation: Sendable {
                 }
                 if n == 0 { break }  // EOF: memlab (and any child of it) closed stdout
                 do throws(ExperimentError) {
-                    try lines.append(chunk[0..<n])
+                    lines.append(chunk[0..<n])
                     while let line = try lines.next() {
-                        try handle(line, &outcome, &probe, &context, channel: channel)
+                        try handle(line, &outcome, &probe, &context, &budget, channel: channel)
                     }
                 } catch {
                     failure = error
@@ -352,12 +353,14 @@ struct HelperConversation: Sendable {
         _ outcome: inout HelperOutcome,
         _ probe: inout Probe,
         _ context: inout ProbeContext,
+        _ budget: inout HelperBudget,
         channel: Int32
     ) throws(ExperimentError) {
         let memlab = context.pid
         let parsed = try HelperLine.parse(line, memlab: memlab, sizeBytes: context.request.sizeBytes) { pid in
             isDescendant(pid, of: memlab, proc: &context.proc)
         }
+        try budget.admit(parsed, bytes: line.count + 1)
         guard case .event(let event) = parsed else {
             if case .output(let text) = parsed { outcome.output.append(text) }
             return

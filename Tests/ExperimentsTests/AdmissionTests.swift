@@ -115,4 +115,15 @@ import Glibc
         #expect(await refusal { _ = try await shared.run(second, client: root) } == nil)
         #expect(ExperimentRequest(name: .cow, sizeBytes: Int.max).allocatedBytes == Int.max, "no overflow")
     }
+
+    /// Many small steps are many points, not output: 96 MiB in 4 KiB steps writes
+    /// ~1.3 MB of point lines, and runs to its end.
+    @Test func manySmallStepsAreNotOverTheOutputLimit() async throws {
+        let result = try await runner().run(
+            ExperimentRequest(name: .demandPaging, sizeBytes: 96 << 20, stepBytes: 4096),
+            client: root
+        )
+        let samples = try #require(result["real"]?["samples"]?.arrayValue)
+        #expect(samples.count == 2 + (96 << 20) / 4096)
+    }
 }
