@@ -1,11 +1,12 @@
+import ExperimentsShims
+import JSONRPC
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ExperimentsShims
-import JSONRPC
-import ProcFS
 
 /// How memlab ended, from waitpid.
 enum ExitStatus: Sendable, Equatable {
@@ -74,8 +75,28 @@ struct ProbeContext {
         do { return try proc.maps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func smaps(_ pid: Int32) throws(ExperimentError) -> [Mapping] {
-        do { return try proc.smaps(pid: pid) } catch { throw .proc(error, pid: pid) }
+    /// Reads files of memlab's child `pid` through one /proc/PID directory descriptor,
+    /// first checking through it that the process is memlab's child (its stat's ppid):
+    /// what is read is that child's, even if the pid were reused meanwhile.
+    mutating func child<T>(
+        _ pid: Int32,
+        _ body: (inout ProcessFiles) throws(ProcError) -> T
+    )
+        throws(ExperimentError) -> T
+    {
+        do {
+            var files = try ProcessFiles(pid: pid, client: ProcClient(uid: geteuid(), gid: getegid()))
+            guard try files.stat().ppid == self.pid else {
+                throw ExperimentError.untrusted("process \(pid) is not memlab's child")
+            }
+            return try body(&files)
+        } catch let error as ProcError {
+            throw .proc(error, pid: pid)
+        } catch let error as ExperimentError {
+            throw error
+        } catch {
+            throw .internalError("\(error)")
+        }
     }
 
     mutating func meminfo() throws(ExperimentError) -> Meminfo {
@@ -141,11 +162,14 @@ func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(ExperimentErr
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(
-        &thread, nil,
+        &thread,
+        nil,
         { raw in
             Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
             return nil
-        }, box)
+        },
+        box
+    )
     guard rc == 0 else {
         Unmanaged<Box>.fromOpaque(box).release()
         throw .internalError("pthread_create: errno \(rc)")
@@ -168,7 +192,10 @@ struct HelperConversation: Sendable {
     let progress: @Sendable (String, JSONObject) -> Void
 
     /// Runs memlab to its end and hands back how it ended. `probe` is called at each point.
-    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(ExperimentError)
+    func run<Probe: ExperimentProbe>(
+        _ probe: inout Probe,
+        _ context: inout ProbeContext
+    ) throws(ExperimentError)
         -> HelperOutcome
     {
         // Sockets, not pipes, for memlab's stdin+stdout: send(MSG_NOSIGNAL) to a dead
@@ -178,7 +205,7 @@ struct HelperConversation: Sendable {
             throw .internalError("socketpair: errno \(errno)")
         }
         var errPipe: [Int32] = [-1, -1]
-        guard memd_pipe2(&errPipe, O_CLOEXEC) == 0 else {
+        guard memd_pipe2(&errPipe, O_CLOEXEC | O_NONBLOCK) == 0 else {
             close(pair[0])
             close(pair[1])
             throw .internalError("pipe2: errno \(errno)")
@@ -201,13 +228,16 @@ struct HelperConversation: Sendable {
         close(pair[1])
         close(errPipe[1])
         guard spawnError == 0 else {
-            throw .internalError("cannot start the experiment helper \(helperPath): \(String(cString: strerror(spawnError)))")
+            throw .internalError(
+                "cannot start the experiment helper \(helperPath): \(String(cString: strerror(spawnError)))"
+            )
         }
         context.pid = pid
 
         var outcome = HelperOutcome(pid: pid, status: .exited(0), end: .finished)
         var failure: ExperimentError?
-        var lineBuffer: [UInt8] = []
+        var lines = HelperLines()
+        var budget = HelperBudget(sizeBytes: context.request.sizeBytes, stepBytes: context.request.stepBytes)
         var stderrBytes: [UInt8] = []
         var stderrOpen = true
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -250,16 +280,14 @@ struct HelperConversation: Sendable {
                     break  // ECONNRESET: memlab is gone
                 }
                 if n == 0 { break }  // EOF: memlab (and any child of it) closed stdout
-                lineBuffer.append(contentsOf: chunk[0..<n])
-                while let newline = lineBuffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = Array(lineBuffer[..<newline])
-                    lineBuffer.removeSubrange(...newline)
-                    do throws(ExperimentError) {
-                        try handle(line, &outcome, &probe, &context, channel: channel)
-                    } catch {
-                        failure = error
-                        break loop
+                do throws(ExperimentError) {
+                    lines.append(chunk[0..<n])
+                    while let line = try lines.next() {
+                        try handle(line, &outcome, &probe, &context, &budget, channel: channel)
                     }
+                } catch {
+                    failure = error
+                    break loop
                 }
             }
         }
@@ -268,16 +296,9 @@ struct HelperConversation: Sendable {
         // group (memlab and any child of it), then reap all of it. memd is a child
         // subreaper, so a child orphaned by the kill comes back to us and is reaped here.
         kill(-pid, SIGKILL)
-        while true {
-            var status: Int32 = 0
-            let reaped = waitpid(-pid, &status, 0)
-            if reaped < 0 {
-                if errno == EINTR { continue }
-                break  // ECHILD: the group is gone
-            }
-            if reaped == pid { outcome.status = ExitStatus(status) }
-        }
-        // Every writer is dead: what is left in the stderr pipe is all there is.
+        if let status = reap(pid) { outcome.status = status }
+        // What is left in the (non-blocking) stderr pipe; a writer that escaped the group
+        // cannot hold us here.
         while stderrOpen {
             let n = read(errPipe[0], &chunk, chunk.count)
             if n > 0, stderrBytes.count < 64 * 1024 {
@@ -291,27 +312,65 @@ struct HelperConversation: Sendable {
         return outcome
     }
 
+    /// Reaps memlab and what is left of its process group (just SIGKILLed), waiting at
+    /// most `reapTimeout` in all: memlab's exit is awaited on a pidfd (readiness), the
+    /// rest of the group with WNOHANG. Never a blocking waitpid that could hold the
+    /// experiment's slot forever (a process stuck in the kernel, one that left the group).
+    private func reap(_ pid: Int32) -> ExitStatus? {
+        let deadline = ContinuousClock.now + Self.reapTimeout
+        func remainingMs() -> Int32 {
+            let left = deadline - ContinuousClock.now
+            return left > .zero ? Int32(clamping: Int(left / .milliseconds(1)) + 1) : 0
+        }
+        let pidfd = memd_pidfd_open(pid)
+        if pidfd >= 0 {
+            var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            while poll(&pfd, 1, remainingMs()) < 0 && errno == EINTR {}
+            close(pidfd)
+        }
+        var status: ExitStatus?
+        while true {
+            var raw: Int32 = 0
+            let reaped = waitpid(-pid, &raw, WNOHANG)
+            if reaped > 0 {
+                if reaped == pid { status = ExitStatus(raw) }
+                continue
+            }
+            if reaped < 0 && errno == EINTR { continue }
+            if reaped < 0 { break }  // ECHILD: the group is gone
+            // 0: a member is still dying. Give it a moment, within the deadline.
+            guard remainingMs() > 0 else { break }
+            var none = pollfd(fd: -1, events: 0, revents: 0)
+            _ = poll(&none, 1, min(remainingMs(), 5))
+        }
+        return status
+    }
+
+    static let reapTimeout: Duration = .seconds(2)
+
     private func handle<Probe: ExperimentProbe>(
-        _ line: [UInt8], _ outcome: inout HelperOutcome, _ probe: inout Probe, _ context: inout ProbeContext,
+        _ line: [UInt8],
+        _ outcome: inout HelperOutcome,
+        _ probe: inout Probe,
+        _ context: inout ProbeContext,
+        _ budget: inout HelperBudget,
         channel: Int32
     ) throws(ExperimentError) {
-        guard line.starts(with: Array(#"{"event":"#.utf8)) else {
-            outcome.output.append(String(decoding: line, as: UTF8.self))
-            return
+        let memlab = context.pid
+        let parsed = try HelperLine.parse(line, memlab: memlab, sizeBytes: context.request.sizeBytes) { pid in
+            isDescendant(pid, of: memlab, proc: &context.proc)
         }
-        let event: JSONObject
-        do {
-            guard let object = try JSONParser.parse(line).objectValue else { throw ExperimentError.internalError("") }
-            event = object
-        } catch {
-            throw .internalError("the experiment helper wrote a malformed line: \(String(decoding: line, as: UTF8.self))")
+        try budget.admit(parsed, bytes: line.count + 1)
+        guard case .event(let event) = parsed else {
+            if case .output(let text) = parsed { outcome.output.append(text) }
+            return
         }
         guard event["event"]?.stringValue == "point", let phase = event["phase"]?.stringValue else {
             var event = event
             if event["event"]?.stringValue == "started" {
                 // The uid memlab runs as, from the kernel (memlab is not reaped yet,
                 // so /proc/PID/status is there even if it has exited).
-                if let uid = realUid(context.pid) { event["statusUid"] = .int(uid) }
+                if let status = try? context.proc.status(pid: memlab) { event["statusUid"] = .int(Int(status.realUID)) }
                 progress("started", event)
             }
             outcome.events.append(event)
@@ -319,24 +378,18 @@ struct HelperConversation: Sendable {
         }
         try probe.point(phase, event, &context)
         progress(phase, event)
+        // Never blocks: a memlab that does not read its "go"s fills the buffer and is ended.
         let go = Array("go\n".utf8)
-        _ = go.withUnsafeBytes { send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let sent = go.withUnsafeBytes { send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if sent < 0 && errno == EAGAIN { throw .untrusted("memlab does not read what memd sends") }
     }
-}
-
-/// The real uid of a process: the first number of the `Uid:` line of /proc/PID/status.
-func realUid(_ pid: Int32) -> Int? {
-    var proc = ProcReader()
-    guard let status = try? proc.text("/proc/\(pid)/status") else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("Uid:") {
-        return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { Int($0) }
-    }
-    return nil
 }
 
 /// Calls `body` with a NULL-terminated `char *[]` of `strings`.
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     let pointers = strings.map { strdup($0) }
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return (pointers + [nil]).withUnsafeBufferPointer { body($0.baseAddress!) }
 }

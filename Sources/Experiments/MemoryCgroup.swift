@@ -1,11 +1,12 @@
+import JSONRPC
+import ProcFS
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import JSONRPC
-import ProcFS
-import Synchronization
 
 /// A memory cgroup made for one `oom` experiment, so that the OOM killer it wakes
 /// is the cgroup's (mm/memcontrol.c, mem_cgroup_out_of_memory) and never the host's.
@@ -37,7 +38,8 @@ struct MemoryCgroup {
             count += 1
             return count
         }
-        let name = "memd-oom-\(getpid())-\(serial)"
+        // memd.<pid>.…: an earlier memd's leftovers are swept at start (Leftovers).
+        let name = "\(Leftovers.prefix)oom-\(serial)"
         var reasons: [String] = []
 
         // v2: a cgroup2 mount whose own cgroup, or top, delegates memory.
@@ -54,8 +56,14 @@ struct MemoryCgroup {
                 }
                 let dir = parent + "/" + name
                 // No swap to escape to.
-                guard Self.create(dir, limit: ("memory.max", String(limitBytes)), swap: ("memory.swap.max", "0"),
-                                  reasons: &reasons) else { continue }
+                guard
+                    Self.create(
+                        dir,
+                        limit: ("memory.max", String(limitBytes)),
+                        swap: ("memory.swap.max", "0"),
+                        reasons: &reasons
+                    )
+                else { continue }
                 version = .v2
                 path = dir
                 return
@@ -67,8 +75,13 @@ struct MemoryCgroup {
             for parent in Self.candidates(mount: mount, own: own) {
                 let dir = parent + "/" + name
                 // Memory + swap at the same limit: no swap to escape to (absent without swap accounting).
-                guard Self.create(dir, limit: ("memory.limit_in_bytes", String(limitBytes)),
-                                  swap: ("memory.memsw.limit_in_bytes", String(limitBytes)), reasons: &reasons)
+                guard
+                    Self.create(
+                        dir,
+                        limit: ("memory.limit_in_bytes", String(limitBytes)),
+                        swap: ("memory.memsw.limit_in_bytes", String(limitBytes)),
+                        reasons: &reasons
+                    )
                 else { continue }
                 version = .v1
                 path = dir
@@ -82,7 +95,9 @@ struct MemoryCgroup {
     /// Puts a process in the cgroup (before it allocates).
     func attach(_ pid: Int32) throws(ExperimentError) {
         let rc = Self.write(String(pid), to: path + "/cgroup.procs")
-        guard rc == 0 else { throw .internalError("cannot move process \(pid) into \(path): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw .internalError("cannot move process \(pid) into \(path): \(String(cString: strerror(rc)))")
+        }
     }
 
     /// The cgroup's oom-kill count: `oom_kill` of memory.events (v2) or memory.oom_control (v1).
@@ -97,17 +112,42 @@ struct MemoryCgroup {
         throw .unsupported("\(file) has no oom_kill count on this kernel")
     }
 
-    /// Removes the cgroup; its processes must be reaped first.
+    /// Removes the cgroup (its processes must be reaped first): `unlinkat(AT_REMOVEDIR)`
+    /// on a descriptor of its parent.
     mutating func remove() {
-        guard !isRemoved else { return }
-        isRemoved = rmdir(path) == 0 || errno == ENOENT
+        guard !isRemoved, let slash = path.lastIndex(of: "/") else { return }
+        let parent = open(String(path[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { return }
+        defer { close(parent) }
+        isRemoved = unlinkat(parent, String(path[path.index(after: slash)...]), AT_REMOVEDIR) == 0 || errno == ENOENT
+    }
+
+    /// Every directory where memd makes its cgroups (memd's own cgroup, the top of each
+    /// hierarchy with the memory controller): where an earlier memd's leftovers are.
+    static func parents() -> [String] {
+        var proc = ProcReader()
+        let mounts = (try? proc.text("/proc/self/mountinfo")) ?? ""
+        let membership = (try? proc.text("/proc/self/cgroup")) ?? ""
+        var out: [String] = []
+        for mount in mountPoints(mounts, type: "cgroup2", option: nil) {
+            out += candidates(mount: mount, own: ownPath(membership, controller: nil))
+        }
+        for mount in mountPoints(mounts, type: "cgroup", option: "memory") {
+            out += candidates(mount: mount, own: ownPath(membership, controller: "memory"))
+        }
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
     }
 
     /// Writes `text` to a control file; 0 or the errno.
     /// Makes the cgroup `dir` with its memory limit (and, where the file exists, its swap limit);
     /// on failure records why in `reasons` and leaves nothing behind.
-    static func create(_ dir: String, limit: (file: String, value: String), swap: (file: String, value: String),
-                       reasons: inout [String]) -> Bool {
+    static func create(
+        _ dir: String,
+        limit: (file: String, value: String),
+        swap: (file: String, value: String),
+        reasons: inout [String]
+    ) -> Bool {
         guard mkdir(dir, 0o755) == 0 else {
             reasons.append("\(dir): \(String(cString: strerror(errno)))")
             return false

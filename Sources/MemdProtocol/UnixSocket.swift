@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Connecting to a Unix stream socket by path: one place for sockaddr_un.
@@ -35,5 +35,17 @@ public enum UnixSocket {
             throw Failure(errno: code, reason: String(cString: strerror(code)))
         }
         return fd
+    }
+
+    /// The uid of the process at the other end of a connected Unix socket, as the
+    /// kernel recorded it at connect/listen time (SO_PEERCRED, net/core/sock.c).
+    public static func peerUID(_ fd: Int32) throws(Failure) -> UInt32 {
+        // struct ucred {pid_t pid; uid_t uid; gid_t gid;} (behind _GNU_SOURCE in <sys/socket.h>).
+        var cred: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 else {
+            throw Failure(errno: errno, reason: "SO_PEERCRED: \(String(cString: strerror(errno)))")
+        }
+        return cred.1
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// Who a /proc read is done for: the client's uid and gid (SO_PEERCRED), not memd's.
@@ -32,10 +32,11 @@ public struct ProcClient: Sendable, Equatable {
 /// 2. Each file is opened with `openat` on that descriptor and read (or, for
 ///    pagemap, opened: the kernel binds the file to the process's `mm` at open,
 ///    `proc_mem_open`).
-/// 3. Then the directory descriptor is `fstat`ed: `pid_getattr` recomputes its owner
-///    with `task_dump_owner` at that moment, so a task that exec'd a setuid program,
-///    or is otherwise not dumpable, shows root. Unless the client is root, an owner
-///    other than the client is a refusal.
+/// 3. Then the owner is taken again through the directory descriptor (`fstatat` of
+///    `status`: the kernel recomputes it with `task_dump_owner` at that moment), so a
+///    task that exec'd a setuid program, or is otherwise not dumpable, shows root.
+///    Unless the client is root, an owner other than the client is a refusal; a task
+///    that is gone fails the lookup (ESRCH/ENOENT).
 ///
 /// Both orders of the race are covered: exec before the verification shows root and
 /// is refused; exec after it leaves the descriptor on the old `mm` (it reads as
@@ -52,7 +53,12 @@ public struct ProcessFiles: ~Copyable {
 
     /// Opens `/proc/PID` for `client` and verifies it once (a refused or missing
     /// process fails here, before any file is read).
-    public init(pid: Int32, client: ProcClient, root: String = "/proc", capacity: Int = 64 * 1024)
+    public init(
+        pid: Int32,
+        client: ProcClient,
+        root: String = "/proc",
+        capacity: Int = 64 * 1024
+    )
         throws(ProcError)
     {
         self.pid = pid
@@ -80,22 +86,23 @@ public struct ProcessFiles: ~Copyable {
     public func path(_ name: String) -> String { "\(root)/\(pid)/\(name)" }
 
     /// Checks, now, that the client may see this process: root, or the current owner
-    /// (`fstat` of the directory descriptor) is the client. A process that is gone is
+    /// (see ``verify(directory:client:path:)``) is the client. A process that is gone is
     /// `.notFound`; another owner `.permissionDenied`.
     public mutating func verify() throws(ProcError) {
         owner = try Self.verify(directory: directory, client: client, path: "\(root)/\(pid)")
     }
 
-    /// The owner of the /proc/PID directory descriptor now, if `client` may see it.
+    /// The owner of the process's files now, if `client` may see it.
+    ///
+    /// `fstatat(directory, "status")` looks the file up again, so `pid_revalidate`
+    /// recomputes its owner with `task_dump_owner`: the effective uid, or root when the
+    /// task is not dumpable (a setuid exec, PR_SET_DUMPABLE 0). The directory itself
+    /// always shows the euid, so a client's own non-dumpable process — which the kernel
+    /// would not let the client read — would pass a check on it.
     static func verify(directory: Int32, client: ProcClient, path: String) throws(ProcError) -> UInt32 {
         var info = Glibc.stat()
-        guard fstat(directory, &info) == 0 else { throw ProcFile.error(path, errno) }
+        guard fstatat(directory, "status", &info, 0) == 0 else { throw ProcFile.error(path + "/status", errno) }
         if client.isRoot || info.st_uid == client.uid { return info.st_uid }
-        // A dead task shows root too (pid_getattr): ESRCH from an openat through the
-        // descriptor tells the two apart.
-        let fd = openat(directory, "stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ProcFile.error(path + "/stat", errno) }
-        close(fd)
         throw .permissionDenied(path: path)
     }
 
@@ -121,7 +128,10 @@ public struct ProcessFiles: ~Copyable {
         try verify()
     }
 
-    mutating func parse<T>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T)
+    mutating func parse<T>(
+        _ name: String,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T
+    )
         throws(ProcError) -> T
     {
         try read(name)

@@ -16,7 +16,8 @@ struct Memd: AsyncParsableCommand {
         abstract: "Answers JSON-RPC 2.0 about this machine's memory on a Unix socket.",
         discussion: """
             The socket path is, first that applies: --socket, $MEMD_SOCKET, \
-            $XDG_RUNTIME_DIR/memd.sock, /tmp/memd-<uid>.sock. Talk to it with memctl, \
+            $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
+            for anyone else. Talk to it with memctl, \
             or paste a line into `socat - UNIX-CONNECT:PATH`.
             """)
 
@@ -59,6 +60,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = 2
 
+    @Option(name: .customLong("max-experiments-per-uid"), help: "Experiments running at once for one uid other than root.")
+    var maxExperimentsPerUID: Int = 1
+
     @Option(name: .long, help: "Seconds an experiment may run.")
     var experimentTimeout: Double = 120
 
@@ -76,6 +80,7 @@ struct Memd: AsyncParsableCommand {
             ("--max-unsent-bytes", maxUnsentBytes),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
             ("--max-watches", maxWatches),
+            ("--max-experiments-per-uid", maxExperimentsPerUID),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -101,9 +106,11 @@ struct Memd: AsyncParsableCommand {
         config.maxMachinesPerUID = maxMachines
         config.maxExperiments = maxExperiments
         config.maxWatchesPerUID = maxWatches
+        config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
 
+        StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()
         let service = MemdService(
             config: config, methods: MethodRegistry.table(config: config, openRPC: openRPC), logger: logger)

@@ -3,7 +3,7 @@ import JSONRPC
 import Logging
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `runExperiment`: the params as the Experiments module reads them.
@@ -21,7 +21,10 @@ enum ExperimentMethods {
             helperPath: config.helperPath ?? besideExecutable("memlab"),
             limits: ExperimentLimits(
                 maxConcurrent: config.maxExperiments,
-                timeout: .milliseconds(Int(config.experimentTimeoutSeconds * 1000))))
+                maxPerUID: config.maxExperimentsPerUID,
+                timeout: .milliseconds(Int(config.experimentTimeoutSeconds * 1000))
+            )
+        )
     }
 
     static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
