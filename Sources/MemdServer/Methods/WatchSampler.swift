@@ -191,9 +191,7 @@ final class WatchSampler: @unchecked Sendable {
         if let open = process.handle {
             handle = open
         } else {
-            guard let files = try? ProcessFiles(pid: process.pid, client: Access.client(peer), capacity: 2048) else {
-                return nil
-            }
+            guard let files = try? Access.open(pid: process.pid, peer: peer, capacity: 2048) else { return nil }
             handle = ProcessHandle(files)
             if DescriptorBudget.shared.take(ProcessHandle.descriptors) { tracked[slot].handle = handle }
         }
