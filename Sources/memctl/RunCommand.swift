@@ -52,6 +52,9 @@ struct RunCommand: ParsableCommand {
                     recorder.add(sample)
                 }
             } catch {
+                // memd refused the watch (a limit, …): the command never ran, and does not now.
+                // Lost after it began: the command runs on unwatched, and is waited for.
+                if !child.isReleased { kill(child.pid, SIGKILL) }
                 child.release()
                 _ = child.wait()
                 throw error
@@ -146,6 +149,8 @@ final class GatedChild {
         if gate >= 0 { close(gate) }
         gate = -1
     }
+
+    var isReleased: Bool { gate < 0 }
 
     /// Reaps the command: its exit status as a shell reports it, and its rusage.
     func wait() -> ChildExit {
