@@ -8,6 +8,9 @@ import ServiceLifecycle
     import Glibc
 #endif
 
+/// Every limit's default, from the one place that decides it.
+private let defaults = ServerConfig(socketPath: "")
+
 /// memd: the memory introspection server. Argument parsing and wiring only.
 @main
 struct Memd: AsyncParsableCommand {
@@ -27,37 +30,37 @@ struct Memd: AsyncParsableCommand {
     var socketMode: String = "0600"
 
     @Option(name: .long, help: "Longest request line, in bytes.")
-    var maxRequestBytes: Int = 1 << 20
+    var maxRequestBytes: Int = defaults.maxRequestBytes
 
     @Option(name: .long, help: "Most entries in one batch.")
-    var maxBatch: Int = 1000
+    var maxBatch: Int = defaults.maxBatch
 
     @Option(name: .long, help: "Most connections at once.")
-    var maxConnections: Int = 256
+    var maxConnections: Int = defaults.maxConnections
 
     @Option(name: .long, help: "Most connections at once of one uid other than root.")
-    var maxConnectionsPerUid: Int = 64
+    var maxConnectionsPerUid: Int = defaults.maxConnectionsPerUID
 
     @Option(name: .long, help: "Longest response line, in bytes (longer: -32003 responseBytes).")
-    var maxResponseBytes: Int = 64 << 20
+    var maxResponseBytes: Int = defaults.maxResponseBytes
 
     @Option(name: .long, help: "Unsent response bytes on a connection above which memd stops reading it.")
-    var maxUnsentBytes: Int = 4 << 20
+    var maxUnsentBytes: Int = defaults.maxUnsentBytes
 
     @Option(name: .long, help: "Most calls in flight per connection (then reading pauses).")
-    var maxInFlight: Int = 64
+    var maxInFlight: Int = defaults.maxInFlight
 
     @Option(name: .long, help: "Seconds a connection may hold a partial line with no new byte.")
-    var idleTimeout: Double = 30
+    var idleTimeout: Double = defaults.idlePartialLineSeconds
 
     @Option(name: .long, help: "Simulated machines per uid.")
-    var maxMachines: Int = 16
+    var maxMachines: Int = defaults.maxMachinesPerUID
 
     @Option(name: .long, help: "Experiments running at once.")
-    var maxExperiments: Int = 2
+    var maxExperiments: Int = defaults.maxExperiments
 
     @Option(name: .long, help: "Seconds an experiment may run.")
-    var experimentTimeout: Double = 120
+    var experimentTimeout: Double = defaults.experimentTimeoutSeconds
 
     @Option(name: .long, help: "Path of the experiment helper (default: memlab beside memd).")
     var helper: String?
