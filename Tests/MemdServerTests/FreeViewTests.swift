@@ -1,0 +1,84 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// `memctl free` against procps's `free` to the character, on the same /proc/meminfo: a seeded
+/// series of made-up meminfo files, each bind-mounted over /proc/meminfo in a private mount
+/// namespace where both memd and free read it.
+@Suite(.serialized) struct FreeViewTests {
+    /// Sizes in kB around every boundary of free's rounding: 0, the B/Ki edge, %.1f → %ld, 999 →
+    /// next unit, exact halves (1.25 Mi is 1280 kB), and plain random ones.
+    static func sizes(seed: UInt64, count: Int) -> [Int] {
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 17
+        }
+        let edges = [0, 1, 9, 10, 99, 100, 999, 1000, 1023, 1024, 1280, 1536, 10188, 10189, 10239, 10240,
+                     102_348, 1_022_976, 1_023_999, 1_048_576, 24_684_084, 10_433_331, 1_610_612]
+        return (0..<count).map { index in
+            if index < edges.count { return edges[index] }
+            let magnitude = Int(next() % 9)
+            var value = Int(next() % 1000)
+            for _ in 0..<magnitude { value = value * 10 + Int(next() % 10) }
+            return value
+        }
+    }
+
+    @Test func freeMatchesProcpsToTheCharacter() throws {
+        guard getuid() == 0, (try? run("unshare", ["-m", "true"]))?.status == 0 else { return }
+        let seed = UInt64(ProcessInfo.processInfo.environment["MEMD_TEST_SEED"] ?? "") ?? 20261129
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("memd-free-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let real = try readProc("/proc/meminfo")
+        let sizes = Self.sizes(seed: seed, count: 60)
+        var files: [String] = []
+        for case_ in 0..<20 {
+            func pick(_ k: Int) -> Int { sizes[(case_ * 7 + k * 3) % sizes.count] }
+            let total = max(pick(0), 1) * 4
+            let values: [String: Int] = [
+                "MemTotal": total, "MemFree": pick(1) % (total + 1), "MemAvailable": pick(2) % (total + 1),
+                "Buffers": pick(3), "Cached": pick(4), "SReclaimable": pick(5), "Shmem": pick(6),
+                "SwapTotal": pick(7) * 2, "SwapFree": pick(7),
+            ]
+            let text = real.split(separator: "\n").map { line -> String in
+                let key = String(line.prefix { $0 != ":" })
+                guard let value = values[key] else { return String(line) }
+                return key + ":" + String(repeating: " ", count: max(1, 15 - key.count - String(value).count))
+                    + String(value) + " kB"
+            }.joined(separator: "\n") + "\n"
+            let path = directory.appendingPathComponent("meminfo-\(case_)").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            files.append(path)
+        }
+        let bin = productsDirectory.path
+        let socket = directory.appendingPathComponent("memd.sock").path
+        // One memd for every case: it opens /proc/meminfo at each call, so it sees each new mount.
+        let script = """
+            mount --bind "$1" /proc/meminfo || exit 1
+            "\(bin)/memd" --socket "\(socket)" --log-level error >/dev/null 2>&1 </dev/null & pid=$!
+            trap 'kill $pid' EXIT
+            for i in $(seq 100); do [ -S "\(socket)" ] && break; sleep 0.05; done
+            for f in "$@"; do
+                umount /proc/meminfo; mount --bind "$f" /proc/meminfo
+                for flag in -h -b -k -m -g; do
+                    echo "== $f $flag"; free $flag | head -3
+                    echo "-- memctl"; "\(bin)/memctl" --socket "\(socket)" free $flag
+                done
+            done
+            """
+        let result = try run("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh"] + files)
+        #expect(result.status == 0, "\(result.err)")
+        let blocks = result.out.components(separatedBy: "== ").dropFirst()
+        #expect(blocks.count == files.count * 5)
+        for block in blocks {
+            let parts = block.components(separatedBy: "-- memctl\n")
+            guard parts.count == 2 else { Issue.record("malformed block \(block)"); continue }
+            let title = parts[0].prefix { $0 != "\n" }
+            let free = parts[0].split(separator: "\n").dropFirst().joined(separator: "\n")
+            let memctl = parts[1].split(separator: "\n").joined(separator: "\n")
+            #expect(memctl == free, "seed \(seed), \(title):\nfree:\n\(free)\nmemctl:\n\(memctl)")
+        }
+    }
+}
