@@ -82,3 +82,52 @@ import Testing
         }
     }
 }
+
+/// `memctl sar` laid out as sysstat's `sar` prints it, side by side on this host (values differ:
+/// two samplings; the layout, the banner and the `Average:` row must not).
+@Suite(.serialized) struct SarViewTests {
+    /// Every line of a sar report, as (label, cells).
+    static func rows(_ text: String) -> [(String, [String])] {
+        text.split(separator: "\n").dropFirst(1).map { line in
+            let fields = line.split(separator: " ").map(String.init)
+            return (fields.first ?? "", Array(fields.dropFirst()))
+        }
+    }
+
+    /// The layout sar uses: an 11-column label, then " %9s" per figure.
+    static func isSarLine(_ line: Substring, figures: Int) -> Bool {
+        guard line.count == 11 + 10 * figures else { return false }
+        let label = line.prefix(11)
+        return (label.hasPrefix("Average:") || label.dropFirst(2).first == ":") && label.hasSuffix("   ")
+    }
+
+    @Test(arguments: ["-r", "-B"]) func layoutMatchesSysstat(flag: String) throws {
+        let memd = try MemdHarness()
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let environment = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let sar = try run("sar", [flag, "1", "2"], environment: environment)
+        let mine = try run(memctl, ["--socket", memd.socketPath, "sar", flag, "1", "2"], environment: environment)
+        #expect(sar.status == 0 && mine.status == 0, "\(sar.err) \(mine.err)")
+        let sarLines = sar.out.split(separator: "\n", omittingEmptySubsequences: false)
+        let myLines = mine.out.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(myLines.first == sarLines.first, "the banner: \(myLines.first ?? "") vs \(sarLines.first ?? "")")
+        #expect(myLines.count == sarLines.count && myLines.dropFirst().first == "")
+        let figures = flag == "-r" ? 11 : 9
+        #expect(myLines[2].dropFirst(8) == sarLines[2].dropFirst(8), "the header")
+        for (mineLine, sarLine) in zip(myLines.dropFirst(3), sarLines.dropFirst(3)) where !sarLine.isEmpty {
+            #expect(Self.isSarLine(sarLine, figures: figures), "sar itself: \(sarLine)")
+            #expect(Self.isSarLine(mineLine, figures: figures), "memctl: \(mineLine)")
+            #expect(mineLine.hasPrefix("Average:") == sarLine.hasPrefix("Average:"))
+        }
+        // The Average row is the mean of the rows above it (to the last printed digit).
+        let rows = Self.rows(mine.out).filter { $0.1.count == figures }
+        let samples = rows.filter { $0.0 != "Average:" }.dropFirst()  // the header row has names, not numbers
+        let average = try #require(rows.last { $0.0 == "Average:" })
+        for column in 0..<figures where !(flag == "-B" && column == 8) {
+            let mean = samples.reduce(0.0) { $0 + (Double($1.1[column]) ?? .nan) } / Double(samples.count)
+            let printed = Double(average.1[column]) ?? .nan
+            #expect(abs(printed - mean) <= max(1, abs(mean) * 1e-3), "column \(column): \(printed) vs \(mean)")
+        }
+        memd.stop()
+    }
+}
