@@ -37,6 +37,10 @@ final class Connection: ChannelDuplexHandler {
     /// The client shut down its writing side: nothing more will come.
     private var isInputClosed = false
     private var isClosing = false
+    /// Inside a burst of reads: responses are written, and flushed once at its end (one writev
+    /// for a pipelined client's many answers instead of one write each).
+    private var isReading = false
+    private var needsFlush = false
 
     init(dispatcher: Dispatcher, peer: PeerCredentials, config: ServerConfig, logger: Logger, registry: ConnectionRegistry) {
         self.dispatcher = dispatcher
@@ -57,6 +61,7 @@ final class Connection: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
         switch unwrapInboundIn(data) {
         case .tooLong:
             write(context, Response.error(id: .null, .requestTooLarge(limit: config.maxRequestBytes)))
@@ -66,10 +71,27 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        flushIfNeeded(context)
+        context.fireChannelReadComplete()
+    }
+
+    private func flushIfNeeded(_ context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
     /// Handles waiting lines while nothing pauses reading, then reads again or, after a
     /// half-close with nothing left to answer, closes.
     private func resume(_ context: ChannelHandlerContext) {
+        let wasReading = isReading
+        isReading = true
         while !isPaused(context), let line = waiting.popFirst() { handle(context, line) }
+        isReading = wasReading
+        if !isReading { flushIfNeeded(context) }
         guard !isClosing else { return }
         if isInputClosed, tasks.isEmpty, waiting.isEmpty {
             closeWhenSent(context)
@@ -245,7 +267,8 @@ final class Connection: ChannelDuplexHandler {
     private func key(_ id: JSON) -> String { JSONWriter.string(id) }
 
     private func write(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        if isReading { needsFlush = true } else { context.flush() }
     }
 
     /// Stops reading, and closes once everything written so far has been sent.
