@@ -3,6 +3,7 @@
 #   1. C: make -C Clients/c test   (the library's test under valgrind when installed, memd-call's exit codes)
 #   2. Python: Clients/python/test_memd_client.py
 #   3. the scripted client over Clients/scripted/scenarios/*.json
+#   4. every client against an impostor server (Clients/test-impostor.sh; needs root)
 # Prints each part's output and summary, then "N passed, N failed[, N skipped]" over all of them;
 # exits non-zero on any failure. For the access steps ("as": "nobody") start memd as root with
 # --socket-mode 0666; otherwise they are skipped with the reason.
@@ -57,6 +58,7 @@ else
     total_fail=$((total_fail + 1))
 fi
 run_part python "$PY" "$HERE/python/test_memd_client.py"
+run_part impostor bash "$HERE/test-impostor.sh"
 run_part scripted "$PY" "$HERE/scripted/memd-script" --socket "$MEMD_SOCKET"
 
 echo "=== all clients"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +89,11 @@ void memd_error_from_json(json_t *error, memd_error *err) {
 
 /* ------------------------------------------------------------------ socket path */
 
+static int is_socket(const char *path) {
+    struct stat info;
+    return lstat(path, &info) == 0 && S_ISSOCK(info.st_mode);
+}
+
 char *memd_socket_path(const char *explicit_path) {
     char *out = NULL;
     const char *env;
@@ -102,8 +108,15 @@ char *memd_socket_path(const char *explicit_path) {
             return NULL;
         return out;
     }
+    if (getuid() == 0)
+        return strdup(MEMD_SYSTEM_SOCKET);
     if (asprintf(&out, "/tmp/memd-%u.sock", (unsigned)getuid()) < 0)
         return NULL;
+    /* Not root, and no socket at its own path: the host's system-wide memd. */
+    if (!is_socket(out) && is_socket(MEMD_SYSTEM_SOCKET)) {
+        free(out);
+        return strdup(MEMD_SYSTEM_SOCKET);
+    }
     return out;
 }
 
@@ -139,6 +152,21 @@ memd_client *memd_connect(const char *path, memd_error *err) {
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         set_error(err, MEMD_ERR_CONNECT, "connect", "cannot connect to %s: %s", c->path, strerror(errno));
+        memd_close(c);
+        return NULL;
+    }
+    /* Who serves the socket, as the kernel says (SO_PEERCRED): root or this user,
+       never an impostor that bound the path first. */
+    struct ucred cred;
+    socklen_t length = sizeof cred;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) {
+        set_error(err, MEMD_ERR_CONNECT, "connect", "SO_PEERCRED on %s: %s", c->path, strerror(errno));
+        memd_close(c);
+        return NULL;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid()) {
+        set_error(err, MEMD_ERR_CONNECT, "untrustedServer", "the server at %s runs as uid %u, not root or you",
+                  c->path, (unsigned)cred.uid);
         memd_close(c);
         return NULL;
     }

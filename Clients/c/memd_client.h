@@ -77,6 +77,10 @@ typedef void (*memd_notification_fn)(const char *method, json_t *params, void *u
  * /tmp/memd-<uid>.sock. Returns a malloc'd string (free it), or NULL when out of memory. */
 char *memd_socket_path(const char *explicit_path);
 
+/* The host's system-wide memd: root's default, and where a client that is not root
+   looks when its own path has no socket. */
+#define MEMD_SYSTEM_SOCKET "/run/memd.sock"
+
 /* Connect; path NULL resolves it as memd_socket_path does. NULL on failure (err filled). */
 memd_client *memd_connect(const char *path, memd_error *err);
 void memd_close(memd_client *c);

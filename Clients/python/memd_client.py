@@ -21,6 +21,8 @@ import json
 import os
 import select
 import socket
+import stat
+import struct
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
@@ -124,16 +126,46 @@ def error_from_response(error: Any) -> MemdError:
 
 # ---------------------------------------------------------------- socket path
 
+SYSTEM_SOCKET = "/run/memd.sock"
+
+
 def resolve_socket_path(explicit: Optional[str] = None, env: Optional[Dict[str, str]] = None) -> str:
-    """The socket path, first that applies: explicit, $MEMD_SOCKET, $XDG_RUNTIME_DIR/memd.sock, /tmp/memd-UID.sock."""
+    """The socket path, first that applies: explicit, $MEMD_SOCKET, $XDG_RUNTIME_DIR/memd.sock,
+    /run/memd.sock for root, /tmp/memd-UID.sock for anyone else; a client that is not root and
+    finds no socket at its own path uses /run/memd.sock (the host's system-wide memd)."""
     env = os.environ if env is None else env
     if explicit:
         return explicit
     if env.get("MEMD_SOCKET"):
         return env["MEMD_SOCKET"]
     if env.get("XDG_RUNTIME_DIR"):
-        return os.path.join(env["XDG_RUNTIME_DIR"], "memd.sock")
-    return f"/tmp/memd-{os.getuid()}.sock"
+        own = os.path.join(env["XDG_RUNTIME_DIR"], "memd.sock")
+    elif os.getuid() == 0:
+        return SYSTEM_SOCKET
+    else:
+        own = f"/tmp/memd-{os.getuid()}.sock"
+    if os.getuid() != 0 and not _is_socket(own) and _is_socket(SYSTEM_SOCKET):
+        return SYSTEM_SOCKET
+    return own
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+class UntrustedServer(ConnectionError):
+    """The server is neither root nor this user (SO_PEERCRED): nothing is sent to it."""
+
+
+def check_server(sock: socket.socket, path: str) -> None:
+    """Refuses a server that is neither root nor this user, as the kernel reports it (SO_PEERCRED)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != 0 and uid != os.geteuid():
+        raise UntrustedServer(f"the server at {path} runs as uid {uid}, not root or you")
 
 
 def _request(method: str, params: Optional[Dict[str, Any]], id_: Any = None, notification: bool = False) -> dict:
@@ -200,6 +232,7 @@ class Client:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(self.path)
+            check_server(s, self.path)
         except OSError:
             s.close()
             raise
@@ -382,6 +415,11 @@ class AsyncClient:
 
     async def connect(self) -> "AsyncClient":
         self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=self.max_line)
+        try:
+            check_server(self._writer.get_extra_info("socket"), self.path)
+        except OSError:
+            self._writer.close()
+            raise
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
         return self
 

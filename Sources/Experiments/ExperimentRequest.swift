@@ -36,6 +36,20 @@ public struct ExperimentRequest: Sendable, Equatable {
         self.progress = progress
     }
 
+    /// The bytes the child really allocates (touches), which the shared size budget
+    /// counts: `cow` holds its region twice once the child has written it; `mmap`
+    /// maps without touching, `vmExhaustion`'s attempt is refused, `segv` allocates
+    /// nothing; `filemap` touches one page of its file; `oom`'s cgroup stops it at
+    /// `sizeBytes`.
+    public var allocatedBytes: Int {
+        switch name {
+        case .cow: return sizeBytes > Int.max / 2 ? Int.max : 2 * sizeBytes
+        case .demandPaging, .malloc, .oom: return sizeBytes
+        case .filemap: return 4096
+        case .mmap, .vmExhaustion, .segv: return 0
+        }
+    }
+
     /// Reads `runExperiment` params (by name); unknown or ill-typed params are -32602.
     public init(params: JSONObject) throws(RPCError) {
         var reader = ParamReader(params)
@@ -75,17 +89,20 @@ public struct ExperimentLimits: Sendable, Equatable {
     public var maxBytes: Int?
     /// Experiments running at once, over all clients.
     public var maxConcurrent: Int
+    /// Experiments running at once for one uid other than root.
+    public var maxPerUID: Int
     /// Wall time for one experiment, from spawn to reap.
     public var timeout: Duration
-    /// Where `filemap` makes its temporary file.
+    /// Where `filemap` makes its directory (memd.<pid>.XXXXXX): `$TMPDIR`, else /tmp.
     public var temporaryDirectory: String
 
     public init(
-        maxBytes: Int? = nil, maxConcurrent: Int = 2, timeout: Duration = .seconds(60),
-        temporaryDirectory: String = "/tmp"
+        maxBytes: Int? = nil, maxConcurrent: Int = 2, maxPerUID: Int = 1, timeout: Duration = .seconds(120),
+        temporaryDirectory: String = Leftovers.temporaryDirectory
     ) {
         self.maxBytes = maxBytes
         self.maxConcurrent = maxConcurrent
+        self.maxPerUID = maxPerUID
         self.timeout = timeout
         self.temporaryDirectory = temporaryDirectory
     }

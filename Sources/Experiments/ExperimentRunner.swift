@@ -17,8 +17,15 @@ public struct ExperimentRunner: Sendable {
     public let limits: ExperimentLimits
     private let running: Running
 
+    /// What runs now, over all clients: the admission state, behind one lock.
     private final class Running: Sendable {
-        let count = Mutex(0)
+        struct State {
+            var count = 0
+            var perUID: [UInt32: Int] = [:]
+            /// The sum of ``ExperimentRequest/allocatedBytes`` of the experiments running.
+            var bytes = 0
+        }
+        let state = Mutex(State())
     }
 
     /// `helperPath`: the memlab executable (built beside memd: `.build/<config>/memlab`).
@@ -29,7 +36,7 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// The size limit in force now: `limits.maxBytes`, or min(1 GiB, 25% of MemAvailable).
-    public func maxBytes() throws(RPCError) -> Int {
+    public func maxBytes() throws(ExperimentError) -> Int {
         if let fixed = limits.maxBytes { return fixed }
         var proc = ProcReader()
         do {
@@ -48,8 +55,8 @@ public struct ExperimentRunner: Sendable {
     /// - `progress` gets `{phase, message, touchedBytes?, totalBytes?}` at each phase
     ///   and step when `request.progress` is true, from the experiment's own thread;
     ///   the server adds `requestId` and sends `experiment.progress`.
-    /// - Throws `RPCError`: -32003 size or concurrency, -32004 unsupported on this
-    ///   host (no cgroup for `oom`, no simulator), -32006 timeout or cancel, -32603.
+    /// - Throws `ExperimentError` (memd: -32003 size or concurrency, -32004 unsupported on this
+    ///   host (no cgroup for `oom`, no simulator), -32006 timeout or cancel, -32001, -32603).
     public func run(
         _ request: ExperimentRequest, client: ClientIdentity,
         progress: @escaping @Sendable (JSON) -> Void = { _ in }
@@ -58,13 +65,15 @@ public struct ExperimentRunner: Sendable {
         request.stepBytes = min(request.stepBytes, request.sizeBytes)
         let limit = try maxBytes()
         guard request.sizeBytes <= limit else {
-            throw RPCError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
+            throw ExperimentError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
         }
         if request.backend == .sim && request.name == .malloc {
-            throw RPCError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
+            throw ExperimentError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
         }
-        try acquire()
-        defer { release() }
+        // The simulator allocates in memd's own (budgeted) memory, not the host's.
+        let cost = request.backend == .sim ? 0 : request.allocatedBytes
+        try acquire(client: client, bytes: cost, limit: limit)
+        defer { release(client: client, bytes: cost) }
 
         let started = ContinuousClock.now
         let wantsProgress = request.progress
@@ -99,25 +108,55 @@ public struct ExperimentRunner: Sendable {
         return .object(result)
     }
 
-    private func acquire() throws(RPCError) {
+    /// Admits one experiment, or throws which limit it would pass: experiments at once
+    /// (`concurrentExperiments`), per uid other than root (`experimentsPerUid`), and the
+    /// bytes all running experiments really allocate together (`experimentBytes`).
+    private func acquire(client: ClientIdentity, bytes: Int, limit: Int) throws(ExperimentError) {
         let maximum = limits.maxConcurrent
-        let admitted: Int? = running.count.withLock { count in
-            guard count < maximum else { return nil }
-            count += 1
-            return count
+        let perUID = limits.maxPerUID
+        let refusal: ExperimentError? = running.state.withLock { state in
+            guard state.count < maximum else {
+                return .resourceLimit("concurrentExperiments", limit: maximum, requested: state.count + 1)
+            }
+            let mine = state.perUID[client.uid, default: 0]
+            if client.uid != 0, mine >= perUID {
+                return .resourceLimit("experimentsPerUid", limit: perUID, requested: mine + 1)
+            }
+            let (total, overflow) = state.bytes.addingReportingOverflow(bytes)
+            guard !overflow, total <= limit else {
+                var error = ExperimentError.resourceLimit(
+                    "experimentBytes", limit: limit, requested: overflow ? Int.max : total)
+                error.message =
+                    "experimentBytes: this experiment allocates \(bytes) bytes and the ones running \(state.bytes);"
+                    + " together they may use at most \(limit) (min(1 GiB, 25% of MemAvailable))"
+                return error
+            }
+            state.count += 1
+            state.perUID[client.uid] = mine + 1
+            state.bytes = total
+            return nil
         }
-        guard admitted != nil else {
-            throw .resourceLimit("concurrentExperiments", limit: maximum, requested: maximum + 1)
-        }
+        if let refusal { throw refusal }
     }
 
-    private func release() { running.count.withLock { $0 -= 1 } }
+    private func release(client: ClientIdentity, bytes: Int) {
+        running.state.withLock { state in
+            state.count -= 1
+            state.bytes -= bytes
+            let mine = state.perUID[client.uid, default: 1] - 1
+            state.perUID[client.uid] = mine > 0 ? mine : nil
+        }
+    }
 
     /// The real backend: memlab on its own thread, this task waiting for it.
     func runReal(_ request: ExperimentRequest, client: ClientIdentity, progress: @escaping @Sendable (JSON) -> Void)
         async throws -> JSONObject
     {
-        let arguments = try helperArguments(request, client: client)
+        // filemap's directory, memd.<pid>.XXXXXX (mkdtemp), the client's own.
+        let directory =
+            request.name == .filemap
+            ? try ExperimentDirectory(in: limits.temporaryDirectory, owner: geteuid() == 0 ? client : nil) : nil
+        let arguments = try helperArguments(request, client: client, temporaryDirectory: directory?.path)
         // A cow child orphaned by a kill must come back to memd to be reaped.
         _ = Self.subreaper
         let wake = try WakePipe()
@@ -125,7 +164,6 @@ public struct ExperimentRunner: Sendable {
         let conversation = HelperConversation(
             helperPath: helperPath, arguments: arguments, deadline: deadline, wake: wake,
             progress: { phase, event in progress(progressParams(request, phase: phase, event: event)) })
-        let temporaryDirectory = limits.temporaryDirectory
         // Made before memlab starts: no cgroup, no experiment (-32004).
         let cgroup = request.name == .oom ? try MemoryCgroup(limitBytes: request.sizeBytes) : nil
         let timeout = limits.timeout
@@ -135,15 +173,16 @@ public struct ExperimentRunner: Sendable {
                 do {
                     try runOnOwnThread {
                         continuation.resume(
-                            with: Result { () throws(RPCError) -> JSONObject in
+                            with: Result { () throws(ExperimentError) -> JSONObject in
                                 try Self.converse(
                                     conversation, request: request, cgroup: cgroup,
-                                    temporaryDirectory: temporaryDirectory, timeout: timeout)
+                                    directory: directory, timeout: timeout)
                             })
                     }
                 } catch {
                     var cgroup = cgroup
                     cgroup?.remove()
+                    directory?.remove()
                     continuation.resume(throwing: error)
                 }
             }
@@ -155,11 +194,11 @@ public struct ExperimentRunner: Sendable {
     /// On the experiment's thread: the probe for the experiment, memlab's run, the result.
     private static func converse(
         _ conversation: HelperConversation, request: ExperimentRequest, cgroup: MemoryCgroup?,
-        temporaryDirectory: String, timeout: Duration
-    ) throws(RPCError) -> JSONObject {
+        directory: ExperimentDirectory?, timeout: Duration
+    ) throws(ExperimentError) -> JSONObject {
         let startTime = ContinuousClock.now
         var context = ProbeContext(request: request)
-        func run<Probe: ExperimentProbe>(_ probe: Probe) throws(RPCError) -> JSONObject {
+        func run<Probe: ExperimentProbe>(_ probe: Probe) throws(ExperimentError) -> JSONObject {
             var probe = probe
             defer { probe.cleanUp() }
             let outcome = try conversation.run(&probe, &context)
@@ -185,7 +224,9 @@ public struct ExperimentRunner: Sendable {
         case .segv: return try run(SegvProbe())
         case .mmap: return try run(MmapProbe())
         case .malloc: return try run(MallocProbe())
-        case .filemap: return try run(FilemapProbe(temporaryDirectory: temporaryDirectory))
+        case .filemap:
+            guard let directory else { throw .internalError("no directory for the filemap experiment") }
+            return try run(FilemapProbe(directory: directory))
         case .demandPaging: return try run(DemandPagingProbe())
         case .cow: return try run(CowProbe())
         case .vmExhaustion: return try run(VMExhaustionProbe())
@@ -196,11 +237,14 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// memlab's command line; as root, it drops to the client's uid and gid first.
-    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity) throws(RPCError) -> [String] {
+    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity, temporaryDirectory: String? = nil)
+        throws(ExperimentError) -> [String]
+    {
         var arguments = [
             request.name.rawValue, "--size", String(request.sizeBytes), "--step", String(request.stepBytes),
-            "--huge", request.hugePages ? "1" : "0", "--tmpdir", limits.temporaryDirectory,
+            "--huge", request.hugePages ? "1" : "0",
         ]
+        if let temporaryDirectory { arguments += ["--tmpdir", temporaryDirectory] }
         let me = geteuid()
         if me == 0 {
             if client.uid != 0 || client.gid != getegid() {

@@ -46,9 +46,9 @@ struct HelperOutcome {
 /// that is standing still.
 protocol ExperimentProbe {
     /// memlab (or its child) waits at `phase`; measure it.
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError)
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError)
     /// memlab is reaped; the experiment's own fields of `real`.
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
     /// Runs on every path, after the reap: temporary files, cgroups.
     mutating func cleanUp()
 }
@@ -64,31 +64,33 @@ struct ProbeContext {
     var pid: Int32 = 0
     let request: ExperimentRequest
 
-    mutating func stat(_ pid: Int32? = nil) throws(RPCError) -> ProcessStat {
-        do { return try proc.stat(pid: pid ?? self.pid) } catch { throw .internalError("reading /proc: \(error)") }
+    mutating func stat(_ pid: Int32? = nil) throws(ExperimentError) -> ProcessStat {
+        let pid = pid ?? self.pid
+        do { return try proc.stat(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func maps(_ pid: Int32? = nil) throws(RPCError) -> [Mapping] {
-        do { return try proc.maps(pid: pid ?? self.pid) } catch { throw .internalError("reading /proc: \(error)") }
+    mutating func maps(_ pid: Int32? = nil) throws(ExperimentError) -> [Mapping] {
+        let pid = pid ?? self.pid
+        do { return try proc.maps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func smaps(_ pid: Int32) throws(RPCError) -> [Mapping] {
-        do { return try proc.smaps(pid: pid) } catch { throw .internalError("reading /proc: \(error)") }
+    mutating func smaps(_ pid: Int32) throws(ExperimentError) -> [Mapping] {
+        do { return try proc.smaps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func meminfo() throws(RPCError) -> Meminfo {
+    mutating func meminfo() throws(ExperimentError) -> Meminfo {
         do { return try proc.meminfo() } catch { throw .internalError("reading /proc/meminfo: \(error)") }
     }
 
     /// System used memory as free and sar compute it: MemTotal − MemAvailable.
-    mutating func systemUsed() throws(RPCError) -> Int { FreeFigures(try meminfo()).used }
+    mutating func systemUsed() throws(ExperimentError) -> Int { FreeFigures(try meminfo()).used }
 
     /// free's `used` and the AnonPages line, from one read of /proc/meminfo.
     ///
     /// AnonPages counts anonymous pages as they are mapped; `used` (MemTotal −
     /// MemAvailable) can miss an allocation served from pages the kernel keeps on
     /// its per-CPU free lists (counted neither free nor used), so both are reported.
-    mutating func systemMemory() throws(RPCError) -> (used: Int, anonPages: Int) {
+    mutating func systemMemory() throws(ExperimentError) -> (used: Int, anonPages: Int) {
         let info = try meminfo()
         return (FreeFigures(info).used, info["AnonPages"] ?? 0)
     }
@@ -102,7 +104,7 @@ final class WakePipe: @unchecked Sendable {
     let readEnd: Int32
     let writeEnd: Int32
 
-    init() throws(RPCError) {
+    init() throws(ExperimentError) {
         var fds: [Int32] = [-1, -1]
         let rc = memd_pipe2(&fds, O_CLOEXEC | O_NONBLOCK)
         guard rc == 0 else { throw .internalError("pipe2: errno \(rc)") }
@@ -131,7 +133,7 @@ final class WakePipe: @unchecked Sendable {
 /// The helper is spawned from this thread and reaped by it, and it lives as long as
 /// the helper: memlab's PR_SET_PDEATHSIG fires when the *thread* that spawned it
 /// ends, so a pool thread that might be retired mid-experiment would not do.
-func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(RPCError) {
+func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(ExperimentError) {
     final class Box {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -166,7 +168,7 @@ struct HelperConversation: Sendable {
     let progress: @Sendable (String, JSONObject) -> Void
 
     /// Runs memlab to its end and hands back how it ended. `probe` is called at each point.
-    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(RPCError)
+    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(ExperimentError)
         -> HelperOutcome
     {
         // Sockets, not pipes, for memlab's stdin+stdout: send(MSG_NOSIGNAL) to a dead
@@ -176,7 +178,7 @@ struct HelperConversation: Sendable {
             throw .internalError("socketpair: errno \(errno)")
         }
         var errPipe: [Int32] = [-1, -1]
-        guard memd_pipe2(&errPipe, O_CLOEXEC) == 0 else {
+        guard memd_pipe2(&errPipe, O_CLOEXEC | O_NONBLOCK) == 0 else {
             close(pair[0])
             close(pair[1])
             throw .internalError("pipe2: errno \(errno)")
@@ -204,8 +206,8 @@ struct HelperConversation: Sendable {
         context.pid = pid
 
         var outcome = HelperOutcome(pid: pid, status: .exited(0), end: .finished)
-        var failure: RPCError?
-        var lineBuffer: [UInt8] = []
+        var failure: ExperimentError?
+        var lines = HelperLines()
         var stderrBytes: [UInt8] = []
         var stderrOpen = true
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -248,16 +250,14 @@ struct HelperConversation: Sendable {
                     break  // ECONNRESET: memlab is gone
                 }
                 if n == 0 { break }  // EOF: memlab (and any child of it) closed stdout
-                lineBuffer.append(contentsOf: chunk[0..<n])
-                while let newline = lineBuffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = Array(lineBuffer[..<newline])
-                    lineBuffer.removeSubrange(...newline)
-                    do throws(RPCError) {
+                do throws(ExperimentError) {
+                    try lines.append(chunk[0..<n])
+                    while let line = try lines.next() {
                         try handle(line, &outcome, &probe, &context, channel: channel)
-                    } catch {
-                        failure = error
-                        break loop
                     }
+                } catch {
+                    failure = error
+                    break loop
                 }
             }
         }
@@ -266,16 +266,9 @@ struct HelperConversation: Sendable {
         // group (memlab and any child of it), then reap all of it. memd is a child
         // subreaper, so a child orphaned by the kill comes back to us and is reaped here.
         kill(-pid, SIGKILL)
-        while true {
-            var status: Int32 = 0
-            let reaped = waitpid(-pid, &status, 0)
-            if reaped < 0 {
-                if errno == EINTR { continue }
-                break  // ECHILD: the group is gone
-            }
-            if reaped == pid { outcome.status = ExitStatus(status) }
-        }
-        // Every writer is dead: what is left in the stderr pipe is all there is.
+        if let status = reap(pid) { outcome.status = status }
+        // What is left in the (non-blocking) stderr pipe; a writer that escaped the group
+        // cannot hold us here.
         while stderrOpen {
             let n = read(errPipe[0], &chunk, chunk.count)
             if n > 0, stderrBytes.count < 64 * 1024 {
@@ -289,27 +282,60 @@ struct HelperConversation: Sendable {
         return outcome
     }
 
+    /// Reaps memlab and what is left of its process group (just SIGKILLed), waiting at
+    /// most `reapTimeout` in all: memlab's exit is awaited on a pidfd (readiness), the
+    /// rest of the group with WNOHANG. Never a blocking waitpid that could hold the
+    /// experiment's slot forever (a process stuck in the kernel, one that left the group).
+    private func reap(_ pid: Int32) -> ExitStatus? {
+        let deadline = ContinuousClock.now + Self.reapTimeout
+        func remainingMs() -> Int32 {
+            let left = deadline - ContinuousClock.now
+            return left > .zero ? Int32(clamping: Int(left / .milliseconds(1)) + 1) : 0
+        }
+        let pidfd = memd_pidfd_open(pid)
+        if pidfd >= 0 {
+            var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            while poll(&pfd, 1, remainingMs()) < 0 && errno == EINTR {}
+            close(pidfd)
+        }
+        var status: ExitStatus?
+        while true {
+            var raw: Int32 = 0
+            let reaped = waitpid(-pid, &raw, WNOHANG)
+            if reaped > 0 {
+                if reaped == pid { status = ExitStatus(raw) }
+                continue
+            }
+            if reaped < 0 && errno == EINTR { continue }
+            if reaped < 0 { break }  // ECHILD: the group is gone
+            // 0: a member is still dying. Give it a moment, within the deadline.
+            guard remainingMs() > 0 else { break }
+            var none = pollfd(fd: -1, events: 0, revents: 0)
+            _ = poll(&none, 1, min(remainingMs(), 5))
+        }
+        return status
+    }
+
+    static let reapTimeout: Duration = .seconds(2)
+
     private func handle<Probe: ExperimentProbe>(
         _ line: [UInt8], _ outcome: inout HelperOutcome, _ probe: inout Probe, _ context: inout ProbeContext,
         channel: Int32
-    ) throws(RPCError) {
-        guard line.starts(with: Array(#"{"event":"#.utf8)) else {
-            outcome.output.append(String(decoding: line, as: UTF8.self))
-            return
+    ) throws(ExperimentError) {
+        let memlab = context.pid
+        let parsed = try HelperLine.parse(line, memlab: memlab, sizeBytes: context.request.sizeBytes) { pid in
+            isDescendant(pid, of: memlab, proc: &context.proc)
         }
-        let event: JSONObject
-        do {
-            guard let object = try JSONParser.parse(line).objectValue else { throw RPCError.internalError("") }
-            event = object
-        } catch {
-            throw .internalError("the experiment helper wrote a malformed line: \(String(decoding: line, as: UTF8.self))")
+        guard case .event(let event) = parsed else {
+            if case .output(let text) = parsed { outcome.output.append(text) }
+            return
         }
         guard event["event"]?.stringValue == "point", let phase = event["phase"]?.stringValue else {
             var event = event
             if event["event"]?.stringValue == "started" {
                 // The uid memlab runs as, from the kernel (memlab is not reaped yet,
                 // so /proc/PID/status is there even if it has exited).
-                if let uid = realUid(context.pid) { event["statusUid"] = .int(uid) }
+                if let status = try? context.proc.status(pid: memlab) { event["statusUid"] = .int(Int(status.realUID)) }
                 progress("started", event)
             }
             outcome.events.append(event)
@@ -317,19 +343,11 @@ struct HelperConversation: Sendable {
         }
         try probe.point(phase, event, &context)
         progress(phase, event)
+        // Never blocks: a memlab that does not read its "go"s fills the buffer and is ended.
         let go = Array("go\n".utf8)
-        _ = go.withUnsafeBytes { send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let sent = go.withUnsafeBytes { send(channel, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if sent < 0 && errno == EAGAIN { throw .untrusted("memlab does not read what memd sends") }
     }
-}
-
-/// The real uid of a process: the first number of the `Uid:` line of /proc/PID/status.
-func realUid(_ pid: Int32) -> Int? {
-    var proc = ProcReader()
-    guard let status = try? proc.text("/proc/\(pid)/status") else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("Uid:") {
-        return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { Int($0) }
-    }
-    return nil
 }
 
 /// Calls `body` with a NULL-terminated `char *[]` of `strings`.

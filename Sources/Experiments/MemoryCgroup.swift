@@ -25,7 +25,7 @@ struct MemoryCgroup {
     private static let counter = Mutex(0)
 
     /// Creates and limits the cgroup, or throws -32004 with why none can be made.
-    init(limitBytes: Int) throws(RPCError) {
+    init(limitBytes: Int) throws(ExperimentError) {
         self.limitBytes = limitBytes
         func text(_ path: String) -> String? {
             var proc = ProcReader()
@@ -37,7 +37,8 @@ struct MemoryCgroup {
             count += 1
             return count
         }
-        let name = "memd-oom-\(getpid())-\(serial)"
+        // memd.<pid>.…: an earlier memd's leftovers are swept at start (Leftovers).
+        let name = "\(Leftovers.prefix)oom-\(serial)"
         var reasons: [String] = []
 
         // v2: a cgroup2 mount whose own cgroup, or top, delegates memory.
@@ -80,13 +81,13 @@ struct MemoryCgroup {
     }
 
     /// Puts a process in the cgroup (before it allocates).
-    func attach(_ pid: Int32) throws(RPCError) {
+    func attach(_ pid: Int32) throws(ExperimentError) {
         let rc = Self.write(String(pid), to: path + "/cgroup.procs")
         guard rc == 0 else { throw .internalError("cannot move process \(pid) into \(path): \(String(cString: strerror(rc)))") }
     }
 
     /// The cgroup's oom-kill count: `oom_kill` of memory.events (v2) or memory.oom_control (v1).
-    func oomKills() throws(RPCError) -> Int {
+    func oomKills() throws(ExperimentError) -> Int {
         var proc = ProcReader()
         let file = path + (version == .v2 ? "/memory.events" : "/memory.oom_control")
         guard let text = try? proc.text(file) else { throw .internalError("cannot read \(file)") }
@@ -97,10 +98,31 @@ struct MemoryCgroup {
         throw .unsupported("\(file) has no oom_kill count on this kernel")
     }
 
-    /// Removes the cgroup; its processes must be reaped first.
+    /// Removes the cgroup (its processes must be reaped first): `unlinkat(AT_REMOVEDIR)`
+    /// on a descriptor of its parent.
     mutating func remove() {
-        guard !isRemoved else { return }
-        isRemoved = rmdir(path) == 0 || errno == ENOENT
+        guard !isRemoved, let slash = path.lastIndex(of: "/") else { return }
+        let parent = open(String(path[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else { return }
+        defer { close(parent) }
+        isRemoved = unlinkat(parent, String(path[path.index(after: slash)...]), AT_REMOVEDIR) == 0 || errno == ENOENT
+    }
+
+    /// Every directory where memd makes its cgroups (memd's own cgroup, the top of each
+    /// hierarchy with the memory controller): where an earlier memd's leftovers are.
+    static func parents() -> [String] {
+        var proc = ProcReader()
+        let mounts = (try? proc.text("/proc/self/mountinfo")) ?? ""
+        let membership = (try? proc.text("/proc/self/cgroup")) ?? ""
+        var out: [String] = []
+        for mount in mountPoints(mounts, type: "cgroup2", option: nil) {
+            out += candidates(mount: mount, own: ownPath(membership, controller: nil))
+        }
+        for mount in mountPoints(mounts, type: "cgroup", option: "memory") {
+            out += candidates(mount: mount, own: ownPath(membership, controller: "memory"))
+        }
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
     }
 
     /// Writes `text` to a control file; 0 or the errno.

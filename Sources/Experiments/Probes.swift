@@ -35,7 +35,7 @@ func signalName(_ signal: Int32) -> String {
 }
 
 /// memlab should have run to its end; anything else is an internal error that names why.
-func requireCompleted(_ outcome: HelperOutcome) throws(RPCError) {
+func requireCompleted(_ outcome: HelperOutcome) throws(ExperimentError) {
     if let error = outcome.event("error") {
         let what = error["what"]?.stringValue ?? "?"
         let message = error["message"]?.stringValue ?? ""
@@ -54,9 +54,9 @@ func requireCompleted(_ outcome: HelperOutcome) throws(RPCError) {
 // MARK: - segv
 
 struct SegvProbe: ExperimentProbe {
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {}
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {}
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         var fields = JSONObject()
         switch outcome.status {
         case .signaled(let signal):
@@ -80,7 +80,7 @@ struct MmapProbe: ExperimentProbe {
     var after: [Mapping] = []
     var address: UInt64?
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "before": before = try context.maps()
         case "mapped":
@@ -90,7 +90,7 @@ struct MmapProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         guard let address else { throw .internalError("the mmap child reported no address") }
         let added = after.filter { !before.contains($0) }
@@ -123,7 +123,7 @@ struct MallocProbe: ExperimentProbe {
         }
     }
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "before":
             heapBefore = Self.heapBytes(try context.maps())
@@ -137,7 +137,7 @@ struct MallocProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         let requested = allocations * blockBytes
         let growth = heapAfter - heapBefore
@@ -152,22 +152,22 @@ struct MallocProbe: ExperimentProbe {
 // MARK: - filemap
 
 struct FilemapProbe: ExperimentProbe {
-    let temporaryDirectory: String
+    /// The experiment's own directory (memd.<pid>.XXXXXX), made by memd for memlab.
+    let directory: ExperimentDirectory
     var path: String?
     var mapping: JSON = .null
     var strings = JSONObject()
 
-    init(temporaryDirectory: String) { self.temporaryDirectory = temporaryDirectory }
+    init(directory: ExperimentDirectory) { self.directory = directory }
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "created":
-            // Only a name memlab could have made from our template is ever removed.
-            if let reported = event["path"]?.stringValue, reported.hasPrefix(temporaryDirectory + "/memd-filemap-"),
-                !reported.contains("/../")
-            {
-                path = reported
+            // Only a name directly inside the experiment's directory.
+            guard let reported = event["path"]?.stringValue, directory.entryName(of: reported) != nil else {
+                throw .untrusted("a filemap path outside the experiment's directory")
             }
+            path = reported
         case "mapped":
             let address = event.hexAddress("address")
             mapping = try context.maps().first { $0.start == address }?.json(detail: false) ?? .null
@@ -177,19 +177,19 @@ struct FilemapProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
+        // memlab removed its file; the directory goes in cleanUp, through memd's descriptors.
+        let removed = path.flatMap { directory.entryName(of: $0) }.map { !directory.contains($0) } ?? false
         cleanUp()
         var fields: JSONObject = ["path": path.map(JSON.string) ?? .null, "mapping": mapping]
         fields.members.append(contentsOf: strings.members)
-        fields["tempFileRemoved"] = .bool(path.map { access($0, F_OK) != 0 } ?? false)
+        fields["tempFileRemoved"] = .bool(removed)
         return fields
     }
 
-    /// Removes the temporary file if memlab could not (killed, timed out, cancelled).
-    mutating func cleanUp() {
-        if let path { unlink(path) }
-    }
+    /// Removes the directory and whatever memlab left in it (killed, timed out, cancelled).
+    mutating func cleanUp() { directory.remove() }
 }
 
 // MARK: - demandPaging
@@ -198,12 +198,12 @@ struct DemandPagingProbe: ExperimentProbe {
     var samples: [ProcessStat] = []
     var phases: [(phase: String, touched: Int)] = []
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         samples.append(try context.stat())
         phases.append((phase, event.int("touchedBytes") ?? 0))
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         let rows: [JSON] = zip(phases, samples).map { point, stat in
             [
@@ -257,7 +257,7 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
-    mutating func child(_ pid: Int32, _ context: inout ProbeContext) throws(RPCError) -> ChildFigures {
+    mutating func child(_ pid: Int32, _ context: inout ProbeContext) throws(ExperimentError) -> ChildFigures {
         let stat = try context.stat(pid)
         let region = try context.smaps(pid).first { $0.start == address }?.detail ?? SmapsDetail()
         return ChildFigures(
@@ -265,17 +265,20 @@ struct CowProbe: ExperimentProbe {
             privateBytes: region.privateClean + region.privateDirty, minflt: stat.minflt, majflt: stat.majflt)
     }
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         switch phase {
         case "beforeFork":
             address = event.hexAddress("address")
             (systemUsedBeforeFork, anonPages.beforeFork) = try context.systemMemory()
             parentRss = try context.stat().rssPages * pageSize
         case "beforeWrite":
-            guard let pid = event.int("childPid") else { throw .internalError("the cow child reported no pid") }
-            childPid = Int32(pid)
+            // HelperLine.parse checked it: in range, and memlab's own descendant.
+            guard let pid = event.int("childPid").flatMap(Int32.init(exactly:)) else {
+                throw .internalError("the cow child reported no pid")
+            }
+            childPid = pid
             (systemUsedAfterFork, anonPages.afterFork) = try context.systemMemory()
-            beforeWrite = try child(Int32(pid), &context)
+            beforeWrite = try child(pid, &context)
         case "afterWrite":
             guard let childPid else { return }
             afterWrite = try child(childPid, &context)
@@ -284,7 +287,7 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         guard let beforeWrite, let afterWrite else { throw .internalError("the cow child did not report back") }
         return [
@@ -307,7 +310,7 @@ struct CowProbe: ExperimentProbe {
 struct VMExhaustionProbe: ExperimentProbe {
     var fields = JSONObject()
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         guard phase == "attempted" else { return }
         let vsz = try context.stat().vsize
         fields = [
@@ -318,7 +321,7 @@ struct VMExhaustionProbe: ExperimentProbe {
         ]
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         try requireCompleted(outcome)
         return fields
     }
@@ -331,14 +334,14 @@ struct OOMProbe: ExperimentProbe {
     var oomKillsBefore = 0
     var attached = false
 
-    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(RPCError) {
+    mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
         guard phase == "ready" else { return }
         try cgroup.attach(context.pid)
         attached = true
         oomKillsBefore = try cgroup.oomKills()
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(RPCError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
         if let error = outcome.event("error") {
             throw .internalError("the oom child failed at \(error["what"]?.stringValue ?? "?"): \(error["message"]?.stringValue ?? "")")
         }

@@ -20,7 +20,7 @@ struct SimExperiment {
         return min(64 << 30, (wanted + (1 << 20) - 1) / (1 << 20) * (1 << 20))
     }
 
-    func run() throws(RPCError) -> JSONObject {
+    func run() throws(ExperimentError) -> JSONObject {
         do {
             switch request.name {
             case .demandPaging: return try demandPaging()
@@ -31,9 +31,9 @@ struct SimExperiment {
             case .vmExhaustion: return try vmExhaustion()
             case .oom: return try oom()
             case .malloc:
-                throw RPCError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
+                throw ExperimentError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
             }
-        } catch let error as RPCError {
+        } catch let error as ExperimentError {
             throw error
         } catch {
             throw .internalError("simulator: \(error)")
@@ -48,13 +48,13 @@ struct SimExperiment {
 
     private func spawn(_ m: Machine, _ command: String) throws -> Int {
         guard let pid = try m.spawn(command: command).pid else {
-            throw RPCError.internalError("the simulated machine could not start a process")
+            throw ExperimentError.internalError("the simulated machine could not start a process")
         }
         return pid
     }
 
     private func checkCancelled() throws {
-        if Task.isCancelled { throw RPCError.timeout("experiment \(request.name.rawValue) cancelled") }
+        if Task.isCancelled { throw ExperimentError.timeout("experiment \(request.name.rawValue) cancelled") }
     }
 
     /// `MemTotal − MemAvailable` of the simulated meminfo, as for the real machine.
@@ -83,7 +83,7 @@ struct SimExperiment {
         }
         _ = try sample("beforeAlloc", 0)
         guard let address = try m.mmap(pid: pid, length: UInt64(request.sizeBytes), protection: [.read, .write]).address
-        else { throw RPCError.internalError("simulated mmap failed") }
+        else { throw ExperimentError.internalError("simulated mmap failed") }
         let start = try sample("allocated", 0)
         var done = 0
         var last = start
@@ -109,7 +109,7 @@ struct SimExperiment {
         let parent = try spawn(m, "cow")
         let size = UInt64(request.sizeBytes)
         guard let address = try m.mmap(pid: parent, length: size, protection: [.read, .write]).address else {
-            throw RPCError.internalError("simulated mmap failed")
+            throw ExperimentError.internalError("simulated mmap failed")
         }
         _ = try m.touch(pid: parent, address: address, length: size, access: .write)
         let usedBeforeFork = try systemUsed(m)
@@ -154,7 +154,7 @@ struct SimExperiment {
         let pid = try spawn(m, "mmap")
         let before = try m.mappings(pid: pid)
         guard let address = try m.mmap(pid: pid, length: UInt64(request.sizeBytes), protection: [.read, .write]).address
-        else { throw RPCError.internalError("simulated mmap failed") }
+        else { throw ExperimentError.internalError("simulated mmap failed") }
         let after = try m.mappings(pid: pid)
         var fields = base(pid)
         fields.members += [
@@ -189,7 +189,7 @@ struct SimExperiment {
             let address = try m.mmap(
                 pid: pid, length: size, protection: [.read, .write], shared: true, file: (path, 6)
             ).address
-        else { throw RPCError.internalError("simulated mmap failed") }
+        else { throw ExperimentError.internalError("simulated mmap failed") }
         let mapping = try m.mappings(pid: pid).first { $0.start == address }.map(Self.json) ?? .null
         let before = try m.read(pid: pid, address: address, length: 5).bytes
         _ = try m.write(pid: pid, address: address, bytes: Array("HELLO".utf8))
@@ -227,7 +227,7 @@ struct SimExperiment {
         let before = Int(m.summary().oomKills)
         let size = UInt64(request.sizeBytes) * 2
         guard let address = try m.mmap(pid: pid, length: size, protection: [.read, .write]).address else {
-            throw RPCError.internalError("simulated mmap failed")
+            throw ExperimentError.internalError("simulated mmap failed")
         }
         var killed = false
         var done: UInt64 = 0

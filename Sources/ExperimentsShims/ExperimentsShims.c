@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int memd_spawn_helper(const char *path, char *const argv[], int stdio_fd, int stderr_fd, pid_t *pid) {
@@ -30,7 +31,8 @@ int memd_spawn_helper(const char *path, char *const argv[], int stdio_fd, int st
     if (!rc) rc = posix_spawnattr_setpgroup(&attr, 0);
     if (!rc) rc = posix_spawnattr_setsigmask(&attr, &none);
     if (!rc) rc = posix_spawnattr_setsigdefault(&attr, &all);
-    char *const env[] = {NULL};
+    // A clean environment: nothing of memd's (or its caller's) reaches the child.
+    char *const env[] = {"PATH=/usr/bin:/bin", "LANG=C", NULL};
     if (!rc) rc = posix_spawn(pid, path, &actions, &attr, argv, env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
@@ -43,4 +45,9 @@ int memd_become_child_subreaper(void) {
 
 int memd_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags) == 0 ? 0 : errno;
+}
+
+int memd_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
 }

@@ -10,6 +10,9 @@ import JSONRPC
 public final class MemdClient {
     public enum Failure: Error {
         case cannotConnect(path: String, reason: String)
+        /// The server is neither root nor the client's own uid (SO_PEERCRED): it may be
+        /// an impostor that bound the path first, so nothing is sent to it.
+        case untrustedServer(path: String, uid: UInt32)
         case connectionLost(String)
         case server(RPCError)
     }
@@ -19,12 +22,27 @@ public final class MemdClient {
     private var pending: [UInt8] = []
     private var nextID = 1
 
+    /// Connects and checks who serves the socket: root or the client's own uid
+    /// (limits.md §5), else `.untrustedServer` before a byte is sent.
     public init(path: String) throws(Failure) {
         self.path = path
         do {
             fd = try UnixSocket.connect(path)
         } catch {
             throw .cannotConnect(path: path, reason: error.reason)
+        }
+        let server: UInt32
+        do {
+            server = try UnixSocket.peerUID(fd)
+        } catch {
+            close(fd)
+            fd = -1
+            throw .cannotConnect(path: path, reason: error.reason)
+        }
+        guard server == 0 || server == geteuid() else {
+            close(fd)
+            fd = -1
+            throw .untrustedServer(path: path, uid: server)
         }
     }
 
@@ -103,6 +121,17 @@ public final class MemdClient {
             }
             if count == 0 { throw .connectionLost("memd closed the connection") }
             pending.append(contentsOf: chunk[..<count])
+        }
+    }
+}
+
+extension MemdClient.Failure: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .cannotConnect(let path, let reason): return "cannot connect to memd at \(path): \(reason)"
+        case .untrustedServer(let path, let uid): return "the server at \(path) runs as uid \(uid), not root or you"
+        case .connectionLost(let reason): return reason
+        case .server(let error): return "error \(error.code.rawValue) \(error.kind): \(error.message)"
         }
     }
 }

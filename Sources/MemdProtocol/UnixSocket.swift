@@ -36,4 +36,16 @@ public enum UnixSocket {
         }
         return fd
     }
+
+    /// The uid of the process at the other end of a connected Unix socket, as the
+    /// kernel recorded it at connect/listen time (SO_PEERCRED, net/core/sock.c).
+    public static func peerUID(_ fd: Int32) throws(Failure) -> UInt32 {
+        // struct ucred {pid_t pid; uid_t uid; gid_t gid;} (behind _GNU_SOURCE in <sys/socket.h>).
+        var cred: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0 else {
+            throw Failure(errno: errno, reason: "SO_PEERCRED: \(String(cString: strerror(errno)))")
+        }
+        return cred.1
+    }
 }

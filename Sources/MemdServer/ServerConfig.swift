@@ -17,6 +17,8 @@ public struct ServerConfig: Sendable {
     public var maxMachinesPerUID = 16
     /// Experiments at once (server-wide).
     public var maxExperiments = 2
+    /// Experiments at once for one uid other than root.
+    public var maxExperimentsPerUID = 1
     /// Seconds an experiment may run before it is killed (-32006).
     public var experimentTimeoutSeconds: Double = 120
     /// Path of the experiment helper; nil: `memlab` beside the memd executable.

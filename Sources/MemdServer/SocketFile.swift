@@ -4,8 +4,9 @@ import MemdProtocol
     import Glibc
 #endif
 
-/// The socket file's life: a stale one (nothing listening) is replaced, a live
-/// one makes memd refuse to start, and the file goes when memd stops.
+/// The socket file's life: a stale one (nothing listening) of memd's own uid is
+/// replaced, a live one or one owned by another uid makes memd refuse to start, and
+/// the file goes when memd stops.
 enum SocketFile {
     struct InUse: Error, CustomStringConvertible {
         let path: String
@@ -13,12 +14,20 @@ enum SocketFile {
         var description: String { "\(path): \(reason)" }
     }
 
-    /// Removes a stale socket at `path`; throws if a server answers there or the path is not a socket.
+    /// Removes a stale socket at `path`; throws if a server answers there, the path is not
+    /// a socket, or the socket belongs to another uid (limits.md §5: someone else's
+    /// socket is never replaced — it may be a user's impostor, or another user's memd).
     static func prepare(_ path: String) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }  // nothing there
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
             throw InUse(path: path, reason: "exists and is not a socket; not touching it")
+        }
+        guard info.st_uid == geteuid() else {
+            throw InUse(
+                path: path,
+                reason: "a socket owned by uid \(info.st_uid), not by memd's uid \(geteuid()); not replacing it "
+                    + "(remove it if it is stale, or use --socket)")
         }
         if isListening(path) {
             throw InUse(path: path, reason: "another memd is already listening here (stop it, or use --socket)")

@@ -25,6 +25,12 @@ public struct ProcFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path, errno) }
         defer { close(fd) }
+        try read(descriptor: fd, path: path)
+    }
+
+    /// Reads an open descriptor to EOF (`path` names it in errors); the caller closes it.
+    public mutating func read(descriptor fd: Int32, path: String) throws(ProcError) {
+        count = 0
         while true {
             if count == storage.count {
                 storage.append(contentsOf: [UInt8](repeating: 0, count: storage.count))  // double

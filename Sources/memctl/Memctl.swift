@@ -13,7 +13,8 @@ struct Memctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "memctl",
         abstract: "Talks to memd: any method by name, or views that read like free, pmap, ps and sar.",
-        discussion: "Exit status: 0 ok, 1 memd answered an error, 2 usage, 3 cannot connect to memd.",
+        discussion:
+            "Exit status: 0 ok, 1 memd answered an error, 2 usage, 3 cannot connect to memd (or the server is not root or you).",
         subcommands: [
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
             SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,
@@ -44,10 +45,12 @@ struct Memctl: ParsableCommand {
 
 /// `--socket PATH`, accepted before or after the command.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "memd's socket (default: $MEMD_SOCKET, $XDG_RUNTIME_DIR/memd.sock, /tmp/memd-<uid>.sock).")
+    @Option(
+        name: .long,
+        help: "memd's socket (default: $MEMD_SOCKET, $XDG_RUNTIME_DIR/memd.sock, /run/memd.sock for root, /tmp/memd-<uid>.sock then /run/memd.sock for others).")
     var socket: String?
 
-    var path: String { SocketPath.resolve(explicit: socket) }
+    var path: String { SocketPath.forClient(explicit: socket) }
 
     /// Runs `body` with a connected client, turning failures into the contract's exit codes.
     func session<T>(_ body: (MemdClient) throws -> T) throws -> T {
@@ -55,9 +58,14 @@ struct GlobalOptions: ParsableArguments {
         do {
             client = try MemdClient(path: path)
         } catch {
-            if case .cannotConnect(let path, let reason) = error {
+            switch error {
+            case .cannotConnect(let path, let reason):
                 standardError("memctl: cannot connect to memd at \(path): \(reason)")
                 standardError("hint: start it with `memd --socket \(path)` (or `swift run memd`), or pass --socket")
+            case .untrustedServer(let path, let uid):
+                standardError("memctl: the server at \(path) runs as uid \(uid), not root or you")
+            default:
+                standardError("memctl: \(error)")
             }
             throw ExitCode(3)
         }
@@ -69,8 +77,8 @@ struct GlobalOptions: ParsableArguments {
                 standardError("error \(error.code.rawValue) \(error.kind): \(error.message)")
             case .connectionLost(let reason):
                 standardError("memctl: \(reason)")
-            case .cannotConnect(let path, let reason):
-                standardError("memctl: cannot connect to memd at \(path): \(reason)")
+            case .cannotConnect, .untrustedServer:
+                standardError("memctl: \(failure)")
                 throw ExitCode(3)
             }
             throw ExitCode(1)

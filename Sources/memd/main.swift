@@ -19,7 +19,8 @@ struct Memd: AsyncParsableCommand {
         abstract: "Answers JSON-RPC 2.0 about this machine's memory on a Unix socket.",
         discussion: """
             The socket path is, first that applies: --socket, $MEMD_SOCKET, \
-            $XDG_RUNTIME_DIR/memd.sock, /tmp/memd-<uid>.sock. Talk to it with memctl, \
+            $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
+            for anyone else. Talk to it with memctl, \
             or paste a line into `socat - UNIX-CONNECT:PATH`.
             """)
 
@@ -59,6 +60,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = defaults.maxExperiments
 
+    @Option(name: .customLong("max-experiments-per-uid"), help: "Experiments running at once for one uid other than root.")
+    var maxExperimentsPerUID: Int = 1
+
     @Option(name: .long, help: "Seconds an experiment may run.")
     var experimentTimeout: Double = defaults.experimentTimeoutSeconds
 
@@ -75,6 +79,7 @@ struct Memd: AsyncParsableCommand {
             ("--max-connections-per-uid", maxConnectionsPerUid), ("--max-response-bytes", maxResponseBytes),
             ("--max-unsent-bytes", maxUnsentBytes),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
+            ("--max-experiments-per-uid", maxExperimentsPerUID),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -99,9 +104,11 @@ struct Memd: AsyncParsableCommand {
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines
         config.maxExperiments = maxExperiments
+        config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
 
+        StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()
         let service = MemdService(
             config: config, methods: MethodRegistry.table(config: config, openRPC: openRPC), logger: logger)

@@ -14,6 +14,7 @@
 // A line on stdout that is not an event is program output (segv prints one).
 // EOF on stdin means memd gave up: memlab exits at once.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -219,12 +220,13 @@ static void json_escape(const char *in, size_t len, char *out, size_t cap) {
 
 static int run_filemap(const struct options *o) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/memd-filemap-XXXXXX", o->tmpdir);
+    snprintf(path, sizeof path, "%s/filemap-XXXXXX", o->tmpdir);
     int fd = mkstemp(path);
     if (fd < 0) fail("mkstemp", errno);
     char escapedPath[8192];
     json_escape(path, strlen(path), escapedPath, sizeof escapedPath);
-    // memd learns the path first, so it can remove the file if memlab is killed.
+    // memd learns the path first; the directory is memd's (memd.<pid>.XXXXXX), and
+    // memd removes it with whatever is left in it if memlab is killed.
     POINT("created", 0, ",\"path\":\"%s\"", escapedPath);
     if (write(fd, "hello\n", 6) != 6) {
         int e = errno;
@@ -281,7 +283,8 @@ static int run_cow(const struct options *o) {
     }
     int status;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-    POINT("childExited", o->size, ",\"childPid\":%d,\"status\":%d", (int)child, status);
+    // No childPid here: it is reaped, and memd accepts only pids of live descendants.
+    POINT("childExited", o->size, ",\"status\":%d", status);
     return 0;
 }
 
@@ -344,6 +347,31 @@ static size_t parse_size(const char *s) {
     return (size_t)v;
 }
 
+/// Closes every descriptor above 2: close_range(2) (Linux 5.9+), else by walking
+/// /proc/self/fd (collected first: closing while reading the directory would skip entries).
+static void close_other_descriptors(void) {
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+    for (int pass = 0; pass < 8; pass++) {
+        DIR *dir = opendir("/proc/self/fd");
+        if (!dir) break;
+        int own = dirfd(dir), fds[256], count = 0, more = 0;
+        struct dirent *entry;
+        while ((entry = readdir(dir)) != NULL) {
+            char *end;
+            long fd = strtol(entry->d_name, &end, 10);
+            if (*end || end == entry->d_name || fd <= 2 || fd == own) continue;
+            if (count < 256) fds[count++] = (int)fd;
+            else more = 1;
+        }
+        closedir(dir);
+        for (int i = 0; i < count; i++) close(fds[i]);
+        if (!more) return;
+    }
+    // No /proc: the brute-force way, up to the descriptor limit.
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = 3; fd < (max > 0 && max < 1L << 20 ? max : 1L << 16); fd++) close((int)fd);
+}
+
 static void drop_privileges(long uid, long gid) {
     if (uid < 0 && gid < 0) return;
     if (gid < 0 || uid < 0) {
@@ -351,24 +379,33 @@ static void drop_privileges(long uid, long gid) {
         exit(64);
     }
     if (getuid() == (uid_t)uid && getgid() == (gid_t)gid && geteuid() == (uid_t)uid) return;
+    // Supplementary groups first (only root may), then the gid, then the uid.
     if (setgroups(0, NULL) != 0 || setgid((gid_t)gid) != 0 || setuid((uid_t)uid) != 0) {
         fprintf(stderr, "memlab: cannot become uid %ld gid %ld: %s\n", uid, gid, strerror(errno));
         exit(65);
     }
-    // Verify: no way back to the old ids.
+    // Verify: no way back to the old ids, no supplementary group left.
     if (getuid() != (uid_t)uid || geteuid() != (uid_t)uid || getgid() != (gid_t)gid || getegid() != (gid_t)gid
-        || (uid != 0 && setuid(0) == 0)) {
+        || getgroups(0, NULL) != 0 || (uid != 0 && setuid(0) == 0)) {
         fprintf(stderr, "memlab: privileges not dropped\n");
         exit(65);
     }
-    // Changing credentials made us non-dumpable; let the client read our /proc too.
-    prctl(PR_SET_DUMPABLE, 1);
+    // Not dumpable: no other process of this user may ptrace us, read our memory or
+    // take our descriptors (the pipe to memd). The kernel already cleared the flag
+    // on the credential change; set it explicitly, and check.
+    if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_GET_DUMPABLE) != 0) {
+        fprintf(stderr, "memlab: cannot become non-dumpable\n");
+        exit(65);
+    }
 }
 
 int main(int argc, char **argv) {
     pid_t parent = getppid();
     // Nothing of memd's but stdin, stdout and stderr.
-    syscall(SYS_close_range, 3U, ~0U, 0U);
+    close_other_descriptors();
+    // No core dump, wherever the working directory is.
+    struct rlimit nocore = {.rlim_cur = 0, .rlim_max = 0};
+    if (setrlimit(RLIMIT_CORE, &nocore) != 0) return 66;
 
     struct options o = {.name = NULL, .size = 100UL << 20, .step = 10UL << 20, .huge = 0, .uid = -1, .gid = -1,
         .tmpdir = "/tmp"};

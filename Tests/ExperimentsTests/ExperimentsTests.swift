@@ -47,11 +47,19 @@ func real(_ result: JSON) throws -> JSONObject {
 
 func int(_ value: JSON?) throws -> Int { try #require(value?.intValue) }
 
-/// The RPC error code a call threw, or nil.
+/// The wire code memd gives the error a call threw (its ExperimentMethods boundary), or nil.
 func errorCode(_ body: () async throws -> Void) async -> Int? {
     do {
         try await body()
         return nil
+    } catch let error as ExperimentError {
+        switch error.code {
+        case .resourceLimit: return -32003
+        case .unsupported: return -32004
+        case .cancelled: return -32006
+        case .processNotFound: return -32001
+        case .untrustedOutput, .failed: return -32603
+        }
     } catch let error as RPCError {
         return error.code.rawValue
     } catch {
@@ -163,7 +171,9 @@ func children(of parent: Int32) -> [Int32] {
         let result = try await runner().run(ExperimentRequest(name: .filemap, sizeBytes: 1 << 20), client: root)
         let r = try real(result)
         let path = try #require(r["path"]?.stringValue)
-        #expect(path.hasPrefix("/tmp/memd-filemap-"))
+        // In memd's own directory, memd.<pid>.XXXXXX, removed afterwards with the file.
+        #expect(path.hasPrefix("\(Leftovers.temporaryDirectory)/memd.\(getpid()).") && path.contains("/filemap-"))
+        #expect(access(String(path[..<path.lastIndex(of: "/")!]), F_OK) != 0, "the directory is gone")
         let mapping = try #require(r["mapping"]?.objectValue)
         #expect(mapping["perms"]?.stringValue == "rw-s")
         #expect(mapping["path"]?.stringValue == path)
@@ -243,12 +253,12 @@ func children(of parent: Int32) -> [Int32] {
         #expect(try leftoverCgroups().isEmpty)
     }
 
-    /// memd-oom-<our pid>-* directories anywhere under /sys/fs/cgroup.
+    /// memd.<our pid>.oom-* directories anywhere under /sys/fs/cgroup.
     func leftoverCgroups() throws -> [String] {
         var proc = ProcReader()
         let mounts = try proc.text("/proc/self/mountinfo")
         var left: [String] = []
-        let prefix = "memd-oom-\(getpid())-"
+        let prefix = "memd.\(getpid()).oom-"
         for mount in MemoryCgroup.mountPoints(mounts, type: "cgroup2", option: nil)
             + MemoryCgroup.mountPoints(mounts, type: "cgroup", option: "memory")
         {
@@ -336,7 +346,7 @@ func children(of parent: Int32) -> [Int32] {
         }
         #expect(code == -32006)
         let file = try #require(path.withLock { $0 })
-        #expect(file.hasPrefix("/tmp/memd-filemap-"))
+        #expect(file.hasPrefix("\(Leftovers.temporaryDirectory)/memd.\(getpid())."))
         #expect(access(file, F_OK) != 0, "\(file) left behind")
     }
 

@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-/// Starts `path` with `argv` and an empty environment in a new process group
+/// Starts `path` with `argv` and a clean environment (PATH, LANG=C) in a new process group
 /// (pgid = its pid), its stdin and stdout on `stdio_fd`, stderr on `stderr_fd`,
 /// every other descriptor closed, no signal blocked and every signal at its
 /// default action. posix_spawn, never fork: memd is multithreaded.
@@ -20,5 +20,9 @@ int memd_become_child_subreaper(void);
 /// pipe2(2), which Glibc's Swift module does not export: `flags` of O_CLOEXEC,
 /// O_NONBLOCK. Returns 0 or an errno value.
 int memd_pipe2(int fds[2], int flags);
+
+/// pidfd_open(2) (Linux 5.3+): a descriptor that polls readable when `pid` exits.
+/// Returns the descriptor, or -errno.
+int memd_pidfd_open(pid_t pid);
 
 #endif

@@ -14,15 +14,13 @@ enum ProcMethods {
     }
 
     static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(RPCError) -> JSON {
-        try Access.check(pid: pid, peer: peer)
-        var reader = ProcReader(capacity: 256 * 1024)
-        do {
-            let stat = try reader.stat(pid: pid)
-            let mappings = detail ? try reader.smaps(pid: pid) : try reader.maps(pid: pid)
+        try Access.read(pid: pid, peer: peer, capacity: 256 * 1024) { files throws(ProcError) in
+            let stat = try files.stat()
+            let mappings = detail ? try files.smaps() : try files.maps()
             var totals: JSONObject = ["vsz": .int(stat.vsize), "count": .int(mappings.count)]
             if detail {
                 // smaps_rollup (Linux 4.14+) is the kernel's own sum; else add the mappings up.
-                let sum = (try? reader.smapsRollup(pid: pid))
+                let sum = (try? files.smapsRollup())
                     ?? mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
                 totals["rss"] = .int(sum.rss)
                 totals["pss"] = .int(sum.pss)
@@ -34,8 +32,6 @@ enum ProcMethods {
                 "mappings": Mapping.jsonArray(mappings, detail: detail),
                 "totals": .object(totals),
             ]
-        } catch {
-            throw Access.wire(error, pid: pid)
         }
     }
 
@@ -50,20 +46,14 @@ enum ProcMethods {
     }
 
     /// A process's `ps` row: /proc/PID/stat, and VmRSS from /proc/PID/status as ps reads it.
-    static func processRow(pid: Int32, reader: inout ProcReader) throws(ProcError) -> (ProcessStat, JSONObject) {
-        let stat = try reader.stat(pid: pid)
-        let status = try reader.status(pid: pid)
+    static func processRow(_ files: inout ProcessFiles) throws(ProcError) -> (ProcessStat, JSONObject) {
+        let stat = try files.stat()
+        let status = try files.status()
         return (stat, stat.json(rss: status.rss))
     }
 
     static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> (ProcessStat, JSONObject) {
-        try Access.check(pid: pid, peer: peer)
-        var reader = ProcReader(capacity: 4096)
-        do {
-            return try processRow(pid: pid, reader: &reader)
-        } catch {
-            throw Access.wire(error, pid: pid)
-        }
+        try Access.read(pid: pid, peer: peer, capacity: 4096) { files throws(ProcError) in try processRow(&files) }
     }
 
     /// pageStats without an interval: counters now.
@@ -110,12 +100,11 @@ enum ProcMethods {
         ]
     }
 
-    /// Every process the caller may see; one that exits while being read is skipped.
+    /// Every process the caller may see; one that exits (or changes owner) while being read is skipped.
     static func processes(peer: PeerCredentials) -> JSON {
-        var reader = ProcReader(capacity: 4096)
         var rows: [JSON] = []
-        for pid in (try? processIDs()) ?? [] where Access.canSee(pid: pid, peer: peer) {
-            guard let (_, row) = try? processRow(pid: pid, reader: &reader) else { continue }
+        for pid in (try? processIDs()) ?? [] {
+            guard let (_, row) = try? processRow(pid: pid, peer: peer) else { continue }
             rows.append(.object(row))
         }
         return ["source": "proc", "scope": "processes", "processes": .array(rows)]

@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Who a /proc read is done for: the client's uid and gid (SO_PEERCRED), not memd's.
+public struct ProcClient: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(uid: UInt32, gid: UInt32) {
+        self.uid = uid
+        self.gid = gid
+    }
+
+    public var isRoot: Bool { uid == 0 }
+}
+
+/// The files of one process, opened for a client and judged on what was actually read.
+///
+/// The one place where memd, usually root, reads a process's /proc files on a client's
+/// behalf (maps, smaps, smaps_rollup, stat, status, pagemap, and whatever comes later).
+/// `setfsuid` alone would not do: /proc/PID/maps asks `ptrace_may_access(…,
+/// PTRACE_MODE_READ_FSCREDS)` (fs/proc/base.c, kernel/ptrace.c), which compares the
+/// fsuid but then accepts `CAP_SYS_PTRACE`, and root keeps that capability after setfsuid.
+/// So the rule is *open first, then verify on the opened descriptors*:
+///
+/// 1. `/proc/PID` is opened once as a directory descriptor. It pins the `struct pid`:
+///    if the process dies and its number is reused, every `openat` through it fails
+///    with ESRCH, never reaching the new process.
+/// 2. Each file is opened with `openat` on that descriptor and read (or, for
+///    pagemap, opened: the kernel binds the file to the process's `mm` at open,
+///    `proc_mem_open`).
+/// 3. Then the owner is taken again through the directory descriptor (`fstatat` of
+///    `status`: the kernel recomputes it with `task_dump_owner` at that moment), so a
+///    task that exec'd a setuid program, or is otherwise not dumpable, shows root.
+///    Unless the client is root, an owner other than the client is a refusal; a task
+///    that is gone fails the lookup (ESRCH/ENOENT).
+///
+/// Both orders of the race are covered: exec before the verification shows root and
+/// is refused; exec after it leaves the descriptor on the old `mm` (it reads as
+/// empty: the mm is gone), and the text files were read before the check.
+public struct ProcessFiles: ~Copyable {
+    public let pid: Int32
+    public let client: ProcClient
+    /// The /proc root, e.g. "/proc": used for paths in errors only.
+    public let root: String
+    /// The owner seen by the last verification (`task_dump_owner`), nil before one.
+    public private(set) var owner: UInt32?
+    let directory: Int32
+    var file: ProcFile
+
+    /// Opens `/proc/PID` for `client` and verifies it once (a refused or missing
+    /// process fails here, before any file is read).
+    public init(pid: Int32, client: ProcClient, root: String = "/proc", capacity: Int = 64 * 1024)
+        throws(ProcError)
+    {
+        self.pid = pid
+        self.client = client
+        self.root = root
+        let path = "\(root)/\(pid)"
+        guard pid > 0 else { throw .notFound(path: path) }
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProcFile.error(path, errno) }
+        let owner: UInt32
+        do {
+            owner = try Self.verify(directory: fd, client: client, path: path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.owner = owner
+        directory = fd
+        file = ProcFile(capacity: capacity)
+    }
+
+    deinit { close(directory) }
+
+    /// Path of a file of this process, for messages.
+    public func path(_ name: String) -> String { "\(root)/\(pid)/\(name)" }
+
+    /// Checks, now, that the client may see this process: root, or the current owner
+    /// (see ``verify(directory:client:path:)``) is the client. A process that is gone is
+    /// `.notFound`; another owner `.permissionDenied`.
+    public mutating func verify() throws(ProcError) {
+        owner = try Self.verify(directory: directory, client: client, path: "\(root)/\(pid)")
+    }
+
+    /// The owner of the process's files now, if `client` may see it.
+    ///
+    /// `fstatat(directory, "status")` looks the file up again, so `pid_revalidate`
+    /// recomputes its owner with `task_dump_owner`: the effective uid, or root when the
+    /// task is not dumpable (a setuid exec, PR_SET_DUMPABLE 0). The directory itself
+    /// always shows the euid, so a client's own non-dumpable process — which the kernel
+    /// would not let the client read — would pass a check on it.
+    static func verify(directory: Int32, client: ProcClient, path: String) throws(ProcError) -> UInt32 {
+        var info = Glibc.stat()
+        guard fstatat(directory, "status", &info, 0) == 0 else { throw ProcFile.error(path + "/status", errno) }
+        if client.isRoot || info.st_uid == client.uid { return info.st_uid }
+        throw .permissionDenied(path: path)
+    }
+
+    /// Opens a file of the process, verifies, and hands back the descriptor (the caller closes it).
+    public mutating func open(_ name: String) throws(ProcError) -> Int32 {
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
+        do {
+            try verify()
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Reads a file of the process to EOF, then verifies; the bytes are valid until the next read.
+    mutating func read(_ name: String) throws(ProcError) {
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
+        defer { Glibc.close(fd) }
+        try file.read(descriptor: fd, path: path(name))
+        try verify()
+    }
+
+    mutating func parse<T>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T)
+        throws(ProcError) -> T
+    {
+        try read(name)
+        return try file.withBytes { buffer throws(ProcError) in try body(buffer) }
+    }
+
+    /// /proc/PID/stat.
+    public mutating func stat() throws(ProcError) -> ProcessStat {
+        let path = path("stat")
+        return try parse("stat") { bytes throws(ProcError) in try ProcessStat.parse(bytes, path: path) }
+    }
+
+    /// /proc/PID/status.
+    public mutating func status() throws(ProcError) -> ProcessStatus {
+        try parse("status") { bytes in ProcessStatus.parse(bytes) }
+    }
+
+    /// /proc/PID/maps. An empty file means the process is a zombie, a kernel thread, or
+    /// exec'd after the file was opened.
+    public mutating func maps() throws(ProcError) -> [Mapping] {
+        try parse("maps") { bytes throws(ProcError) in try MapsParser.parseMaps(bytes) }
+    }
+
+    /// /proc/PID/smaps: every mapping with its smaps figures.
+    public mutating func smaps() throws(ProcError) -> [Mapping] {
+        try parse("smaps") { bytes throws(ProcError) in try MapsParser.parseSmaps(bytes) }
+    }
+
+    /// /proc/PID/smaps_rollup: the totals the kernel sums (Linux 4.14+).
+    public mutating func smapsRollup() throws(ProcError) -> SmapsDetail {
+        try parse("smaps_rollup") { bytes in MapsParser.parseRollup(bytes) }
+    }
+
+    /// /proc/PID/pagemap, opened and verified. PFNs in it are whatever the kernel shows
+    /// the opener (root: real ones); the caller hides them from a client that is not root.
+    public mutating func pagemap() throws(ProcError) -> PagemapReader {
+        let fd = try open("pagemap")
+        return PagemapReader(descriptor: fd, path: path("pagemap"))
+    }
+}
+
+extension PagemapReader {
+    /// A reader on an already opened (and verified) pagemap descriptor; it closes it.
+    init(descriptor: Int32, path: String) {
+        self.path = path
+        self.fd = descriptor
+    }
+}
