@@ -8,6 +8,11 @@ import ServiceLifecycle
     import Glibc
 #endif
 
+/// glibc's mallopt(3) and two of its parameters (<malloc.h>, which the Glibc module does not import).
+@_silgen_name("mallopt") private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+private let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+private let arenaMax: Int32 = -8  // M_ARENA_MAX
+
 /// Every limit's default, from the one place that decides it.
 private let defaults = ServerConfig(socketPath: "")
 
@@ -88,6 +93,13 @@ struct Memd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Big replies (maps of 60,000 mappings: ~9 MB, several copies) must not stay with memd once
+        // sent. glibc raises its mmap threshold after each big free, so later big buffers come from
+        // the heaps of the threads that made them and stay there (98 MiB after a few maps, rising).
+        // A fixed threshold keeps every buffer over 256 KiB mmapped: freed means given back; and
+        // two arenas instead of one per thread keep the small-allocation heaps from multiplying.
+        _ = mallopt(mmapThreshold, 256 << 10)
+        _ = mallopt(arenaMax, 2)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "memd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

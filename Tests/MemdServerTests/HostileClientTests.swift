@@ -202,3 +202,30 @@ import Testing
         memd.stop()
     }
 }
+
+/// What a big reply costs memd afterwards: nothing (issue 13: 98 MiB stayed after a few maps).
+@Suite(.serialized) struct ReplyMemoryTests {
+    @Test func bigRepliesAreGivenBack() throws {
+        // 10,000 mappings in this process: one region, every other page made read-only.
+        let pages = 20_000
+        let size = pages * 4096
+        let base = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(base, size) }
+        for page in stride(from: 0, to: pages, by: 2) { mprotect(base + page * 4096, 4096, PROT_READ) }
+        let memd = try MemdHarness()
+        let pid = memd.process.processIdentifier
+        let client = try memd.client()
+        _ = try client.call("meminfo")
+        let idle = try HostileClientTests().rss(pid)
+        for detail in [false, true, false] {
+            // Read, not parsed: the test's own parser is not what is measured.
+            try client.send(Array(#"{"jsonrpc":"2.0","id":1,"method":"maps","params":{"pid":\#(getpid()),"detail":\#(detail)}}"#.utf8) + [0x0A])
+            let reply = try client.readLine()
+            #expect(reply.count > (detail ? 4_000_000 : 1_500_000), "\(reply.prefix(200))")
+        }
+        usleep(2_000_000)
+        let after = try HostileClientTests().rss(pid)
+        #expect(after - idle < 12 << 20, "memd kept \((after - idle) >> 20) MiB after four big maps replies")
+        memd.stop()
+    }
+}
