@@ -19,6 +19,10 @@ public struct ServerConfig: Sendable {
     public var helperPath: String?
     /// How long shutdown waits for calls in flight before cancelling them.
     public var shutdownGraceSeconds: Double = 1.5
+    /// The memory cgroup tree `cgroups` reads (nil: the host's own, found in mountinfo).
+    public var cgroupRoot: String?
+    /// Threads reading /proc/PID/smaps_rollup in parallel for `usage`.
+    public var usageThreads = 2
 
     public init(socketPath: String) { self.socketPath = socketPath }
 }
