@@ -83,6 +83,21 @@ import Testing
         ] as [(String, JSONObject, String)] {
             expectInvalidParam(client, method, params, param)
         }
+
+        // memctl cgroups: the same tree, indented, one line per cgroup.
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let tree = try run(memctl, ["cgroups", "--socket", memd.socketPath, "--bytes"])
+        #expect(tree.status == 0, "\(tree.err)")
+        let lines = tree.out.split(separator: "\n")
+        #expect(lines.count == 2 + groups.count, "\(tree.out)")
+        #expect(lines.dropFirst(2).map { String($0.drop { $0 == " " }.prefix { $0 != " " }) }
+            == ["/", "system.slice", "sshd.service", "workload.slice", "batch.scope"])
+        #expect(lines[3].hasPrefix("  system.slice ") && lines[4].hasPrefix("    sshd.service "))
+        let workload = lines[5].split(separator: " ")
+        let workloadGroup = groups[3]
+        #expect(workload == ["workload.slice", "\(Format.int(workloadGroup["current"]))", "\(Format.int(workloadGroup["max"]))",
+                             "\(Format.int(workloadGroup["peak"]))", "\(Format.int(workloadGroup["workingSet"]))", "3", "1.52", "0"])
+        #expect(lines[3].split(separator: " ")[2] == "-", "no limit: -")
         memd.stop()
     }
 
