@@ -6,7 +6,8 @@ struct CgroupsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cgroups",
         abstract: "The memory cgroup tree: current, max, peak, working set, OOM kills, pressure (some avg10).",
-        discussion: "Like systemd-cgtop's memory column, as a tree. `-` where the kernel has no figure or no limit.")
+        discussion: "Like systemd-cgtop's memory column, as a tree. `-` where the kernel has no figure or no limit."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The subtree to show (default /).") var path: String?
@@ -42,7 +43,8 @@ enum CgroupsView {
         }
         let sizeWidth = bytes ? 14 : 8
         var lines = [
-            Format.pad("CGROUP", width, right: false) + Format.pad("CURRENT", sizeWidth + 1) + Format.pad("MAX", sizeWidth + 1)
+            Format.pad("CGROUP", width, right: false) + Format.pad("CURRENT", sizeWidth + 1)
+                + Format.pad("MAX", sizeWidth + 1)
                 + Format.pad("PEAK", sizeWidth + 1) + Format.pad("WORKSET", sizeWidth + 1) + Format.pad("OOMKILL", 8)
                 + Format.pad("PSI10", 7) + Format.pad("PROCS", 6)
         ]
@@ -56,7 +58,8 @@ enum CgroupsView {
                 Format.pad(label, width, right: false) + Format.pad(size(group["current"]), sizeWidth + 1)
                     + Format.pad(size(group["max"]), sizeWidth + 1) + Format.pad(size(group["peak"]), sizeWidth + 1)
                     + Format.pad(size(group["workingSet"]), sizeWidth + 1) + Format.pad(oom, 8) + Format.pad(psi, 7)
-                    + Format.pad(procs, 6))
+                    + Format.pad(procs, 6)
+            )
         }
         return lines.joined(separator: "\n")
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import JSONRPC
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `memctl smem`: smem 1.5's table (`PID User Command Swap USS PSS RSS`, KiB), from `usage`.
@@ -16,7 +16,8 @@ struct SmemCommand: ParsableCommand {
             expression on their name or command line, before grouping. Unlike smem, -c means per \
             command here (smem's -c picks columns).
             """,
-        helpNames: [.long])
+        helpNames: [.long]
+    )
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .short, help: "One row per user.") var u = false
@@ -36,7 +37,9 @@ struct SmemCommand: ParsableCommand {
         if [u, c, g].filter({ $0 }).count > 1 { throw ValidationError("give at most one of -u, -c, -g") }
         if let P, (try? Regex(P)) == nil { throw ValidationError("-P: not a regular expression: \(P)") }
         if let s, !view.columns.contains(where: { $0.field == s }) && !(view == .processes && s == "name") {
-            throw ValidationError("-s: unknown field \(s) (known: \(view.columns.map(\.field).joined(separator: ", ")))")
+            throw ValidationError(
+                "-s: unknown field \(s) (known: \(view.columns.map(\.field).joined(separator: ", ")))"
+            )
         }
     }
 
@@ -48,7 +51,8 @@ struct SmemCommand: ParsableCommand {
             if let P, let regex = try? Regex(P) {
                 let all = try client.call("usage", ["cmdline": true])
                 let matching = (all["rows"]?.arrayValue ?? []).filter { row in
-                    (row["command"]?.stringValue ?? "").contains(regex) || (row["cmdline"]?.stringValue ?? "").contains(regex)
+                    (row["command"]?.stringValue ?? "").contains(regex)
+                        || (row["cmdline"]?.stringValue ?? "").contains(regex)
                 }
                 if view == .processes { return matching }
                 pids = .array(matching.compactMap { $0["pid"] })
@@ -58,7 +62,10 @@ struct SmemCommand: ParsableCommand {
             if let pids { params["pids"] = pids }
             return try client.call("usage", params)["rows"]?.arrayValue ?? []
         }
-        print(view.render(rows, sort: s ?? "pss", reverse: r, totals: t, human: k || h, header: !noHeader), terminator: "")
+        print(
+            view.render(rows, sort: s ?? "pss", reverse: r, totals: t, human: k || h, header: !noHeader),
+            terminator: ""
+        )
     }
 }
 
@@ -100,11 +107,15 @@ enum SmemView: Equatable {
             return [Column(field: "user", title: "User", width: 8, left: true, truncate: false, isSize: false), count]
                 + sizes
         case .commands:
-            return [Column(field: "command", title: "Command", width: 27, left: true, truncate: true, isSize: false),
-                    count] + sizes
+            return [
+                Column(field: "command", title: "Command", width: 27, left: true, truncate: true, isSize: false),
+                count,
+            ] + sizes
         case .cgroups:
-            return [Column(field: "cgroup", title: "Cgroup", width: 40, left: true, truncate: false, isSize: false),
-                    count] + sizes
+            return [
+                Column(field: "cgroup", title: "Cgroup", width: 40, left: true, truncate: false, isSize: false),
+                count,
+            ] + sizes
         }
     }
 

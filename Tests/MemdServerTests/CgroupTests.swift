@@ -32,9 +32,11 @@ import Testing
         #expect(result["version"] == .int(2))
         #expect(result["root"] == .string(Self.fixture))
         let groups = try #require(result["groups"]?.arrayValue)
-        #expect(groups.compactMap { $0["path"]?.stringValue } == [
-            "/", "/system.slice", "/system.slice/sshd.service", "/workload.slice", "/workload.slice/batch.scope",
-        ])
+        #expect(
+            groups.compactMap { $0["path"]?.stringValue } == [
+                "/", "/system.slice", "/system.slice/sshd.service", "/workload.slice", "/workload.slice/batch.scope",
+            ]
+        )
         let root = groups[0]
         for field in ["current", "max", "high", "peak", "workingSet", "events"] {
             #expect(root[field] == .null, "the v2 root has no \(field)")
@@ -90,13 +92,19 @@ import Testing
         #expect(tree.status == 0, "\(tree.err)")
         let lines = tree.out.split(separator: "\n")
         #expect(lines.count == 2 + groups.count, "\(tree.out)")
-        #expect(lines.dropFirst(2).map { String($0.drop { $0 == " " }.prefix { $0 != " " }) }
-            == ["/", "system.slice", "sshd.service", "workload.slice", "batch.scope"])
+        #expect(
+            lines.dropFirst(2).map { String($0.drop { $0 == " " }.prefix { $0 != " " }) }
+                == ["/", "system.slice", "sshd.service", "workload.slice", "batch.scope"]
+        )
         #expect(lines[3].hasPrefix("  system.slice ") && lines[4].hasPrefix("    sshd.service "))
         let workload = lines[5].split(separator: " ")
         let workloadGroup = groups[3]
-        #expect(workload == ["workload.slice", "\(Format.int(workloadGroup["current"]))", "\(Format.int(workloadGroup["max"]))",
-                             "\(Format.int(workloadGroup["peak"]))", "\(Format.int(workloadGroup["workingSet"]))", "3", "1.52", "0"])
+        #expect(
+            workload == [
+                "workload.slice", "\(Format.int(workloadGroup["current"]))", "\(Format.int(workloadGroup["max"]))",
+                "\(Format.int(workloadGroup["peak"]))", "\(Format.int(workloadGroup["workingSet"]))", "3", "1.52", "0",
+            ]
+        )
         #expect(lines[3].split(separator: " ")[2] == "-", "no limit: -")
         memd.stop()
     }
@@ -150,8 +158,10 @@ import Testing
         let doomed = try CgroupHelper(cgroup: top + "/oom", bytes: 256 << 20)
         defer { doomed.stop() }
         doomed.process.waitUntilExit()
-        #expect(doomed.process.terminationReason == .uncaughtSignal && doomed.process.terminationStatus == SIGKILL,
-                "the helper over its cgroup's limit is OOM-killed")
+        #expect(
+            doomed.process.terminationReason == .uncaughtSignal && doomed.process.terminationStatus == SIGKILL,
+            "the helper over its cgroup's limit is OOM-killed"
+        )
 
         let memd = try MemdHarness()
         let client = try memd.client()

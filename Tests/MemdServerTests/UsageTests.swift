@@ -24,8 +24,10 @@ import Testing
             #expect(Format.int(row[field]) == before[key]! * 1024, "\(field)")
         }
         #expect(Format.int(row["uss"]) == (before["Private_Clean"]! + before["Private_Dirty"]!) * 1024)
-        for (field, key) in [("pss", "Pss"), ("pssAnon", "Pss_Anon"), ("pssFile", "Pss_File"),
-                             ("pssShmem", "Pss_Shmem"), ("swapPss", "SwapPss")] {
+        for (field, key) in [
+            ("pss", "Pss"), ("pssAnon", "Pss_Anon"), ("pssFile", "Pss_File"),
+            ("pssShmem", "Pss_Shmem"), ("swapPss", "SwapPss"),
+        ] {
             let (low, high) = (min(before[key]!, after[key]!) * 1024, max(before[key]!, after[key]!) * 1024)
             let value = Format.int(row[field])
             #expect(value >= low - 16384 && value <= high + 16384, "\(field) \(value) not in \(low)…\(high)")
@@ -72,7 +74,10 @@ import Testing
             #expect(Format.int(row["swap"]) / 1024 == f[4], "swap of \(f[0])")
             // smem adds up per-mapping Pss, each cut to a whole KiB: up to 1 KiB per mapping less.
             let pss = Format.int(row["pss"]) / 1024
-            #expect(pss >= f[2] && pss <= f[2] + f[5] + 4, "pss of \(f[0]): memd \(pss) KiB, smem \(f[2]) KiB, \(f[5]) maps")
+            #expect(
+                pss >= f[2] && pss <= f[2] + f[5] + 4,
+                "pss of \(f[0]): memd \(pss) KiB, smem \(f[2]) KiB, \(f[5]) maps"
+            )
         }
         #expect(seen == 3, "smem listed \(seen) of the helpers: \(smem.out)")
         memd.stop()
@@ -142,8 +147,13 @@ import Testing
         let memctl = productsDirectory.appendingPathComponent("memctl").path
         let nobody = try SleepingHelpers(count: 1, uid: 65534)
         defer { nobody.stop() }
-        let seen = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl,
-                                       "--socket", memd.socketPath, "call", "usage"])
+        let seen = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                "--socket", memd.socketPath, "call", "usage",
+            ]
+        )
         #expect(seen.status == 0, "\(seen.err)")
         let result = try JSONParser.parse(seen.out)
         let rows = result["rows"]?.arrayValue ?? []
@@ -179,7 +189,10 @@ import Testing
         for pid in helpers.pids {
             let (a, b) = (try #require(row(ours, pid)), try #require(row(theirs, pid)))
             #expect(a.prefix(43) == b.prefix(43), "PID, User, Command columns")
-            let (x, y) = (a.dropFirst(43).split(separator: " ").map { Int($0)! }, b.dropFirst(43).split(separator: " ").map { Int($0)! })
+            let (x, y) = (
+                a.dropFirst(43).split(separator: " ").map { Int($0)! },
+                b.dropFirst(43).split(separator: " ").map { Int($0)! }
+            )
             #expect(x[0] == y[0] && x[1] == y[1] && x[3] == y[3], "Swap, USS, RSS: \(a) vs \(b)")
             let mappings = try maps(Int(pid))
             #expect(x[2] >= y[2] && x[2] <= y[2] + mappings + 4, "PSS: \(a) vs \(b)")
@@ -189,8 +202,12 @@ import Testing
         #expect(total[3] == smemTotal[3] && total[5] == smemTotal[5], "USS and RSS totals")
 
         let (users, smemUsers) = try both(["-u"])
-        #expect(users == smemUsers || users.count == 2 && users[0] == smemUsers[0]
-            && users[1].split(separator: " ")[0...3] == smemUsers[1].split(separator: " ")[0...3], "\(users) vs \(smemUsers)")
+        #expect(
+            users == smemUsers
+                || users.count == 2 && users[0] == smemUsers[0]
+                    && users[1].split(separator: " ")[0...3] == smemUsers[1].split(separator: " ")[0...3],
+            "\(users) vs \(smemUsers)"
+        )
         let (human, smemHuman) = try both(["-k"])
         for pid in helpers.pids {
             let (a, b) = (try #require(row(human, pid)), try #require(row(smemHuman, pid)))
