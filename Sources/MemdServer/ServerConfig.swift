@@ -29,6 +29,10 @@ public struct ServerConfig: Sendable {
     public var maxResponseBytes = 64 << 20
     /// Threads for work that waits (/proc reads of other processes, the simulator).
     public var waitingThreads = 8
+    /// The memory cgroup tree `cgroups` reads (nil: the host's own, found in mountinfo).
+    public var cgroupRoot: String?
+    /// Threads reading /proc/PID/smaps_rollup in parallel for `usage`.
+    public var usageThreads = 2
 
     public init(socketPath: String) { self.socketPath = socketPath }
 }

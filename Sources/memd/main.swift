@@ -74,6 +74,12 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Path of the experiment helper (default: memlab beside memd).")
     var helper: String?
 
+    @Option(name: .long, help: "The memory cgroup tree for `cgroups` (default: the host's v2 or v1 memory hierarchy).")
+    var cgroupRoot: String?
+
+    @Option(name: .long, help: "Threads reading processes in parallel for `usage`.")
+    var usageThreads: Int = 2
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -89,6 +95,10 @@ struct Memd: AsyncParsableCommand {
             throw ValidationError("\(name) must be at least 1")
         }
         guard idleTimeout > 0, experimentTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        guard (1...64).contains(usageThreads) else { throw ValidationError("--usage-threads must be 1…64") }
+        if let cgroupRoot, let problem = Attribution.problem(cgroupRoot: cgroupRoot) {
+            throw ValidationError("--cgroup-root: \(problem)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -119,6 +129,8 @@ struct Memd: AsyncParsableCommand {
         config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
+        config.cgroupRoot = cgroupRoot
+        config.usageThreads = usageThreads
 
         StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()

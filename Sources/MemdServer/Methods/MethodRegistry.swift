@@ -6,11 +6,19 @@ import MemdProtocol
 public enum MethodRegistry {
     public static func table(config: ServerConfig, openRPC: JSON) -> MethodTable<CallContext> {
         var table = MethodTable<CallContext>()
+        let attribution = Attribution(config: config)
         table.inline(DiscoverMethod.self) { _, _ in openRPC }
         SimMethods.register(into: &table, config: config)
         table.method(MeminfoMethod.self) { params, context in
             switch params.target.source {
-            case .proc: return .now(try ProcMethods.meminfo())
+            case .proc:
+                guard params.cgroup != nil else { return .now(try ProcMethods.meminfo()) }
+                // A cgroup's files (memory.stat among them) are read where waiting is allowed.
+                return .later {
+                    try await context.work.run { _ in
+                        try CgroupMethods.meminfo(cgroup: params.cgroup, attribution: attribution)
+                    }
+                }
             case .sim: return .later { try SimMethods.meminfo(params.target, peer: context.peer) }
             }
         }
@@ -28,10 +36,15 @@ public enum MethodRegistry {
         }
         table.async(PageStatsMethod.self) { params, context in
             guard params.target.source == .proc else { return try await SimMethods.pageStats(params, peer: context.peer) }
+            if let cgroup = params.cgroup {
+                return try await CgroupMethods.processes(
+                    in: cgroup, peer: context.peer, attribution: attribution, work: context.work)
+            }
             if params.intervalMs > 0 { return try await ProcMethods.pageStats(sampling: params, peer: context.peer) }
             return try await context.work.run { _ in try ProcMethods.pageStats(params, peer: context.peer) }
         }
         ExperimentMethods.register(into: &table, config: config)
+        UsageMethods.register(into: &table, attribution: attribution)
         return table
     }
 }
