@@ -46,6 +46,7 @@ public struct ExperimentError: Error, Sendable, Equatable, CustomStringConvertib
     static func resourceLimit(_ resource: String, limit: Int, requested: Int) -> ExperimentError {
         .init(
             .resourceLimit(resource: resource, limit: limit, requested: requested),
-            "\(resource): \(requested) requested, limit \(limit)")
+            "\(resource): \(requested) requested, limit \(limit)"
+        )
     }
 }

@@ -25,8 +25,12 @@ public struct ExperimentRequest: Sendable, Equatable {
     public var progress: Bool
 
     public init(
-        name: ExperimentName, sizeBytes: Int = defaultSizeBytes, stepBytes: Int = defaultStepBytes,
-        backend: ExperimentBackend = .real, hugePages: Bool = false, progress: Bool = false
+        name: ExperimentName,
+        sizeBytes: Int = defaultSizeBytes,
+        stepBytes: Int = defaultStepBytes,
+        backend: ExperimentBackend = .real,
+        hugePages: Bool = false,
+        progress: Bool = false
     ) {
         self.name = name
         self.sizeBytes = sizeBytes
@@ -97,7 +101,10 @@ public struct ExperimentLimits: Sendable, Equatable {
     public var temporaryDirectory: String
 
     public init(
-        maxBytes: Int? = nil, maxConcurrent: Int = 2, maxPerUID: Int = 1, timeout: Duration = .seconds(120),
+        maxBytes: Int? = nil,
+        maxConcurrent: Int = 2,
+        maxPerUID: Int = 1,
+        timeout: Duration = .seconds(120),
         temporaryDirectory: String = Leftovers.temporaryDirectory
     ) {
         self.maxBytes = maxBytes

@@ -1,12 +1,13 @@
+import ExperimentsShims
+import JSONRPC
+import ProcFS
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ExperimentsShims
-import JSONRPC
-import ProcFS
-import Synchronization
 
 /// Runs `runExperiment`: each experiment in a memlab child, measured from /proc.
 ///
@@ -58,7 +59,8 @@ public struct ExperimentRunner: Sendable {
     /// - Throws `ExperimentError` (memd: -32003 size or concurrency, -32004 unsupported on this
     ///   host (no cgroup for `oom`, no simulator), -32006 timeout or cancel, -32001, -32603).
     public func run(
-        _ request: ExperimentRequest, client: ClientIdentity,
+        _ request: ExperimentRequest,
+        client: ClientIdentity,
         progress: @escaping @Sendable (JSON) -> Void = { _ in }
     ) async throws -> JSON {
         var request = request
@@ -68,7 +70,9 @@ public struct ExperimentRunner: Sendable {
             throw ExperimentError.resourceLimit("experimentBytes", limit: limit, requested: request.sizeBytes)
         }
         if request.backend == .sim && request.name == .malloc {
-            throw ExperimentError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
+            throw ExperimentError.unsupported(
+                "malloc has no simulator counterpart: a simulated process has no C library"
+            )
         }
         // The simulator allocates in memd's own (budgeted) memory, not the host's.
         let cost = request.backend == .sim ? 0 : request.allocatedBytes
@@ -92,7 +96,8 @@ public struct ExperimentRunner: Sendable {
             if request.name == .malloc {
                 result["sim"] = .null
                 result["comparison"] = [
-                    "note": "malloc has no simulator counterpart: a simulated process has no C library, whose pools are what this experiment shows"
+                    "note":
+                        "malloc has no simulator counterpart: a simulated process has no C library, whose pools are what this experiment shows"
                 ]
             } else {
                 let simStarted = ContinuousClock.now
@@ -100,7 +105,9 @@ public struct ExperimentRunner: Sendable {
                 sim["durationMs"] = .int(milliseconds(ContinuousClock.now - simStarted))
                 result["sim"] = .object(sim)
                 if let real {
-                    result["comparison"] = .object(compare(request.name, real: real, sim: sim, hugePages: request.hugePages))
+                    result["comparison"] = .object(
+                        compare(request.name, real: real, sim: sim, hugePages: request.hugePages)
+                    )
                 }
             }
         }
@@ -125,7 +132,10 @@ public struct ExperimentRunner: Sendable {
             let (total, overflow) = state.bytes.addingReportingOverflow(bytes)
             guard !overflow, total <= limit else {
                 var error = ExperimentError.resourceLimit(
-                    "experimentBytes", limit: limit, requested: overflow ? Int.max : total)
+                    "experimentBytes",
+                    limit: limit,
+                    requested: overflow ? Int.max : total
+                )
                 error.message =
                     "experimentBytes: this experiment allocates \(bytes) bytes and the ones running \(state.bytes);"
                     + " together they may use at most \(limit) (min(1 GiB, 25% of MemAvailable))"
@@ -149,7 +159,11 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// The real backend: memlab on its own thread, this task waiting for it.
-    func runReal(_ request: ExperimentRequest, client: ClientIdentity, progress: @escaping @Sendable (JSON) -> Void)
+    func runReal(
+        _ request: ExperimentRequest,
+        client: ClientIdentity,
+        progress: @escaping @Sendable (JSON) -> Void
+    )
         async throws -> JSONObject
     {
         // filemap's directory, memd.<pid>.XXXXXX (mkdtemp), the client's own.
@@ -162,8 +176,12 @@ public struct ExperimentRunner: Sendable {
         let wake = try WakePipe()
         let deadline = ContinuousClock.now + limits.timeout
         let conversation = HelperConversation(
-            helperPath: helperPath, arguments: arguments, deadline: deadline, wake: wake,
-            progress: { phase, event in progress(progressParams(request, phase: phase, event: event)) })
+            helperPath: helperPath,
+            arguments: arguments,
+            deadline: deadline,
+            wake: wake,
+            progress: { phase, event in progress(progressParams(request, phase: phase, event: event)) }
+        )
         // Made before memlab starts: no cgroup, no experiment (-32004).
         let cgroup = request.name == .oom ? try MemoryCgroup(limitBytes: request.sizeBytes) : nil
         let timeout = limits.timeout
@@ -175,9 +193,14 @@ public struct ExperimentRunner: Sendable {
                         continuation.resume(
                             with: Result { () throws(ExperimentError) -> JSONObject in
                                 try Self.converse(
-                                    conversation, request: request, cgroup: cgroup,
-                                    directory: directory, timeout: timeout)
-                            })
+                                    conversation,
+                                    request: request,
+                                    cgroup: cgroup,
+                                    directory: directory,
+                                    timeout: timeout
+                                )
+                            }
+                        )
                     }
                 } catch {
                     var cgroup = cgroup
@@ -193,8 +216,11 @@ public struct ExperimentRunner: Sendable {
 
     /// On the experiment's thread: the probe for the experiment, memlab's run, the result.
     private static func converse(
-        _ conversation: HelperConversation, request: ExperimentRequest, cgroup: MemoryCgroup?,
-        directory: ExperimentDirectory?, timeout: Duration
+        _ conversation: HelperConversation,
+        request: ExperimentRequest,
+        cgroup: MemoryCgroup?,
+        directory: ExperimentDirectory?,
+        timeout: Duration
     ) throws(ExperimentError) -> JSONObject {
         let startTime = ContinuousClock.now
         var context = ProbeContext(request: request)
@@ -207,7 +233,8 @@ public struct ExperimentRunner: Sendable {
                 throw .timeout("experiment \(request.name.rawValue) cancelled; its child process was killed")
             case .timedOut:
                 throw .timeout(
-                    "experiment \(request.name.rawValue) timed out after \(timeout.components.seconds) s; its child process was killed")
+                    "experiment \(request.name.rawValue) timed out after \(timeout.components.seconds) s; its child process was killed"
+                )
             case .finished:
                 break
             }
@@ -237,7 +264,11 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// memlab's command line; as root, it drops to the client's uid and gid first.
-    func helperArguments(_ request: ExperimentRequest, client: ClientIdentity, temporaryDirectory: String? = nil)
+    func helperArguments(
+        _ request: ExperimentRequest,
+        client: ClientIdentity,
+        temporaryDirectory: String? = nil
+    )
         throws(ExperimentError) -> [String]
     {
         var arguments = [
@@ -252,7 +283,8 @@ public struct ExperimentRunner: Sendable {
             }
         } else if client.uid != me {
             throw .unsupported(
-                "memd runs as uid \(me), not root, so it cannot run an experiment as uid \(client.uid)")
+                "memd runs as uid \(me), not root, so it cannot run an experiment as uid \(client.uid)"
+            )
         }
         return arguments
     }

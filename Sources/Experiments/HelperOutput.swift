@@ -1,27 +1,22 @@
+import JSONRPC
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import JSONRPC
-import ProcFS
 
-/// memlab's stdout, split into lines under memd's bounds. Everything memlab writes
-/// is untrusted input (limits.md §5): a line longer than `maxLineBytes` or more than
-/// `maxTotalBytes` in all ends the experiment.
+/// memlab's stdout, split into lines of at most `maxLineBytes`. Everything memlab
+/// writes is untrusted input (limits.md §5): a longer line ends the experiment.
 struct HelperLines {
     static let maxLineBytes = 64 * 1024
-    static let maxTotalBytes = 1 << 20
 
     private var buffer: [UInt8] = []
-    private(set) var total = 0
 
-    /// Adds bytes read from memlab.
-    mutating func append(_ bytes: ArraySlice<UInt8>) throws(ExperimentError) {
-        total += bytes.count
-        guard total <= Self.maxTotalBytes else {
-            throw .untrusted("more than \(Self.maxTotalBytes) bytes of output")
-        }
+    /// Adds bytes read from memlab (the buffer never holds more than one line over
+    /// the limit plus one read: `next()` is called after each append).
+    mutating func append(_ bytes: ArraySlice<UInt8>) {
         buffer.append(contentsOf: bytes)
     }
 
@@ -40,6 +35,36 @@ struct HelperLines {
     }
 }
 
+/// How much of memlab's output memd takes: at most `maxKeptBytes` of what it keeps
+/// (program output and events other than measurement points), and at most as many
+/// points as the request can make (each is measured and answered, then dropped):
+/// 2 × ⌈sizeBytes / stepBytes⌉ + 16 (`oom` touches twice its size).
+struct HelperBudget {
+    static let maxKeptBytes = 1 << 20
+
+    let maxPoints: Int
+    private(set) var keptBytes = 0
+    private(set) var points = 0
+
+    init(sizeBytes: Int, stepBytes: Int) {
+        let steps = stepBytes > 0 ? sizeBytes / stepBytes + 1 : sizeBytes
+        maxPoints = steps > Int.max / 4 ? Int.max : 2 * steps + 16
+    }
+
+    /// Counts one line of `bytes` bytes; throws once memlab has written more than it may.
+    mutating func admit(_ line: HelperLine, bytes: Int) throws(ExperimentError) {
+        if case .event(let event) = line, event["event"]?.stringValue == "point" {
+            points += 1
+            guard points <= maxPoints else { throw .untrusted("more than \(maxPoints) measurement points") }
+            return
+        }
+        keptBytes += bytes
+        guard keptBytes <= Self.maxKeptBytes else {
+            throw .untrusted("more than \(Self.maxKeptBytes) bytes of output")
+        }
+    }
+}
+
 /// One line of memlab, checked: either program output, or an event whose every
 /// member memd knows and whose every number is in range.
 enum HelperLine: Equatable {
@@ -52,7 +77,10 @@ enum HelperLine: Equatable {
     /// experiment's size (no byte count memlab reports may be far beyond it);
     /// `isDescendant` says whether a pid is memlab's own descendant.
     static func parse(
-        _ line: [UInt8], memlab: Int32, sizeBytes: Int, isDescendant: (Int32) -> Bool
+        _ line: [UInt8],
+        memlab: Int32,
+        sizeBytes: Int,
+        isDescendant: (Int32) -> Bool
     ) throws(ExperimentError) -> HelperLine {
         guard line.starts(with: Array(#"{"event":"#.utf8)) else {
             return .output(String(decoding: line, as: UTF8.self))
@@ -78,7 +106,9 @@ enum HelperLine: Equatable {
             case "address", "brk":
                 guard case .string(let text) = value else { throw .untrusted("\(key) is not a string") }
                 // %p prints "(nil)" for a null pointer; anything else must be 0x + at most 16 hex digits.
-                guard text == "(nil)" || (text.hasPrefix("0x") && text.count <= 18 && UInt64(text.dropFirst(2), radix: 16) != nil)
+                guard
+                    text == "(nil)"
+                        || (text.hasPrefix("0x") && text.count <= 18 && UInt64(text.dropFirst(2), radix: 16) != nil)
                 else { throw .untrusted("\(key) \(text.prefix(40)) is not an address") }
             case "touchedBytes", "size", "limitBytes", "attemptBytes", "allocations":
                 try integer(value, key, 0...maxBytes)
@@ -111,7 +141,8 @@ enum HelperLine: Equatable {
     }
 
     @discardableResult
-    private static func integer(_ value: JSON, _ key: String, _ range: ClosedRange<Int>) throws(ExperimentError) -> Int {
+    private static func integer(_ value: JSON, _ key: String, _ range: ClosedRange<Int>) throws(ExperimentError) -> Int
+    {
         guard let number = value.intValue, range.contains(number) else {
             throw .untrusted("\(key) \(JSONWriter.string(value).prefix(40)) is out of range \(range)")
         }

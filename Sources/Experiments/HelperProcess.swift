@@ -1,11 +1,12 @@
+import ExperimentsShims
+import JSONRPC
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ExperimentsShims
-import JSONRPC
-import ProcFS
 
 /// How memlab ended, from waitpid.
 enum ExitStatus: Sendable, Equatable {
@@ -74,8 +75,28 @@ struct ProbeContext {
         do { return try proc.maps(pid: pid) } catch { throw .proc(error, pid: pid) }
     }
 
-    mutating func smaps(_ pid: Int32) throws(ExperimentError) -> [Mapping] {
-        do { return try proc.smaps(pid: pid) } catch { throw .proc(error, pid: pid) }
+    /// Reads files of memlab's child `pid` through one /proc/PID directory descriptor,
+    /// first checking through it that the process is memlab's child (its stat's ppid):
+    /// what is read is that child's, even if the pid were reused meanwhile.
+    mutating func child<T>(
+        _ pid: Int32,
+        _ body: (inout ProcessFiles) throws(ProcError) -> T
+    )
+        throws(ExperimentError) -> T
+    {
+        do {
+            var files = try ProcessFiles(pid: pid, client: ProcClient(uid: geteuid(), gid: getegid()))
+            guard try files.stat().ppid == self.pid else {
+                throw ExperimentError.untrusted("process \(pid) is not memlab's child")
+            }
+            return try body(&files)
+        } catch let error as ProcError {
+            throw .proc(error, pid: pid)
+        } catch let error as ExperimentError {
+            throw error
+        } catch {
+            throw .internalError("\(error)")
+        }
     }
 
     mutating func meminfo() throws(ExperimentError) -> Meminfo {
@@ -141,11 +162,14 @@ func runOnOwnThread(_ body: @escaping @Sendable () -> Void) throws(ExperimentErr
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(
-        &thread, nil,
+        &thread,
+        nil,
         { raw in
             Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
             return nil
-        }, box)
+        },
+        box
+    )
     guard rc == 0 else {
         Unmanaged<Box>.fromOpaque(box).release()
         throw .internalError("pthread_create: errno \(rc)")
@@ -168,7 +192,10 @@ struct HelperConversation: Sendable {
     let progress: @Sendable (String, JSONObject) -> Void
 
     /// Runs memlab to its end and hands back how it ended. `probe` is called at each point.
-    func run<Probe: ExperimentProbe>(_ probe: inout Probe, _ context: inout ProbeContext) throws(ExperimentError)
+    func run<Probe: ExperimentProbe>(
+        _ probe: inout Probe,
+        _ context: inout ProbeContext
+    ) throws(ExperimentError)
         -> HelperOutcome
     {
         // Sockets, not pipes, for memlab's stdin+stdout: send(MSG_NOSIGNAL) to a dead
@@ -201,13 +228,16 @@ struct HelperConversation: Sendable {
         close(pair[1])
         close(errPipe[1])
         guard spawnError == 0 else {
-            throw .internalError("cannot start the experiment helper \(helperPath): \(String(cString: strerror(spawnError)))")
+            throw .internalError(
+                "cannot start the experiment helper \(helperPath): \(String(cString: strerror(spawnError)))"
+            )
         }
         context.pid = pid
 
         var outcome = HelperOutcome(pid: pid, status: .exited(0), end: .finished)
         var failure: ExperimentError?
         var lines = HelperLines()
+        var budget = HelperBudget(sizeBytes: context.request.sizeBytes, stepBytes: context.request.stepBytes)
         var stderrBytes: [UInt8] = []
         var stderrOpen = true
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -251,9 +281,9 @@ struct HelperConversation: Sendable {
                 }
                 if n == 0 { break }  // EOF: memlab (and any child of it) closed stdout
                 do throws(ExperimentError) {
-                    try lines.append(chunk[0..<n])
+                    lines.append(chunk[0..<n])
                     while let line = try lines.next() {
-                        try handle(line, &outcome, &probe, &context, channel: channel)
+                        try handle(line, &outcome, &probe, &context, &budget, channel: channel)
                     }
                 } catch {
                     failure = error
@@ -319,13 +349,18 @@ struct HelperConversation: Sendable {
     static let reapTimeout: Duration = .seconds(2)
 
     private func handle<Probe: ExperimentProbe>(
-        _ line: [UInt8], _ outcome: inout HelperOutcome, _ probe: inout Probe, _ context: inout ProbeContext,
+        _ line: [UInt8],
+        _ outcome: inout HelperOutcome,
+        _ probe: inout Probe,
+        _ context: inout ProbeContext,
+        _ budget: inout HelperBudget,
         channel: Int32
     ) throws(ExperimentError) {
         let memlab = context.pid
         let parsed = try HelperLine.parse(line, memlab: memlab, sizeBytes: context.request.sizeBytes) { pid in
             isDescendant(pid, of: memlab, proc: &context.proc)
         }
+        try budget.admit(parsed, bytes: line.count + 1)
         guard case .event(let event) = parsed else {
             if case .output(let text) = parsed { outcome.output.append(text) }
             return
@@ -353,6 +388,8 @@ struct HelperConversation: Sendable {
 /// Calls `body` with a NULL-terminated `char *[]` of `strings`.
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     let pointers = strings.map { strdup($0) }
-    defer { pointers.forEach { free($0) } }
+    defer {
+        for pointer in pointers { free(pointer) }
+    }
     return (pointers + [nil]).withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -1,9 +1,10 @@
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ProcFS
 
 /// Names of everything memd makes outside itself: `memd.<pid>.<anything>`, with memd's
 /// own pid, so that the next memd can tell an earlier memd's leftovers from a live
@@ -121,7 +122,9 @@ final class ExperimentDirectory: @unchecked Sendable {
     init(in directory: String, owner: ClientIdentity?) throws(ExperimentError) {
         parent = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard parent >= 0 else {
-            throw .internalError("cannot open the temporary directory \(directory): \(String(cString: strerror(errno)))")
+            throw .internalError(
+                "cannot open the temporary directory \(directory): \(String(cString: strerror(errno)))"
+            )
         }
         var template = Array("\(directory)/\(Leftovers.prefix)XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {

@@ -1,11 +1,12 @@
+import JSONRPC
+import ProcFS
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import JSONRPC
-import ProcFS
-import Synchronization
 
 /// A memory cgroup made for one `oom` experiment, so that the OOM killer it wakes
 /// is the cgroup's (mm/memcontrol.c, mem_cgroup_out_of_memory) and never the host's.
@@ -55,8 +56,14 @@ struct MemoryCgroup {
                 }
                 let dir = parent + "/" + name
                 // No swap to escape to.
-                guard Self.create(dir, limit: ("memory.max", String(limitBytes)), swap: ("memory.swap.max", "0"),
-                                  reasons: &reasons) else { continue }
+                guard
+                    Self.create(
+                        dir,
+                        limit: ("memory.max", String(limitBytes)),
+                        swap: ("memory.swap.max", "0"),
+                        reasons: &reasons
+                    )
+                else { continue }
                 version = .v2
                 path = dir
                 return
@@ -68,8 +75,13 @@ struct MemoryCgroup {
             for parent in Self.candidates(mount: mount, own: own) {
                 let dir = parent + "/" + name
                 // Memory + swap at the same limit: no swap to escape to (absent without swap accounting).
-                guard Self.create(dir, limit: ("memory.limit_in_bytes", String(limitBytes)),
-                                  swap: ("memory.memsw.limit_in_bytes", String(limitBytes)), reasons: &reasons)
+                guard
+                    Self.create(
+                        dir,
+                        limit: ("memory.limit_in_bytes", String(limitBytes)),
+                        swap: ("memory.memsw.limit_in_bytes", String(limitBytes)),
+                        reasons: &reasons
+                    )
                 else { continue }
                 version = .v1
                 path = dir
@@ -83,7 +95,9 @@ struct MemoryCgroup {
     /// Puts a process in the cgroup (before it allocates).
     func attach(_ pid: Int32) throws(ExperimentError) {
         let rc = Self.write(String(pid), to: path + "/cgroup.procs")
-        guard rc == 0 else { throw .internalError("cannot move process \(pid) into \(path): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw .internalError("cannot move process \(pid) into \(path): \(String(cString: strerror(rc)))")
+        }
     }
 
     /// The cgroup's oom-kill count: `oom_kill` of memory.events (v2) or memory.oom_control (v1).
@@ -128,8 +142,12 @@ struct MemoryCgroup {
     /// Writes `text` to a control file; 0 or the errno.
     /// Makes the cgroup `dir` with its memory limit (and, where the file exists, its swap limit);
     /// on failure records why in `reasons` and leaves nothing behind.
-    static func create(_ dir: String, limit: (file: String, value: String), swap: (file: String, value: String),
-                       reasons: inout [String]) -> Bool {
+    static func create(
+        _ dir: String,
+        limit: (file: String, value: String),
+        swap: (file: String, value: String),
+        reasons: inout [String]
+    ) -> Bool {
         guard mkdir(dir, 0o755) == 0 else {
             reasons.append("\(dir): \(String(cString: strerror(errno)))")
             return false

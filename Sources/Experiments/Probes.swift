@@ -1,11 +1,12 @@
+import JSONRPC
+import MemdProtocol
+import ProcFS
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import JSONRPC
-import MemdProtocol
-import ProcFS
 
 // One probe per experiment: what memd measures from /proc at each of memlab's
 // points, and the experiment's fields of `real` (experiments.md, "Result fields").
@@ -39,7 +40,9 @@ func requireCompleted(_ outcome: HelperOutcome) throws(ExperimentError) {
     if let error = outcome.event("error") {
         let what = error["what"]?.stringValue ?? "?"
         let message = error["message"]?.stringValue ?? ""
-        throw .internalError("the experiment child failed at \(what): \(message) (\(error["errno"]?.stringValue ?? ""))")
+        throw .internalError(
+            "the experiment child failed at \(what): \(message) (\(error["errno"]?.stringValue ?? ""))"
+        )
     }
     switch outcome.status {
     case .exited(0) where outcome.event("done") != nil:
@@ -56,7 +59,8 @@ func requireCompleted(_ outcome: HelperOutcome) throws(ExperimentError) {
 struct SegvProbe: ExperimentProbe {
     mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {}
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         var fields = JSONObject()
         switch outcome.status {
         case .signaled(let signal):
@@ -90,7 +94,8 @@ struct MmapProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         try requireCompleted(outcome)
         guard let address else { throw .internalError("the mmap child reported no address") }
         let added = after.filter { !before.contains($0) }
@@ -137,7 +142,8 @@ struct MallocProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         try requireCompleted(outcome)
         let requested = allocations * blockBytes
         let growth = heapAfter - heapBefore
@@ -177,7 +183,8 @@ struct FilemapProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         try requireCompleted(outcome)
         // memlab removed its file; the directory goes in cleanUp, through memd's descriptors.
         let removed = path.flatMap { directory.entryName(of: $0) }.map { !directory.contains($0) } ?? false
@@ -203,7 +210,8 @@ struct DemandPagingProbe: ExperimentProbe {
         phases.append((phase, event.int("touchedBytes") ?? 0))
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         try requireCompleted(outcome)
         let rows: [JSON] = zip(phases, samples).map { point, stat in
             [
@@ -257,12 +265,21 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
+    /// The child's figures, read through one /proc/CHILD directory descriptor (which
+    /// pins the process: a pid reused behind it fails) after checking, through that
+    /// same descriptor, that it is memlab's child.
     mutating func child(_ pid: Int32, _ context: inout ProbeContext) throws(ExperimentError) -> ChildFigures {
-        let stat = try context.stat(pid)
-        let region = try context.smaps(pid).first { $0.start == address }?.detail ?? SmapsDetail()
+        let (stat, mappings) = try context.child(pid) { files throws(ProcError) in
+            (try files.stat(), try files.smaps())
+        }
+        let region = mappings.first { $0.start == address }?.detail ?? SmapsDetail()
         return ChildFigures(
-            rss: stat.rssPages * pageSize, shared: region.sharedClean + region.sharedDirty,
-            privateBytes: region.privateClean + region.privateDirty, minflt: stat.minflt, majflt: stat.majflt)
+            rss: stat.rssPages * pageSize,
+            shared: region.sharedClean + region.sharedDirty,
+            privateBytes: region.privateClean + region.privateDirty,
+            minflt: stat.minflt,
+            majflt: stat.majflt
+        )
     }
 
     mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
@@ -287,7 +304,8 @@ struct CowProbe: ExperimentProbe {
         }
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         try requireCompleted(outcome)
         guard let beforeWrite, let afterWrite else { throw .internalError("the cow child did not report back") }
         return [
@@ -321,7 +339,8 @@ struct VMExhaustionProbe: ExperimentProbe {
         ]
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         try requireCompleted(outcome)
         return fields
     }
@@ -341,13 +360,20 @@ struct OOMProbe: ExperimentProbe {
         oomKillsBefore = try cgroup.oomKills()
     }
 
-    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject {
+    mutating func finish(_ outcome: HelperOutcome, _ context: inout ProbeContext) throws(ExperimentError) -> JSONObject
+    {
         if let error = outcome.event("error") {
-            throw .internalError("the oom child failed at \(error["what"]?.stringValue ?? "?"): \(error["message"]?.stringValue ?? "")")
+            throw .internalError(
+                "the oom child failed at \(error["what"]?.stringValue ?? "?"): \(error["message"]?.stringValue ?? "")"
+            )
         }
         guard attached else { throw .internalError("the oom child ended before it was put in its cgroup") }
         let killedBy: JSON
-        if case .signaled(let signal) = outcome.status { killedBy = .string(signalName(signal)) } else { killedBy = .null }
+        if case .signaled(let signal) = outcome.status {
+            killedBy = .string(signalName(signal))
+        } else {
+            killedBy = .null
+        }
         return [
             "limitBytes": .int(cgroup.limitBytes), "killedBy": killedBy,
             "oomKillsBefore": .int(oomKillsBefore), "oomKillsAfter": .int(try cgroup.oomKills()),

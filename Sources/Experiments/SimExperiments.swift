@@ -31,7 +31,9 @@ struct SimExperiment {
             case .vmExhaustion: return try vmExhaustion()
             case .oom: return try oom()
             case .malloc:
-                throw ExperimentError.unsupported("malloc has no simulator counterpart: a simulated process has no C library")
+                throw ExperimentError.unsupported(
+                    "malloc has no simulator counterpart: a simulated process has no C library"
+                )
             }
         } catch let error as ExperimentError {
             throw error
@@ -43,7 +45,11 @@ struct SimExperiment {
     private func machine(addressBits: Int = 47) throws -> Machine {
         try Machine(
             config: MachineConfig(
-                physicalBytes: physicalBytes, addressBits: addressBits, hugePages: request.hugePages))
+                physicalBytes: physicalBytes,
+                addressBits: addressBits,
+                hugePages: request.hugePages
+            )
+        )
     }
 
     private func spawn(_ m: Machine, _ command: String) throws -> Int {
@@ -82,7 +88,8 @@ struct SimExperiment {
             return s
         }
         _ = try sample("beforeAlloc", 0)
-        guard let address = try m.mmap(pid: pid, length: UInt64(request.sizeBytes), protection: [.read, .write]).address
+        guard
+            let address = try m.mmap(pid: pid, length: UInt64(request.sizeBytes), protection: [.read, .write]).address
         else { throw ExperimentError.internalError("simulated mmap failed") }
         let start = try sample("allocated", 0)
         var done = 0
@@ -144,7 +151,12 @@ struct SimExperiment {
     /// A simulated mapping in the `maps` shape (no device or inode in the simulator).
     static func json(_ info: MappingInfo) -> JSON {
         Mapping(
-            start: info.start, end: info.end, perms: info.perms, offset: info.offset, device: "00:00", inode: 0,
+            start: info.start,
+            end: info.end,
+            perms: info.perms,
+            offset: info.offset,
+            device: "00:00",
+            inode: 0,
             path: info.path
         ).json(detail: false)
     }
@@ -153,7 +165,8 @@ struct SimExperiment {
         let m = try machine()
         let pid = try spawn(m, "mmap")
         let before = try m.mappings(pid: pid)
-        guard let address = try m.mmap(pid: pid, length: UInt64(request.sizeBytes), protection: [.read, .write]).address
+        guard
+            let address = try m.mmap(pid: pid, length: UInt64(request.sizeBytes), protection: [.read, .write]).address
         else { throw ExperimentError.internalError("simulated mmap failed") }
         let after = try m.mappings(pid: pid)
         var fields = base(pid)
@@ -187,7 +200,11 @@ struct SimExperiment {
         let size = UInt64(request.sizeBytes)
         guard
             let address = try m.mmap(
-                pid: pid, length: size, protection: [.read, .write], shared: true, file: (path, 6)
+                pid: pid,
+                length: size,
+                protection: [.read, .write],
+                shared: true,
+                file: (path, 6)
             ).address
         else { throw ExperimentError.internalError("simulated mmap failed") }
         let mapping = try m.mappings(pid: pid).first { $0.start == address }.map(Self.json) ?? .null
@@ -267,31 +284,46 @@ func compare(_ name: ExperimentName, real: JSONObject, sim: JSONObject, hugePage
             pair("rssBeforeAlloc") { first($0, "rss") },
             pair("rssAfterTouch") { last($0, "rss") },
             pair("vszAfterTouch") { last($0, "vsz") },
-            ("note", .string(
-                "The real process starts with the C library's and the program's own pages resident and mapped (its vsz and rss before the allocation); the simulated one maps only text, data, heap and stack and has nothing resident until touched. \(thpNote) Page-table pages are not in rss on either side.")),
+            (
+                "note",
+                .string(
+                    "The real process starts with the C library's and the program's own pages resident and mapped (its vsz and rss before the allocation); the simulated one maps only text, data, heap and stack and has nothing resident until touched. \(thpNote) Page-table pages are not in rss on either side."
+                )
+            ),
         ]
     case .cow:
         c.members = [
             pair("faultsDuringWrite") { $0["faultsDuringWrite"] },
             pair("usedGrowthAtFork") { o in
-                guard let a = o["systemUsedAfterFork"]?.intValue, let b = o["beforeFork"]?["systemUsed"]?.intValue else { return nil }
+                guard let a = o["systemUsedAfterFork"]?.intValue, let b = o["beforeFork"]?["systemUsed"]?.intValue
+                else { return nil }
                 return .int(a - b)
             },
             pair("usedGrowthAtWrite") { o in
-                guard let a = o["systemUsedAfterWrite"]?.intValue, let b = o["systemUsedAfterFork"]?.intValue else { return nil }
+                guard let a = o["systemUsedAfterWrite"]?.intValue, let b = o["systemUsedAfterFork"]?.intValue else {
+                    return nil
+                }
                 return .int(a - b)
             },
             pair("privateAfterWrite") { $0["child"]?["afterWrite"]?["private"] },
-            ("note", .string(
-                "The simulated machine's used memory moves only with this experiment: the fork costs exactly its page-table pages and the write exactly the copied pages. The real host's MemAvailable also moves with everything else running, the C library's pages and the kernel's per-CPU counter batching, so its growth is close to, not exactly, the size. \(thpNote)")),
+            (
+                "note",
+                .string(
+                    "The simulated machine's used memory moves only with this experiment: the fork costs exactly its page-table pages and the write exactly the copied pages. The real host's MemAvailable also moves with everything else running, the C library's pages and the kernel's per-CPU counter batching, so its growth is close to, not exactly, the size. \(thpNote)"
+                )
+            ),
         ]
     case .mmap:
         c.members = [
             pair("address") { $0["address"] },
             pair("mappingsBefore") { o in o["mapsBefore"]?.arrayValue.map { .int($0.count) } },
             pair("added") { o in o["added"]?.arrayValue.map { .int($0.count) } },
-            ("note", .string(
-                "Addresses differ: the real kernel randomises mmap_base (ASLR) and the real process already maps the C library, the loader, vdso and vvar; the simulated process maps only its program, heap and stack, top-down from a fixed mmap_base.")),
+            (
+                "note",
+                .string(
+                    "Addresses differ: the real kernel randomises mmap_base (ASLR) and the real process already maps the C library, the loader, vdso and vvar; the simulated process maps only its program, heap and stack, top-down from a fixed mmap_base."
+                )
+            ),
         ]
     default:
         for key in sim.keys where !["pid", "uid", "durationMs"].contains(key) {
@@ -300,8 +332,14 @@ func compare(_ name: ExperimentName, real: JSONObject, sim: JSONObject, hugePage
             if case .object = value { continue }
             c.members.append(pair(key) { $0[key] })
         }
-        c.members.append(("note", .string(
-            "The simulator runs the same steps on a machine of its own, without the C library, other processes or (for oom) cgroups: the simulated machine's whole memory plays the limit.")))
+        c.members.append(
+            (
+                "note",
+                .string(
+                    "The simulator runs the same steps on a machine of its own, without the C library, other processes or (for oom) cgroups: the simulated machine's whole memory plays the limit."
+                )
+            )
+        )
     }
     return c
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Where memd listens and memctl connects, first that applies: `--socket PATH`,
@@ -10,7 +10,9 @@ public enum SocketPath {
     public static let system = "/run/memd.sock"
 
     public static func resolve(
-        explicit: String?, environment: (String) -> String? = SocketPath.getenvString, uid: UInt32 = getuid()
+        explicit: String?,
+        environment: (String) -> String? = SocketPath.getenvString,
+        uid: UInt32 = getuid()
     ) -> String {
         candidates(explicit: explicit, environment: environment, uid: uid)[0]
     }
@@ -18,7 +20,9 @@ public enum SocketPath {
     /// The paths a client tries, in order: its own path, and for a client that is not
     /// root and named no path itself (`--socket`, `$MEMD_SOCKET`), `/run/memd.sock`.
     public static func candidates(
-        explicit: String?, environment: (String) -> String? = SocketPath.getenvString, uid: UInt32 = getuid()
+        explicit: String?,
+        environment: (String) -> String? = SocketPath.getenvString,
+        uid: UInt32 = getuid()
     ) -> [String] {
         if let explicit, !explicit.isEmpty { return [explicit] }
         if let path = environment("MEMD_SOCKET"), !path.isEmpty { return [path] }
@@ -34,7 +38,9 @@ public enum SocketPath {
     /// The path a client connects to: the first candidate that is a socket file, else
     /// the first (so an error names the client's own path).
     public static func forClient(
-        explicit: String?, environment: (String) -> String? = SocketPath.getenvString, uid: UInt32 = getuid()
+        explicit: String?,
+        environment: (String) -> String? = SocketPath.getenvString,
+        uid: UInt32 = getuid()
     ) -> String {
         let paths = candidates(explicit: explicit, environment: environment, uid: uid)
         return paths.first(where: isSocket) ?? paths[0]

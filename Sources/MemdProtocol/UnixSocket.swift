@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Connecting to a Unix stream socket by path: one place for sockaddr_un.

@@ -1,7 +1,7 @@
 import MemdProtocol
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The socket file's life: a stale one (nothing listening) of memd's own uid is
@@ -27,7 +27,8 @@ enum SocketFile {
             throw InUse(
                 path: path,
                 reason: "a socket owned by uid \(info.st_uid), not by memd's uid \(geteuid()); not replacing it "
-                    + "(remove it if it is stale, or use --socket)")
+                    + "(remove it if it is stale, or use --socket)"
+            )
         }
         if isListening(path) {
             throw InUse(path: path, reason: "another memd is already listening here (stop it, or use --socket)")

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// Who a /proc read is done for: the client's uid and gid (SO_PEERCRED), not memd's.
@@ -53,7 +53,12 @@ public struct ProcessFiles: ~Copyable {
 
     /// Opens `/proc/PID` for `client` and verifies it once (a refused or missing
     /// process fails here, before any file is read).
-    public init(pid: Int32, client: ProcClient, root: String = "/proc", capacity: Int = 64 * 1024)
+    public init(
+        pid: Int32,
+        client: ProcClient,
+        root: String = "/proc",
+        capacity: Int = 64 * 1024
+    )
         throws(ProcError)
     {
         self.pid = pid
@@ -123,7 +128,10 @@ public struct ProcessFiles: ~Copyable {
         try verify()
     }
 
-    mutating func parse<T>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T)
+    mutating func parse<T>(
+        _ name: String,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T
+    )
         throws(ProcError) -> T
     {
         try read(name)

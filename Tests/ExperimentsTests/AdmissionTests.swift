@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import JSONRPC
 import Synchronization
 import Testing
 
 @testable import Experiments
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// limits.md §2–3 for experiments: 2 at once in all, 1 per uid other than root, and
 /// a size budget shared by all running experiments that counts what each allocates.
@@ -31,13 +32,20 @@ import Testing
         let task: Task<JSON, Error>
 
         init(_ runner: ExperimentRunner, _ request: ExperimentRequest, client: ClientIdentity) {
-            let started = started, release = release
+            let started = started
+            let release = release
             let once = Mutex(false)
             var request = request
             request.progress = true
             task = Task {
                 try await runner.run(request, client: client) { _ in
-                    guard once.withLock({ let first = !$0; $0 = true; return first }) else { return }
+                    guard
+                        once.withLock({
+                            let first = !$0
+                            $0 = true
+                            return first
+                        })
+                    else { return }
                     started.signal()
                     release.wait()
                 }
@@ -80,20 +88,42 @@ import Testing
         let mib = 1 << 20
         let shared = runner(ExperimentLimits(maxBytes: 64 * mib, maxConcurrent: 2))
         // cow holds its region twice: 40 MiB is 80 MiB of the 64.
-        #expect(await refusal { _ = try await shared.run(ExperimentRequest(name: .cow, sizeBytes: 40 * mib), client: root) }
-            == "experimentBytes")
-        let first = Held(shared, ExperimentRequest(name: .demandPaging, sizeBytes: 48 * mib, stepBytes: 16 * mib), client: root)
+        #expect(
+            await refusal { _ = try await shared.run(ExperimentRequest(name: .cow, sizeBytes: 40 * mib), client: root) }
+                == "experimentBytes"
+        )
+        let first = Held(
+            shared,
+            ExperimentRequest(name: .demandPaging, sizeBytes: 48 * mib, stepBytes: 16 * mib),
+            client: root
+        )
         await first.waitStarted()
         // 48 + 32 > 64: refused while the first runs …
         let second = ExperimentRequest(name: .demandPaging, sizeBytes: 32 * mib, stepBytes: 32 * mib)
         #expect(await refusal { _ = try await shared.run(second, client: root) } == "experimentBytes")
         // … 48 + 16 fits.
-        #expect(await refusal {
-            _ = try await shared.run(ExperimentRequest(name: .demandPaging, sizeBytes: 16 * mib, stepBytes: 16 * mib), client: root)
-        } == nil)
+        #expect(
+            await refusal {
+                _ = try await shared.run(
+                    ExperimentRequest(name: .demandPaging, sizeBytes: 16 * mib, stepBytes: 16 * mib),
+                    client: root
+                )
+            } == nil
+        )
         _ = try await first.finish()
         // The bytes are given back.
         #expect(await refusal { _ = try await shared.run(second, client: root) } == nil)
         #expect(ExperimentRequest(name: .cow, sizeBytes: Int.max).allocatedBytes == Int.max, "no overflow")
+    }
+
+    /// Many small steps are many points, not output: 96 MiB in 4 KiB steps writes
+    /// ~1.3 MB of point lines, and runs to its end.
+    @Test func manySmallStepsAreNotOverTheOutputLimit() async throws {
+        let result = try await runner().run(
+            ExperimentRequest(name: .demandPaging, sizeBytes: 96 << 20, stepBytes: 4096),
+            client: root
+        )
+        let samples = try #require(result["real"]?["samples"]?.arrayValue)
+        #expect(samples.count == 2 + (96 << 20) / 4096)
     }
 }

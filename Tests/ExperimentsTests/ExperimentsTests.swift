@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import JSONRPC
 import ProcFS
@@ -8,6 +5,10 @@ import Synchronization
 import Testing
 
 @testable import Experiments
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // These run the real memlab against the real kernel, and check what /proc says
 // against what the kernel must do — never against constants from the code.
@@ -90,18 +91,28 @@ func children(of parent: Int32) -> [Int32] {
 
 @Suite(.serialized) struct ExperimentsTests {
     @Test func memlabIsBuilt() {
-        #expect(access(memlabPath, X_OK) == 0, "build memlab first: swift build --product memlab (looked at \(memlabPath))")
+        #expect(
+            access(memlabPath, X_OK) == 0,
+            "build memlab first: swift build --product memlab (looked at \(memlabPath))"
+        )
     }
 
     @Test func demandPagingGrowsRSSOnlyWhenTouched() async throws {
-        let size = 64 << 20, step = 8 << 20
+        let size = 64 << 20
+        let step = 8 << 20
         let result = try await runner().run(
-            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: step), client: root)
+            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: step),
+            client: root
+        )
         let r = try real(result)
         #expect(r["thp"]?.stringValue == hostTHPMode())
         let samples = try #require(r["samples"]?.arrayValue)
-        #expect(samples.map { $0["phase"]?.stringValue ?? "" } == ["beforeAlloc", "allocated"] + Array(repeating: "touched", count: 8))
-        let before = samples[0], allocated = samples[1]
+        #expect(
+            samples.map { $0["phase"]?.stringValue ?? "" } == ["beforeAlloc", "allocated"]
+                + Array(repeating: "touched", count: 8)
+        )
+        let before = samples[0]
+        let allocated = samples[1]
         // vsz jumps by the size at `allocated`; rss stays flat.
         let vszJump = try int(allocated["vsz"]) - int(before["vsz"])
         #expect(abs(vszJump - size) <= 16 * pageBytes, "vsz grew by \(vszJump)")
@@ -115,7 +126,10 @@ func children(of parent: Int32) -> [Int32] {
         }
         // NOHUGEPAGE: one fault per 4 KiB page, whatever the host's THP mode.
         let faults = try int(r["faultsDuringTouch"])
-        #expect(abs(faults - size / pageBytes) <= size / pageBytes / 10, "\(faults) faults for \(size / pageBytes) pages")
+        #expect(
+            abs(faults - size / pageBytes) <= size / pageBytes / 10,
+            "\(faults) faults for \(size / pageBytes) pages"
+        )
         #expect(try int(r["pid"]) > 0)
         #expect(try int(r["uid"]) == 0)
     }
@@ -123,7 +137,9 @@ func children(of parent: Int32) -> [Int32] {
     @Test func demandPagingWithHugePagesFollowsTheHostsTHPMode() async throws {
         let size = 64 << 20
         let result = try await runner().run(
-            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: 16 << 20, hugePages: true), client: root)
+            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: 16 << 20, hugePages: true),
+            client: root
+        )
         let r = try real(result)
         let faults = try int(r["faultsDuringTouch"])
         let pages = size / pageBytes
@@ -140,7 +156,9 @@ func children(of parent: Int32) -> [Int32] {
     @Test func copyOnWriteCopiesAtTheWriteNotAtTheFork() async throws {
         let size = 128 << 20
         let result = try await runner().run(
-            ExperimentRequest(name: .cow, sizeBytes: size, stepBytes: 32 << 20), client: root)
+            ExperimentRequest(name: .cow, sizeBytes: size, stepBytes: 32 << 20),
+            client: root
+        )
         let r = try real(result)
         let beforeFork = try #require(r["beforeFork"]?.objectValue)
         let child = try #require(r["child"]?.objectValue)
@@ -154,7 +172,10 @@ func children(of parent: Int32) -> [Int32] {
         #expect(try int(afterWrite["private"]) >= size * 9 / 10)
         #expect(try int(afterWrite["shared"]) <= size / 10)
         let faults = try int(r["faultsDuringWrite"])
-        #expect(abs(faults - size / pageBytes) <= size / pageBytes / 10, "\(faults) faults writing \(size / pageBytes) pages")
+        #expect(
+            abs(faults - size / pageBytes) <= size / pageBytes / 10,
+            "\(faults) faults writing \(size / pageBytes) pages"
+        )
         // System memory grows at the write, not at the fork: AnonPages (/proc/meminfo)
         // by about the size at the write and far less at the fork. (free's `used`
         // can miss it: pages freed by an earlier test wait on the kernel's per-CPU
@@ -243,7 +264,9 @@ func children(of parent: Int32) -> [Int32] {
     func oomKillsInsideItsCgroup() async throws {
         let size = 32 << 20
         let result = try await runner().run(
-            ExperimentRequest(name: .oom, sizeBytes: size, stepBytes: 8 << 20), client: root)
+            ExperimentRequest(name: .oom, sizeBytes: size, stepBytes: 8 << 20),
+            client: root
+        )
         let r = try real(result)
         #expect(r["killedBy"]?.stringValue == "SIGKILL")
         #expect(try int(r["oomKillsAfter"]) > int(r["oomKillsBefore"]))
@@ -263,7 +286,10 @@ func children(of parent: Int32) -> [Int32] {
             + MemoryCgroup.mountPoints(mounts, type: "cgroup", option: "memory")
         {
             let membership = try proc.text("/proc/self/cgroup")
-            for parent in MemoryCgroup.candidates(mount: mount, own: MemoryCgroup.ownPath(membership, controller: "memory"))
+            for parent in MemoryCgroup.candidates(
+                mount: mount,
+                own: MemoryCgroup.ownPath(membership, controller: "memory")
+            )
                 + MemoryCgroup.candidates(mount: mount, own: MemoryCgroup.ownPath(membership, controller: nil))
             {
                 guard let dir = opendir(parent) else { continue }
@@ -308,7 +334,9 @@ func children(of parent: Int32) -> [Int32] {
         #expect(pids.count == 2, "memlab and its child: \(pids)")
         // Gone (not even a zombie) within 2 s; in fact gone when run() returns.
         let deadline = ContinuousClock.now + .seconds(2)
-        while pids.contains(where: exists), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while pids.contains(where: exists), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         #expect(!pids.contains(where: exists), "still in /proc: \(pids.filter(exists))")
     }
 
@@ -335,12 +363,19 @@ func children(of parent: Int32) -> [Int32] {
         let limits = ExperimentLimits(timeout: .milliseconds(300))
         // memlab reports the file at `created`; read it from /proc/PID/fd while it waits there.
         let code = await errorCode {
-            _ = try await runner(limits).run(ExperimentRequest(name: .filemap, sizeBytes: 1 << 20, progress: true), client: root) {
+            _ = try await runner(limits).run(
+                ExperimentRequest(name: .filemap, sizeBytes: 1 << 20, progress: true),
+                client: root
+            ) {
                 params in
-                guard params["phase"]?.stringValue == "created", let child = children(of: getpid()).first else { return }
+                guard params["phase"]?.stringValue == "created", let child = children(of: getpid()).first else {
+                    return
+                }
                 var buffer = [CChar](repeating: 0, count: 4096)
                 let n = readlink("/proc/\(child)/fd/3", &buffer, buffer.count - 1)
-                if n > 0 { path.withLock { $0 = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) } }
+                if n > 0 {
+                    path.withLock { $0 = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+                }
                 usleep(600_000)
             }
         }
@@ -353,7 +388,9 @@ func children(of parent: Int32) -> [Int32] {
     @Test func sizeOverTheLimitIsResourceLimit() async throws {
         let code = await errorCode {
             _ = try await runner(ExperimentLimits(maxBytes: 1 << 20)).run(
-                ExperimentRequest(name: .demandPaging, sizeBytes: 2 << 20), client: root)
+                ExperimentRequest(name: .demandPaging, sizeBytes: 2 << 20),
+                client: root
+            )
         }
         #expect(code == -32003)
         // The default: min(1 GiB, 25% of MemAvailable), read at call time.
@@ -382,7 +419,8 @@ func children(of parent: Int32) -> [Int32] {
                 }
             }
         }
-        let holdA = hold("a"), holdB = hold("b")
+        let holdA = hold("a")
+        let holdB = hold("b")
         let first = Task { try await shared.run(request, client: root, progress: holdA) }
         let second = Task { try await shared.run(request, client: root, progress: holdB) }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -414,10 +452,14 @@ func children(of parent: Int32) -> [Int32] {
     @Test func progressReportsEachStep() async throws {
         let phases = Mutex<[JSON]>([])
         _ = try await runner().run(
-            ExperimentRequest(name: .demandPaging, sizeBytes: 8 << 20, stepBytes: 2 << 20, progress: true), client: root
+            ExperimentRequest(name: .demandPaging, sizeBytes: 8 << 20, stepBytes: 2 << 20, progress: true),
+            client: root
         ) { params in phases.withLock { $0.append(params) } }
         let seen = phases.withLock { $0 }
-        #expect(seen.map { $0["phase"]?.stringValue ?? "" } == ["started", "beforeAlloc", "allocated"] + Array(repeating: "touched", count: 4))
+        #expect(
+            seen.map { $0["phase"]?.stringValue ?? "" } == ["started", "beforeAlloc", "allocated"]
+                + Array(repeating: "touched", count: 4)
+        )
         #expect(seen.last?["touchedBytes"]?.intValue == 8 << 20)
         #expect(seen.last?["totalBytes"]?.intValue == 8 << 20)
         #expect(seen.allSatisfy { $0["message"]?.stringValue?.isEmpty == false })
@@ -439,7 +481,9 @@ func children(of parent: Int32) -> [Int32] {
     @Test func bothPutsTheSimulatorBesideTheKernel() async throws {
         let size = 32 << 20
         let result = try await runner().run(
-            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: 8 << 20, backend: .both), client: root)
+            ExperimentRequest(name: .demandPaging, sizeBytes: size, stepBytes: 8 << 20, backend: .both),
+            client: root
+        )
         #expect(result["backend"]?.stringValue == "both")
         let sim = try #require(result["sim"]?.objectValue)
         // The simulator has nothing else resident: exactly one fault per page.

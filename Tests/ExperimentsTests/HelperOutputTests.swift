@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import JSONRPC
 import ProcFS
 import Testing
 
 @testable import Experiments
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// memlab's output is untrusted input: forged lines end the experiment (limits.md §5).
 @Suite struct HelperOutputTests {
@@ -28,29 +29,38 @@ import Testing
 
     @Test func aLineOverTheLimitEndsIt() throws {
         var lines = HelperLines()
-        try lines.append(ArraySlice(Array(repeating: UInt8(ascii: "a"), count: HelperLines.maxLineBytes)))
+        lines.append(ArraySlice(Array(repeating: UInt8(ascii: "a"), count: HelperLines.maxLineBytes)))
         #expect(try lines.next() == nil)
-        #expect(isUntrusted { () throws(ExperimentError) in
-            try lines.append([UInt8(ascii: "a")])
-            _ = try lines.next()
-        })
+        lines.append([UInt8(ascii: "a")])
+        #expect(isUntrusted { () throws(ExperimentError) in _ = try lines.next() })
+        var complete = HelperLines()
+        complete.append(ArraySlice(Array(repeating: UInt8(ascii: "a"), count: HelperLines.maxLineBytes + 1) + [0x0A]))
+        #expect(isUntrusted { () throws(ExperimentError) in _ = try complete.next() })
     }
 
     @Test func outputOverTheLimitEndsIt() throws {
-        var lines = HelperLines()
-        let line = Array(repeating: UInt8(ascii: "a"), count: 1023) + [0x0A]
-        for _ in 0..<1024 {
-            try lines.append(ArraySlice(line))
-            #expect(try lines.next()?.count == 1023)
-        }
-        #expect(isUntrusted { () throws(ExperimentError) in try lines.append([0x0A]) })
+        var budget = HelperBudget(sizeBytes: 1 << 20, stepBytes: 1 << 20)
+        let line = HelperLine.output(String(repeating: "a", count: 1023))
+        for _ in 0..<1024 { try budget.admit(line, bytes: 1024) }
+        #expect(isUntrusted { () throws(ExperimentError) in try budget.admit(line, bytes: 1) })
+    }
+
+    @Test func morePointsThanTheRequestCanMakeEndIt() throws {
+        // 100 MiB in 4 KiB steps: 25,600 steps, each a point memd measures and drops.
+        var budget = HelperBudget(sizeBytes: 100 << 20, stepBytes: 4096)
+        let point = HelperLine.event(["event": "point", "phase": "touched", "touchedBytes": 4096])
+        for _ in 0..<(2 * 25_600 + 18) { try budget.admit(point, bytes: 60) }
+        #expect(budget.keptBytes == 0)
+        #expect(isUntrusted { () throws(ExperimentError) in try budget.admit(point, bytes: 60) })
     }
 
     @Test func aPidThatIsNotADescendantEndsIt() throws {
         // pid 1 is not a descendant of this test process; a child of it is.
-        #expect(isUntrusted { () throws(ExperimentError) in
-            _ = try parse(#"{"event":"point","phase":"beforeWrite","touchedBytes":0,"childPid":1}"#)
-        })
+        #expect(
+            isUntrusted { () throws(ExperimentError) in
+                _ = try parse(#"{"event":"point","phase":"beforeWrite","touchedBytes":0,"childPid":1}"#)
+            }
+        )
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
         child.arguments = ["10"]

@@ -70,8 +70,12 @@ import Testing
         guard getuid() == 0, FileManager.default.fileExists(atPath: "/usr/bin/passwd") else { return }
         let memd = try MemdHarness(["--socket-mode", "0666"])
         let result = try run(
-            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Self.raceScript,
-                        memd.socketPath, "20"])
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", Self.raceScript,
+                memd.socketPath, "20",
+            ]
+        )
         #expect(result.status == 0, "\(result.err)")
         let out = try JSONParser.parse(Array(result.out.utf8))
         #expect(out["leaks"]?.arrayValue == [], "passwd shown to uid 65534: \(out["leaks"] ?? .null)")
@@ -104,7 +108,8 @@ import Testing
 
     @Test func memlabRunsWithTheClientsRightsOnly() throws {
         guard getuid() == 0 else { return }
-        let memd = try MemdHarness(["--socket-mode", "0666"])
+        // memd with supplementary groups of its own (root, groups 4 and 24), which memlab must not keep.
+        let memd = try GroupedMemd()
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         client.arguments = [
@@ -127,11 +132,15 @@ import Testing
         let progress = try JSONParser.parse(line)
         #expect(progress["method"] == "experiment.progress", "\(String(decoding: line, as: UTF8.self))")
         let memdPid = memd.process.processIdentifier
+        #expect(try readProc("/proc/\(memdPid)/status").contains("Groups:\t4 24"), "memd itself has groups")
         let memlab = try #require(
-            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).first { pid in
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).first {
+                pid in
                 let stat = (try? readProc("/proc/\(pid)/stat")) ?? ""
-                return stat.contains("(memlab)") && stat.split(separator: ")").last?.split(separator: " ")[1] == "\(memdPid)"
-            })
+                return stat.contains("(memlab)")
+                    && stat.split(separator: ")").last?.split(separator: " ")[1] == "\(memdPid)"
+            }
+        )
         let status = try readProc("/proc/\(memlab)/status")
         let fields = { (key: String) in
             status.split(separator: "\n").first { $0.hasPrefix(key + ":") }?
@@ -142,7 +151,8 @@ import Testing
         #expect(fields("Groups") == [], "supplementary groups: \(fields("Groups"))")
         let environ = try readProc("/proc/\(memlab)/environ")
         #expect(environ.split(separator: "\0").sorted() == ["LANG=C", "PATH=/usr/bin:/bin"])
-        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(memlab)/fd").compactMap(Int.init).sorted()
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(memlab)/fd").compactMap(Int.init)
+            .sorted()
         #expect(fds == [0, 1, 2])
         let limits = try readProc("/proc/\(memlab)/limits")
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
@@ -152,8 +162,13 @@ import Testing
         #expect(stat("/proc/\(memlab)/status", &info) == 0 && info.st_uid == 0)
         // …so the client itself may not read it, through memd either.
         let memctl = productsDirectory.appendingPathComponent("memctl").path
-        let maps = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl,
-                                       "--socket", memd.socketPath, "call", "maps", "--pid", "\(memlab)"])
+        let maps = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                "--socket", memd.socketPath, "call", "maps", "--pid", "\(memlab)",
+            ]
+        )
         #expect(maps.err.contains("-32002"), "\(maps.err)")
     }
 }
@@ -168,7 +183,9 @@ import Testing
         "LONG",
     ])
     func forgedLineEndsTheExperiment(_ line: String) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("memd-forged-\(getpid())-\(line.count)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "memd-forged-\(getpid())-\(line.count)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let helper = directory.appendingPathComponent("memlab").path
@@ -177,7 +194,13 @@ import Testing
         chmod(helper, 0o755)
         let memd = try MemdHarness(["--helper", helper])
         let client = try memd.client()
-        expectError(client, "runExperiment", ["name": "cow", "sizeBytes": .int(1 << 20)], code: -32603, kind: "internal")
+        expectError(
+            client,
+            "runExperiment",
+            ["name": "cow", "sizeBytes": .int(1 << 20)],
+            code: -32603,
+            kind: "internal"
+        )
         #expect(try client.call("meminfo")["source"] == "proc", "memd lives on")
         memd.stop()
         let log = String(decoding: memd.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -207,9 +230,17 @@ import Testing
     @Test func pathsForRootAndOthers() {
         let none: (String) -> String? = { _ in nil }
         #expect(SocketPath.candidates(explicit: nil, environment: none, uid: 0) == ["/run/memd.sock"])
-        #expect(SocketPath.candidates(explicit: nil, environment: none, uid: 1000) == ["/tmp/memd-1000.sock", "/run/memd.sock"])
+        #expect(
+            SocketPath.candidates(explicit: nil, environment: none, uid: 1000) == [
+                "/tmp/memd-1000.sock", "/run/memd.sock",
+            ]
+        )
         let xdg: (String) -> String? = { $0 == "XDG_RUNTIME_DIR" ? "/run/user/1000" : nil }
-        #expect(SocketPath.candidates(explicit: nil, environment: xdg, uid: 1000) == ["/run/user/1000/memd.sock", "/run/memd.sock"])
+        #expect(
+            SocketPath.candidates(explicit: nil, environment: xdg, uid: 1000) == [
+                "/run/user/1000/memd.sock", "/run/memd.sock",
+            ]
+        )
         let named: (String) -> String? = { $0 == "MEMD_SOCKET" ? "/x/m.sock" : nil }
         #expect(SocketPath.candidates(explicit: nil, environment: named, uid: 1000) == ["/x/m.sock"])
         #expect(SocketPath.candidates(explicit: "/y.sock", environment: xdg, uid: 0) == ["/y.sock"])
@@ -267,8 +298,10 @@ import Testing
         let asRoot = try run(memctl, ["call", "meminfo"], environment: environment)
         #expect(asRoot.status == 0, "\(asRoot.err)")
         let asNobody = try run(
-            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl, "call", "meminfo"],
-            environment: environment)
+            "setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", memctl, "call", "meminfo"],
+            environment: environment
+        )
         #expect(asNobody.status == 0, "\(asNobody.err)")
         #expect(asNobody.out.contains("\"source\""))
     }
@@ -318,7 +351,8 @@ import Testing
         try "x".write(toFile: tmp + "/other.txt", atomically: false, encoding: .utf8)
         // Cgroups where memd makes them (v1: the memory hierarchy's top).
         let cgroupTop = "/sys/fs/cgroup/memory"
-        let cgroups = fm.fileExists(atPath: cgroupTop + "/cgroup.procs")
+        let cgroups =
+            fm.fileExists(atPath: cgroupTop + "/cgroup.procs")
             && mkdir("\(cgroupTop)/memd.\(dead).oom-1", 0o755) == 0
             && mkdir("\(cgroupTop)/memd.\(livePid).oom-1", 0o755) == 0
         defer {
@@ -347,7 +381,10 @@ import Testing
         #expect(!left.contains("memd.\(dead).dirlink"), "a symlink is removed, not followed")
         #expect(!left.contains("memd.\(sleeper.processIdentifier).notmemd"), "a running process that is not memd")
         #expect(left.isSuperset(of: ["memd.\(livePid).keep", "memd.notapid.x", "other.txt", "victim", "target"]))
-        #expect(fm.fileExists(atPath: tmp + "/target/inside") && (try? String(contentsOfFile: victim, encoding: .utf8)) == "keep")
+        #expect(
+            fm.fileExists(atPath: tmp + "/target/inside")
+                && (try? String(contentsOfFile: victim, encoding: .utf8)) == "keep"
+        )
         if cgroups {
             #expect(!fm.fileExists(atPath: "\(cgroupTop)/memd.\(dead).oom-1"))
             #expect(fm.fileExists(atPath: "\(cgroupTop)/memd.\(livePid).oom-1"))
@@ -356,3 +393,38 @@ import Testing
     }
 }
 
+/// memd run as root with supplementary groups 4 and 24 (setpriv execs it: same pid).
+final class GroupedMemd {
+    let directory: String
+    let socketPath: String
+    let process = Process()
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("memd-groups-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        chmod(directory, 0o755)
+        socketPath = directory + "/memd.sock"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = [
+            "--groups=4,24", productsDirectory.appendingPathComponent("memd").path, "--socket", socketPath,
+            "--socket-mode", "0666", "--log-level", "warning",
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 where (try? MemdClient(path: socketPath)) == nil { usleep(20_000) }
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

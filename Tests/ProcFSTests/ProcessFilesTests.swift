@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 
 @testable import ProcFS
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// ProcessFiles: open first, then verify the owner through the /proc/PID descriptor.
 @Suite struct ProcessFilesTests {
@@ -34,7 +35,10 @@ import Testing
             _ = try ProcessFiles(pid: 1 << 30, client: me)
             Issue.record("no error")
         } catch {
-            guard case .notFound = error else { Issue.record("\(error)"); return }
+            guard case .notFound = error else {
+                Issue.record("\(error)")
+                return
+            }
         }
     }
 }

@@ -11,12 +11,24 @@ enum Access {
     /// Opens `pid`'s files for `peer`, runs `body` on them, and turns a failure into the
     /// wire error: -32001 gone, -32002 refused. Every per-process read goes through here.
     static func read<T>(
-        pid: Int32, peer: PeerCredentials, capacity: Int = 64 * 1024,
+        pid: Int32,
+        peer: PeerCredentials,
+        capacity: Int = 64 * 1024,
         _ body: (inout ProcessFiles) throws(ProcError) -> T
     ) throws(RPCError) -> T {
         do {
             var files = try ProcessFiles(pid: pid, client: client(peer), capacity: capacity)
             return try body(&files)
+        } catch {
+            throw wire(error, pid: pid, peer: peer)
+        }
+    }
+
+    /// Opens `pid`'s files for `peer` and keeps them open (for a caller that reads on,
+    /// like a pagemap lookup loop); map later errors with ``wire(_:pid:peer:)``.
+    static func open(pid: Int32, peer: PeerCredentials, capacity: Int = 64 * 1024) throws(RPCError) -> ProcessFiles {
+        do {
+            return try ProcessFiles(pid: pid, client: client(peer), capacity: capacity)
         } catch {
             throw wire(error, pid: pid, peer: peer)
         }
@@ -38,12 +50,15 @@ enum Access {
             if let peer, !peer.isRoot, let owner = try? processOwner(pid: pid) {
                 guard owner == peer.uid else {
                     return .permissionDenied(
-                        pid: Int(pid), reason: "process \(pid) belongs to uid \(owner), not to you (uid \(peer.uid))")
+                        pid: Int(pid),
+                        reason: "process \(pid) belongs to uid \(owner), not to you (uid \(peer.uid))"
+                    )
                 }
                 return .permissionDenied(
                     pid: Int(pid),
                     reason: "process \(pid) is not dumpable (a setuid program, or it changed its credentials): "
-                        + "the kernel would not let uid \(peer.uid) read it either")
+                        + "the kernel would not let uid \(peer.uid) read it either"
+                )
             }
             return .permissionDenied(pid: Int(pid), reason: "the kernel refused to let memd read \(path)")
         case .io, .malformed: return .internalError(error.description)

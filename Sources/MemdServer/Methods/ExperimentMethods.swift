@@ -3,7 +3,7 @@ import JSONRPC
 import Logging
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `runExperiment`: the params as the Experiments module reads them.
@@ -22,7 +22,9 @@ enum ExperimentMethods {
             limits: ExperimentLimits(
                 maxConcurrent: config.maxExperiments,
                 maxPerUID: config.maxExperimentsPerUID,
-                timeout: .milliseconds(Int(config.experimentTimeoutSeconds * 1000))))
+                timeout: .milliseconds(Int(config.experimentTimeoutSeconds * 1000))
+            )
+        )
     }
 
     static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
