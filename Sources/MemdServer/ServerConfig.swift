@@ -1,3 +1,5 @@
+import MemdMetrics
+
 /// memd's options: the socket and the limits of the contract, each a `memd` flag.
 public struct ServerConfig: Sendable {
     public var socketPath: String
@@ -19,6 +21,8 @@ public struct ServerConfig: Sendable {
     public var helperPath: String?
     /// How long shutdown waits for calls in flight before cancelling them.
     public var shutdownGraceSeconds: Double = 1.5
+    /// memd's own counters for /metrics (requests, latency, connections, …); nil: not kept.
+    public var health: HealthMetrics?
 
     public init(socketPath: String) { self.socketPath = socketPath }
 }

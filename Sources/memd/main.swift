@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import MemdMetrics
 import MemdProtocol
 import MemdServer
 import ServiceLifecycle
@@ -53,6 +54,23 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Path of the experiment helper (default: memlab beside memd).")
     var helper: String?
 
+    @Option(
+        name: .long,
+        help: """
+            Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9731, [::1]:9731). \
+            Binds exactly there: use a loopback address unless the network is meant to read them.
+            """)
+    var metricsListen: String?
+
+    @Option(name: .long, help: "Longest HTTP request to the metrics listener (head and body), in bytes.")
+    var metricsMaxRequestBytes: Int = 16 * 1024
+
+    @Option(name: .long, help: "Seconds an HTTP request to the metrics listener may take to arrive.")
+    var metricsRequestTimeout: Double = 10
+
+    @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
+    var metricsMaxConnections: Int = 16
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -65,6 +83,18 @@ struct Memd: AsyncParsableCommand {
             throw ValidationError("\(name) must be at least 1")
         }
         guard idleTimeout > 0, experimentTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        if let metricsListen {
+            do { _ = try ListenAddress(parsing: metricsListen) } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
+        guard metricsMaxRequestBytes >= 256, metricsMaxConnections >= 1 else {
+            throw ValidationError("--metrics-max-request-bytes must be at least 256, --metrics-max-connections at least 1")
+        }
+        // Checked before it becomes nanoseconds: a huge value must not trap.
+        guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
+            throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -86,11 +116,22 @@ struct Memd: AsyncParsableCommand {
         config.helperPath = helper
 
         let openRPC = try OpenRPCDocument.load()
-        let service = MemdService(
-            config: config, methods: MethodRegistry.table(config: config, openRPC: openRPC), logger: logger)
+        let methods = MethodRegistry.table(config: config, openRPC: openRPC)
+        config.health = HealthMetrics(
+            version: openRPC["info"]?["version"]?.stringValue ?? "unknown", methods: methods.handlers.keys)
+        let service = MemdService(config: config, methods: methods, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if let metricsListen, let address = try? ListenAddress(parsing: metricsListen) {
+            var options = MetricsOptions(listen: address)
+            options.maxRequestBytes = metricsMaxRequestBytes
+            options.requestTimeoutSeconds = metricsRequestTimeout
+            options.maxConnections = metricsMaxConnections
+            services.append(.init(service: MetricsServer(
+                options: options, scraper: Scraper(health: config.health), logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

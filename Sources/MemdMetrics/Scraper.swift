@@ -1,0 +1,32 @@
+import ProcFS
+import Prometheus
+
+/// One scrape: reads /proc afresh (nothing cached between scrapes) into a new
+/// registry, adds memd's health, and renders the lot in the asked format.
+public struct Scraper: Sendable {
+    public let health: HealthMetrics?
+    public let procRoot: String
+
+    public init(health: HealthMetrics?, procRoot: String = "/proc") {
+        self.health = health
+        self.procRoot = procRoot
+    }
+
+    /// The body of a `/metrics` answer. A figure the kernel does not have (no
+    /// PSI: /proc/pressure absent, or EOPNOTSUPP with `psi=0`) is left out; the
+    /// rest is served.
+    public func render(_ format: ExpositionFormat) -> [UInt8] {
+        // A registry per scrape: a key or cgroup that vanished from /proc vanishes here too.
+        let registry = PrometheusCollectorRegistry()
+        var reader = ProcReader(root: procRoot)
+        var untyped = Set<String>()
+        if let meminfo = try? reader.meminfo() { HostMetrics.register(meminfo, into: registry) }
+        if let vmstat = try? reader.vmstat() { untyped = HostMetrics.register(vmstat, into: registry) }
+        if let pressure = try? reader.memoryPressure() { HostMetrics.register(pressure, into: registry) }
+        var text: [UInt8] = []
+        text.reserveCapacity(48 * 1024)
+        registry.emit(into: &text)
+        health?.emit(into: &text)
+        return format.finish(text, untyped: untyped)
+    }
+}
