@@ -28,6 +28,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// Not HTTP, or HTTP NIOHTTP1 refuses: its error handler has answered 400
+    /// (with `Connection: close`); the connection ends here rather than at the
+    /// request timeout.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard path == "/metrics" else {
