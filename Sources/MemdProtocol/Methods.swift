@@ -1,4 +1,5 @@
 import JSONRPC
+import ProcFS
 
 /// Where a method reads memory from.
 public enum Source: String, Sendable, CaseIterable {
@@ -27,9 +28,12 @@ func decodePID(_ params: inout ParamReader, _ name: String = "pid") throws(RPCEr
 /// `meminfo` — what `free` and `sar -r` show.
 public enum MeminfoMethod: MethodDescriptor {
     public static let name = "meminfo"
-    public struct Params: Sendable { public var target: Target }
+    public struct Params: Sendable {
+        public var target: Target
+        public var cgroup: CgroupPath? = nil
+    }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
-        Params(target: try Target.decode(&p))
+        Params(target: try Target.decode(&p), cgroup: try decodeCgroupParam(&p))
     }
 }
 
@@ -57,13 +61,16 @@ public enum PageStatsMethod: MethodDescriptor {
         public var all: Bool
         public var intervalMs: Int
         public var target: Target
+        public var cgroup: CgroupPath? = nil
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let pid = try decodePID(&p)
         let all = try p.bool("all") ?? false
         if pid != nil, all { throw .invalidParams("all", "give either pid or all, not both") }
         let interval = try p.int("intervalMs", min: 0, max: maxIntervalMs) ?? 0
-        return Params(pid: pid, all: all, intervalMs: interval, target: try Target.decode(&p))
+        let cgroup = try decodeCgroupParam(&p)
+        if cgroup != nil, !all { throw .invalidParams("cgroup", "only with all: true") }
+        return Params(pid: pid, all: all, intervalMs: interval, target: try Target.decode(&p), cgroup: cgroup)
     }
 }
 

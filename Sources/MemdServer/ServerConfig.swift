@@ -23,6 +23,10 @@ public struct ServerConfig: Sendable {
     public var shutdownGraceSeconds: Double = 1.5
     /// memd's own counters for /metrics (requests, latency, connections, …); nil: not kept.
     public var health: HealthMetrics?
+    /// The memory cgroup tree `cgroups` reads (nil: the host's own, found in mountinfo).
+    public var cgroupRoot: String?
+    /// Threads reading /proc/PID/smaps_rollup in parallel for `usage`.
+    public var usageThreads = 2
 
     public init(socketPath: String) { self.socketPath = socketPath }
 }

@@ -71,6 +71,12 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
     var metricsMaxConnections: Int = 16
 
+    @Option(name: .long, help: "The memory cgroup tree for `cgroups` (default: the host's v2 or v1 memory hierarchy).")
+    var cgroupRoot: String?
+
+    @Option(name: .long, help: "Threads reading processes in parallel for `usage`.")
+    var usageThreads: Int = 2
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -95,6 +101,10 @@ struct Memd: AsyncParsableCommand {
         guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
             throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")
         }
+        guard (1...64).contains(usageThreads) else { throw ValidationError("--usage-threads must be 1…64") }
+        if let cgroupRoot, let problem = Attribution.problem(cgroupRoot: cgroupRoot) {
+            throw ValidationError("--cgroup-root: \(problem)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -114,6 +124,8 @@ struct Memd: AsyncParsableCommand {
         config.maxExperiments = maxExperiments
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
+        config.cgroupRoot = cgroupRoot
+        config.usageThreads = usageThreads
 
         let openRPC = try OpenRPCDocument.load()
         let methods = MethodRegistry.table(config: config, openRPC: openRPC)
