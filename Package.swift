@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "memd",
             dependencies: [
-                "MemdServer", "MemdMetrics",
+                "MemdServer", "MemdMetrics", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

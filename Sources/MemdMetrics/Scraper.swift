@@ -6,10 +6,22 @@ import Prometheus
 public struct Scraper: Sendable {
     public let health: HealthMetrics?
     public let procRoot: String
+    /// The memory cgroup tree to report (nil: no cgroup series).
+    public let cgroups: CgroupHierarchy?
+    /// Levels below the root (`--metrics-cgroup-depth`).
+    public let cgroupDepth: Int
+    /// Most cgroups in one scrape, whatever the depth.
+    public let maxCgroups: Int
 
-    public init(health: HealthMetrics?, procRoot: String = "/proc") {
+    public init(
+        health: HealthMetrics?, procRoot: String = "/proc", cgroups: CgroupHierarchy? = nil, cgroupDepth: Int = 3,
+        maxCgroups: Int = 2000
+    ) {
         self.health = health
         self.procRoot = procRoot
+        self.cgroups = cgroups
+        self.cgroupDepth = cgroupDepth
+        self.maxCgroups = maxCgroups
     }
 
     /// The body of a `/metrics` answer. A figure the kernel does not have (no
@@ -23,6 +35,7 @@ public struct Scraper: Sendable {
         if let meminfo = try? reader.meminfo() { HostMetrics.register(meminfo, into: registry) }
         if let vmstat = try? reader.vmstat() { untyped = HostMetrics.register(vmstat, into: registry) }
         if let pressure = try? reader.memoryPressure() { HostMetrics.register(pressure, into: registry) }
+        if let cgroups { CgroupMetrics.register(cgroups, depth: cgroupDepth, limit: maxCgroups, into: registry) }
         var text: [UInt8] = []
         text.reserveCapacity(48 * 1024)
         registry.emit(into: &text)

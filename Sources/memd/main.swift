@@ -3,6 +3,7 @@ import Logging
 import MemdMetrics
 import MemdProtocol
 import MemdServer
+import ProcFS
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -71,6 +72,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
     var metricsMaxConnections: Int = 16
 
+    @Option(name: .long, help: "Levels of memory cgroups below the root that /metrics reports (0: the root only).")
+    var metricsCgroupDepth: Int = 3
+
     @Option(name: .long, help: "The memory cgroup tree for `cgroups` (default: the host's v2 or v1 memory hierarchy).")
     var cgroupRoot: String?
 
@@ -97,6 +101,7 @@ struct Memd: AsyncParsableCommand {
         guard metricsMaxRequestBytes >= 256, metricsMaxConnections >= 1 else {
             throw ValidationError("--metrics-max-request-bytes must be at least 256, --metrics-max-connections at least 1")
         }
+        guard (0...32).contains(metricsCgroupDepth) else { throw ValidationError("--metrics-cgroup-depth must be 0…32") }
         // Checked before it becomes nanoseconds: a huge value must not trap.
         guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
             throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")
@@ -138,8 +143,10 @@ struct Memd: AsyncParsableCommand {
             options.maxRequestBytes = metricsMaxRequestBytes
             options.requestTimeoutSeconds = metricsRequestTimeout
             options.maxConnections = metricsMaxConnections
-            services.append(.init(service: MetricsServer(
-                options: options, scraper: Scraper(health: config.health), logger: logger)))
+            // The tree `cgroups` reads: --cgroup-root, else the host's (v2, else v1's memory mount).
+            let cgroups = cgroupRoot.flatMap { try? CgroupHierarchy.inspect($0).get() } ?? CgroupHierarchy.detect()
+            let scraper = Scraper(health: config.health, cgroups: cgroups, cgroupDepth: metricsCgroupDepth)
+            services.append(.init(service: MetricsServer(options: options, scraper: scraper, logger: logger)))
         }
         let group = ServiceGroup(
             configuration: .init(

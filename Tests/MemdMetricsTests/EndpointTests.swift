@@ -21,6 +21,24 @@ import Testing
         #expect(try promtoolFindings(response.body) == [])
     }
 
+    /// A cgroup made by the test shows with its limit; its name's `"` and `\` are escaped.
+    @Test func cgroupWithItsLimit() throws {
+        let cgroup = try TestCgroup(limitBytes: 48 << 20)
+        let memd = try MetricsMemd(["--metrics-cgroup-depth", "1"])
+        let response = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        let escaped = cgroup.path.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "\"", with: "\\\"")
+        #expect(response.text.contains("memd_cgroup_memory_max_bytes{cgroup=\"\(escaped)\"} \(Double(48 << 20))\n"))
+        #expect(response.text.contains("memd_cgroup_memory_current_bytes{cgroup=\"\(escaped)\"} "))
+        #expect(response.text.contains("memd_cgroup_memory_current_bytes{cgroup=\"/\"} "))
+        #expect(try promtoolFindings(response.body) == [])
+        // Depth 0: the root only.
+        let rootOnly = try MetricsMemd(["--metrics-cgroup-depth", "0"])
+        let text = try HTTPExchange.get(port: rootOnly.port, path: "/metrics").text
+        #expect(!text.contains(escaped))
+        #expect(text.contains("memd_cgroup_memory_current_bytes{cgroup=\"/\"} "))
+    }
+
     @Test func openMetricsWhenAsked() throws {
         let memd = try MetricsMemd()
         let response = try HTTPExchange.get(

@@ -1,5 +1,6 @@
 import Foundation
 import MemdProtocol
+import ProcFS
 import Testing
 
 #if canImport(Glibc)
@@ -251,4 +252,27 @@ func promtoolFindings(_ body: [UInt8]) throws -> [String] {
     }
     if status != 0 && findings.isEmpty { return [] }
     return status == 0 ? [] : findings
+}
+
+/// A memory cgroup the test makes directly under the host's memory hierarchy's
+/// root (v1 `memory.limit_in_bytes`, v2 `memory.max`), removed when dropped.
+/// Its name holds `"` and `\`, which a label value must escape.
+final class TestCgroup {
+    let directory: String
+    /// The path as memd labels it.
+    let path: String
+
+    init(limitBytes: Int) throws {
+        guard let hierarchy = ProcFS.CgroupHierarchy.detect() else { throw TestFailure.missing("a memory cgroup hierarchy") }
+        let name = "metrics-test-\"q\\\(getpid())-\(UUID().uuidString.prefix(6))"
+        path = "/" + name
+        directory = hierarchy.root + "/" + name
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw TestFailure.missing("mkdir \(directory): errno \(errno) (the test runs as root)")
+        }
+        let file = hierarchy.version == .v1 ? "memory.limit_in_bytes" : "memory.max"
+        try "\(limitBytes)\n".write(toFile: directory + "/" + file, atomically: false, encoding: .utf8)
+    }
+
+    deinit { rmdir(directory) }
 }

@@ -14,6 +14,7 @@ import Testing
 
     @Test func scrapedByPrometheus() throws {
         let prometheus = try #require(which("prometheus"), "Debian's prometheus package (scripts/test installs it)")
+        let cgroup = try TestCgroup(limitBytes: 64 << 20)
         let memd = try MetricsMemd()
         let directory = memd.directory.appendingPathComponent("prometheus")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -90,5 +91,13 @@ import Testing
         let ratio = try query("instance:node_memory_available:ratio").first.flatMap(value)
         #expect(ratio.map { $0 > 0 && $0 <= 1 } == true)
         #expect(try query("node_vmstat_pgfault").first.flatMap(value).map { $0 > 0 } == true)
+
+        // The cgroup this test made, with its limit; its name's `"` and `\` escaped in PromQL as in the exposition.
+        let promqlPath = cgroup.path.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "\"", with: "\\\"")
+        let limit = try query("memd_cgroup_memory_max_bytes{cgroup=\"\(promqlPath)\"}")
+        #expect(limit.count == 1)
+        #expect(limit.first.flatMap(value) == Double(64 << 20))
+        #expect((limit.first?["metric"] as? [String: String])?["cgroup"] == cgroup.path)
     }
 }
