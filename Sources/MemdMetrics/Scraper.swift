@@ -12,11 +12,14 @@ public struct Scraper: Sendable {
     public let cgroupDepth: Int
     /// Most cgroups in one scrape, whatever the depth.
     public let maxCgroups: Int
+    /// Per-user sums (`--metrics-usage`): reads every process's smaps_rollup.
+    public let perUserUsage: Bool
 
     public init(
         health: HealthMetrics?, procRoot: String = "/proc", cgroups: CgroupHierarchy? = nil, cgroupDepth: Int = 3,
-        maxCgroups: Int = 2000
+        maxCgroups: Int = 2000, perUserUsage: Bool = false
     ) {
+        self.perUserUsage = perUserUsage
         self.health = health
         self.procRoot = procRoot
         self.cgroups = cgroups
@@ -35,6 +38,7 @@ public struct Scraper: Sendable {
         if let meminfo = try? reader.meminfo() { HostMetrics.register(meminfo, into: registry) }
         if let vmstat = try? reader.vmstat() { untyped = HostMetrics.register(vmstat, into: registry) }
         if let pressure = try? reader.memoryPressure() { HostMetrics.register(pressure, into: registry) }
+        if perUserUsage { UserMetrics.register(UserMetrics.collect(procRoot: procRoot), into: registry) }
         if let cgroups { CgroupMetrics.register(cgroups, depth: cgroupDepth, limit: maxCgroups, into: registry) }
         var text: [UInt8] = []
         text.reserveCapacity(48 * 1024)

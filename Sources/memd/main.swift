@@ -72,6 +72,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
     var metricsMaxConnections: Int = 16
 
+    @Flag(name: .long, help: "Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup.")
+    var metricsUsage = false
+
     @Option(name: .long, help: "Levels of memory cgroups below the root that /metrics reports (0: the root only).")
     var metricsCgroupDepth: Int = 3
 
@@ -145,7 +148,8 @@ struct Memd: AsyncParsableCommand {
             options.maxConnections = metricsMaxConnections
             // The tree `cgroups` reads: --cgroup-root, else the host's (v2, else v1's memory mount).
             let cgroups = cgroupRoot.flatMap { try? CgroupHierarchy.inspect($0).get() } ?? CgroupHierarchy.detect()
-            let scraper = Scraper(health: config.health, cgroups: cgroups, cgroupDepth: metricsCgroupDepth)
+            let scraper = Scraper(
+                health: config.health, cgroups: cgroups, cgroupDepth: metricsCgroupDepth, perUserUsage: metricsUsage)
             services.append(.init(service: MetricsServer(options: options, scraper: scraper, logger: logger)))
         }
         let group = ServiceGroup(

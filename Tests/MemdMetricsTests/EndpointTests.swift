@@ -3,6 +3,8 @@ import JSONRPC
 import MemdProtocol
 import Testing
 
+@testable import MemdMetrics
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -37,6 +39,31 @@ import Testing
         let text = try HTTPExchange.get(port: rootOnly.port, path: "/metrics").text
         #expect(!text.contains(escaped))
         #expect(text.contains("memd_cgroup_memory_current_bytes{cgroup=\"/\"} "))
+    }
+
+    /// Nothing per user (or process) unless asked; with --metrics-usage, per-user sums
+    /// close to smem -u's (processes come and go between the two reads).
+    @Test func perUserSumsOnlyWhenAsked() throws {
+        let plain = try MetricsMemd()
+        let without = try HTTPExchange.get(port: plain.port, path: "/metrics").text
+        #expect(!without.contains("memd_user_"))
+        #expect(!without.contains("pid="))
+        let memd = try MetricsMemd(["--metrics-usage"])
+        let response = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        let me = UserMetrics.userName(geteuid())
+        func value(_ family: String) -> Double? { sample("\(family){user=\"\(me)\"}", in: response.text) }
+        let pss = try #require(value("memd_user_memory_pss_bytes"))
+        let uss = try #require(value("memd_user_memory_uss_bytes"))
+        let rss = try #require(value("memd_user_memory_rss_bytes"))
+        #expect(uss <= pss && pss <= rss && uss > 0)
+        #expect(!response.text.contains("pid="))
+        #expect(try promtoolFindings(response.body) == [])
+        if let smem = which("smem") {
+            let out = try runProgram(smem, ["-u", "-H", "-c", "user pss"]).output
+            let row = out.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.first.map(String.init) == me }
+            let smemPSS = try #require(row.flatMap { Double($0[1]) }) * 1024
+            #expect(abs(pss - smemPSS) < max(0.25 * smemPSS, 64 * 1_048_576.0), "memd \(pss), smem -u \(smemPSS)")
+        }
     }
 
     @Test func openMetricsWhenAsked() throws {
