@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import ProcFS
 import Prometheus
 
@@ -9,37 +10,26 @@ import Prometheus
 /// /proc/meminfo, /proc/vmstat and /proc/pressure/memory per scrape.
 enum HostMetrics {
     /// `node_memory_<Key>_bytes` for every `kB` key, `node_memory_<Key>` for unitless ones.
-    static func register(_ meminfo: Meminfo, into registry: PrometheusCollectorRegistry) {
-        for entry in meminfo.entries {
-            let key = meminfoName(entry.key)
-            let unit = entry.isBytes ? "bytes" : ""
-            let field = entry.isBytes ? "\(key)_bytes" : key
-            registry.makeGauge(descriptor: MetricNameDescriptor(
-                namespace: "node", subsystem: "memory", metricName: key, unitName: unit,
-                helpText: "Memory information field \(field)."))
-            .set(to: Double(entry.value))
-        }
+    static func meminfoDescriptor(_ entry: Meminfo.Entry) -> MetricNameDescriptor {
+        let key = meminfoName(entry.key)
+        let field = entry.isBytes ? "\(key)_bytes" : key
+        return MetricNameDescriptor(
+            namespace: "node", subsystem: "memory", metricName: key, unitName: entry.isBytes ? "bytes" : "",
+            helpText: "Memory information field \(field).")
+    }
+
+    /// `node_vmstat_<key>` for every line of /proc/vmstat (node_exporter keeps a
+    /// few by default; memd keeps all). node_exporter declares them `untyped`.
+    static func vmstatDescriptor(_ key: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "node", subsystem: "vmstat", metricName: key, unitName: "",
+            helpText: "/proc/vmstat information field \(key).")
     }
 
     /// `Active(anon)` → `Active_anon`: node_exporter replaces `\((.*)\)` with `_$1`.
     static func meminfoName(_ key: String) -> String {
         guard let open = key.firstIndex(of: "("), let close = key.lastIndex(of: ")"), open < close else { return key }
         return key[..<open] + "_" + key[key.index(after: open)..<close] + key[key.index(after: close)...]
-    }
-
-    /// `node_vmstat_<key>` for every line of /proc/vmstat (node_exporter keeps a
-    /// few by default; memd keeps all). The families are `untyped` in
-    /// node_exporter: their names are returned so the exposition can say so.
-    static func register(_ vmstat: Vmstat, into registry: PrometheusCollectorRegistry) -> Set<String> {
-        var names = Set<String>()
-        for (key, value) in vmstat.entries {
-            let descriptor = MetricNameDescriptor(
-                namespace: "node", subsystem: "vmstat", metricName: key, unitName: "",
-                helpText: "/proc/vmstat information field \(key).")
-            registry.makeGauge(descriptor: descriptor).set(to: Double(value))
-            names.insert(descriptor.name)
-        }
-        return names
     }
 
     /// node_exporter's pressure collector: the `some` and `full` totals, in seconds.
@@ -53,6 +43,51 @@ enum HostMetrics {
                 namespace: "node", subsystem: "pressure", metricName: "memory_stalled", unitName: "seconds_total",
                 helpText: "Total time in seconds no process could make progress due to memory congestion"))
             .increment(by: full.totalSeconds)
+        }
+    }
+}
+
+/// The meminfo and vmstat gauges, kept from scrape to scrape in a registry of
+/// their own: the kernel's set of keys does not change while it runs, so each
+/// gauge is made once (swift-prometheus validates a name and its help text at
+/// every `makeGauge`) and set from a fresh read at every scrape. A key that
+/// appeared since is added; the lock keeps two scrapes from interleaving.
+final class HostGauges: Sendable {
+    private struct State {
+        let registry = PrometheusCollectorRegistry()
+        var meminfo: [String: Gauge] = [:]
+        var vmstat: [String: Gauge] = [:]
+        var untyped: Set<String> = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Sets every gauge from `meminfo` and `vmstat`, appends the families in the
+    /// 0.0.4 text format to `buffer`, and returns the names of the untyped ones.
+    func emit(meminfo: Meminfo?, vmstat: Vmstat?, into buffer: inout [UInt8]) -> Set<String> {
+        state.withLockedValue { state in
+            for entry in meminfo?.entries ?? [] {
+                if let gauge = state.meminfo[entry.key] {
+                    gauge.set(to: Double(entry.value))
+                } else {
+                    let gauge = state.registry.makeGauge(descriptor: HostMetrics.meminfoDescriptor(entry))
+                    gauge.set(to: Double(entry.value))
+                    state.meminfo[entry.key] = gauge
+                }
+            }
+            for (key, value) in vmstat?.entries ?? [] {
+                if let gauge = state.vmstat[key] {
+                    gauge.set(to: Double(value))
+                } else {
+                    let descriptor = HostMetrics.vmstatDescriptor(key)
+                    let gauge = state.registry.makeGauge(descriptor: descriptor)
+                    gauge.set(to: Double(value))
+                    state.vmstat[key] = gauge
+                    state.untyped.insert(descriptor.name)
+                }
+            }
+            state.registry.emit(into: &buffer)
+            return state.untyped
         }
     }
 }

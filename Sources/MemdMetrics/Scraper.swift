@@ -1,8 +1,8 @@
 import ProcFS
 import Prometheus
 
-/// One scrape: reads /proc afresh (nothing cached between scrapes) into a new
-/// registry, adds memd's health, and renders the lot in the asked format.
+/// One scrape: reads /proc afresh (no figure is cached between scrapes), adds
+/// memd's health, and renders the lot in the asked format.
 public struct Scraper: Sendable {
     public let health: HealthMetrics?
     public let procRoot: String
@@ -14,6 +14,7 @@ public struct Scraper: Sendable {
     public let maxCgroups: Int
     /// Per-user sums (`--metrics-usage`): reads every process's smaps_rollup.
     public let perUserUsage: Bool
+    private let host = HostGauges()
 
     public init(
         health: HealthMetrics?, procRoot: String = "/proc", cgroups: CgroupHierarchy? = nil, cgroupDepth: Int = 3,
@@ -31,17 +32,15 @@ public struct Scraper: Sendable {
     /// PSI: /proc/pressure absent, or EOPNOTSUPP with `psi=0`) is left out; the
     /// rest is served.
     public func render(_ format: ExpositionFormat) -> [UInt8] {
-        // A registry per scrape: a key or cgroup that vanished from /proc vanishes here too.
-        let registry = PrometheusCollectorRegistry()
         var reader = ProcReader(root: procRoot)
-        var untyped = Set<String>()
-        if let meminfo = try? reader.meminfo() { HostMetrics.register(meminfo, into: registry) }
-        if let vmstat = try? reader.vmstat() { untyped = HostMetrics.register(vmstat, into: registry) }
+        var text: [UInt8] = []
+        text.reserveCapacity(64 * 1024)
+        let untyped = host.emit(meminfo: try? reader.meminfo(), vmstat: try? reader.vmstat(), into: &text)
+        // The labelled families in a registry per scrape: a cgroup or user gone from /proc is gone here too.
+        let registry = PrometheusCollectorRegistry()
         if let pressure = try? reader.memoryPressure() { HostMetrics.register(pressure, into: registry) }
         if perUserUsage { UserMetrics.register(UserMetrics.collect(procRoot: procRoot), into: registry) }
         if let cgroups { CgroupMetrics.register(cgroups, depth: cgroupDepth, limit: maxCgroups, into: registry) }
-        var text: [UInt8] = []
-        text.reserveCapacity(48 * 1024)
         registry.emit(into: &text)
         health?.emit(into: &text)
         return format.finish(text, untyped: untyped)
