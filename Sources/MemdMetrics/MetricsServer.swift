@@ -57,7 +57,8 @@ public final class MetricsServer: Service {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(RequestLimiter(
-                        maxBytes: options.maxRequestBytes, timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
+                        maxBytes: options.maxRequestBytes,
+                        timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
                         idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)))
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(MetricsHTTPHandler(scraper: scraper, threadPool: .singleton))

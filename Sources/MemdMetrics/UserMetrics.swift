@@ -16,8 +16,10 @@ import Prometheus
 enum UserMetrics {
     static let families: [(name: String, help: String)] = [
         ("memd_user_memory_pss_bytes", "Proportional set size of the user's processes, summed (smem -u PSS)."),
-        ("memd_user_memory_uss_bytes", "Unique set size (Private_Clean + Private_Dirty) of the user's processes, summed."),
-        ("memd_user_memory_rss_bytes", "Resident set size of the user's processes, summed (counts shared pages again)."),
+        ("memd_user_memory_uss_bytes",
+         "Unique set size (Private_Clean + Private_Dirty) of the user's processes, summed."),
+        ("memd_user_memory_rss_bytes",
+         "Resident set size of the user's processes, summed (counts shared pages again)."),
         ("memd_user_memory_swap_bytes", "Swap used by the user's processes, summed."),
     ]
 

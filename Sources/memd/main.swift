@@ -101,10 +101,13 @@ struct Memd: AsyncParsableCommand {
                 throw ValidationError("--metrics-listen: \(error)")
             }
         }
-        guard metricsMaxRequestBytes >= 256, metricsMaxConnections >= 1 else {
-            throw ValidationError("--metrics-max-request-bytes must be at least 256, --metrics-max-connections at least 1")
+        guard metricsMaxRequestBytes >= 256 else {
+            throw ValidationError("--metrics-max-request-bytes must be at least 256")
         }
-        guard (0...32).contains(metricsCgroupDepth) else { throw ValidationError("--metrics-cgroup-depth must be 0…32") }
+        guard metricsMaxConnections >= 1 else { throw ValidationError("--metrics-max-connections must be at least 1") }
+        guard (0...32).contains(metricsCgroupDepth) else {
+            throw ValidationError("--metrics-cgroup-depth must be 0…32")
+        }
         // Checked before it becomes nanoseconds: a huge value must not trap.
         guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
             throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")

@@ -60,7 +60,8 @@ import Testing
         #expect(try promtoolFindings(response.body) == [])
         if let smem = which("smem") {
             let out = try runProgram(smem, ["-u", "-H", "-c", "user pss"]).output
-            let row = out.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.first.map(String.init) == me }
+            let rows = out.split(separator: "\n").map { $0.split(separator: " ") }
+            let row = rows.first { $0.first.map(String.init) == me }
             let smemPSS = try #require(row.flatMap { Double($0[1]) }) * 1024
             #expect(abs(pss - smemPSS) < max(0.25 * smemPSS, 64 * 1_048_576.0), "memd \(pss), smem -u \(smemPSS)")
         }
@@ -97,13 +98,16 @@ import Testing
     /// Each scrape reads /proc anew: faults this test makes between two scrapes show in pgfault.
     @Test func everyScrapeReadsProcAfresh() throws {
         let memd = try MetricsMemd()
-        let before = try #require(sample("node_vmstat_pgfault", in: try HTTPExchange.get(port: memd.port, path: "/metrics").text))
+        func pgfault() throws -> Double? {
+            sample("node_vmstat_pgfault", in: try HTTPExchange.get(port: memd.port, path: "/metrics").text)
+        }
+        let before = try #require(try pgfault())
         let pages = 2048
         let size = pages * Int(sysconf(Int32(_SC_PAGESIZE)))
         let memory = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
         defer { munmap(memory, size) }
         for page in 0..<pages { memory.storeBytes(of: 1, toByteOffset: page * size / pages, as: UInt8.self) }
-        let after = try #require(sample("node_vmstat_pgfault", in: try HTTPExchange.get(port: memd.port, path: "/metrics").text))
+        let after = try #require(try pgfault())
         #expect(after - before >= Double(pages))
     }
 
@@ -179,7 +183,8 @@ import Testing
     @Test func refusesABadAddress() throws {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent("memd")
-        process.arguments = ["--socket", NSTemporaryDirectory() + "memd-bad-\(getpid()).sock", "--metrics-listen", "9731"]
+        let socket = NSTemporaryDirectory() + "memd-bad-\(getpid()).sock"
+        process.arguments = ["--socket", socket, "--metrics-listen", "9731"]
         let err = Pipe()
         process.standardError = err
         try process.run()

@@ -61,9 +61,8 @@ final class MetricsMemd {
         process.standardError = stderr
         try process.run()
         for _ in 0..<250 {
-            if (try? MemdClient(path: socketPath)) != nil, (try? HTTPExchange.get(port: port, path: "/metrics")) != nil {
-                return
-            }
+            let socketAnswers = (try? MemdClient(path: socketPath)) != nil
+            if socketAnswers, (try? HTTPExchange.get(port: port, path: "/metrics")) != nil { return }
             guard process.isRunning else { break }
             usleep(20_000)
         }
@@ -150,7 +149,9 @@ final class TCPConnection {
     func send(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if sent < 0, errno == EINTR { continue }
             guard sent > 0 else { return false }
             offset += sent
@@ -263,7 +264,9 @@ final class TestCgroup {
     let path: String
 
     init(limitBytes: Int) throws {
-        guard let hierarchy = ProcFS.CgroupHierarchy.detect() else { throw TestFailure.missing("a memory cgroup hierarchy") }
+        guard let hierarchy = ProcFS.CgroupHierarchy.detect() else {
+            throw TestFailure.missing("a memory cgroup hierarchy")
+        }
         let name = "metrics-test-\"q\\\(getpid())-\(UUID().uuidString.prefix(6))"
         path = "/" + name
         directory = hierarchy.root + "/" + name

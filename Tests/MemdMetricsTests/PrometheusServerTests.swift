@@ -21,7 +21,8 @@ import Testing
         let port = try freeLoopbackPort()
         // The shipped rules, loaded by a real server too.
         try FileManager.default.copyItem(
-            at: Self.clientDirectory.appendingPathComponent("rules.yml"), to: directory.appendingPathComponent("rules.yml"))
+            at: Self.clientDirectory.appendingPathComponent("rules.yml"),
+            to: directory.appendingPathComponent("rules.yml"))
         let config = """
             global:
               scrape_interval: 1s
@@ -40,7 +41,7 @@ import Testing
             "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
         ]
         let log = directory.appendingPathComponent("prometheus.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: log)
         server.standardOutput = logHandle
         server.standardError = logHandle
