@@ -1,4 +1,5 @@
 import CoreMetrics
+import NIOConcurrencyHelpers
 import Prometheus
 
 /// memd's own health: calls answered, their latency, and what is open now.
@@ -44,6 +45,10 @@ public final class HealthMetrics: Sendable {
     private let experiments: Meter
     private let machines: Meter
     private let watches: Meter
+    /// The swift-metrics handles made so far, by method and by (method, code): making
+    /// one asks the registry, which checks the name and help text again each time.
+    private let counters = NIOLockedValueBox<[CallKey: CoreMetrics.Counter]>([:])
+    private let timers = NIOLockedValueBox<[String: CoreMetrics.Timer]>([:])
 
     /// - Parameters:
     ///   - version: memd's version, the `version` label of `memd_build_info`.
@@ -63,12 +68,23 @@ public final class HealthMetrics: Sendable {
     /// (-32601 for an unknown method, -32001, …); `seconds` from its arrival.
     public func requestFinished(method: String, code: Int, seconds: Double) {
         let name = knownMethods.contains(method) ? method : Self.otherMethod
-        Counter(label: "memd_requests_total", dimensions: [("method", name), ("code", String(code))], factory: factory)
-            .increment()
+        let factory = self.factory
+        counters.withLockedValue { counters in
+            let key = CallKey(method: name, code: code)
+            if let counter = counters[key] { return counter }
+            let counter = Counter(
+                label: "memd_requests_total", dimensions: [("method", name), ("code", String(code))], factory: factory)
+            counters[key] = counter
+            return counter
+        }.increment()
         // A negative or non-finite duration (a clock step) is recorded as zero, never a trap.
         let nanoseconds = seconds.isFinite && seconds > 0 ? Int64(min(seconds, 1e9) * 1e9) : 0
-        Timer(label: "memd_request_duration_seconds", dimensions: [("method", name)], factory: factory)
-            .recordNanoseconds(nanoseconds)
+        timers.withLockedValue { timers in
+            if let timer = timers[name] { return timer }
+            let timer = Timer(label: "memd_request_duration_seconds", dimensions: [("method", name)], factory: factory)
+            timers[name] = timer
+            return timer
+        }.recordNanoseconds(nanoseconds)
     }
 
     public func connectionOpened() { connections.increment() }
@@ -79,6 +95,11 @@ public final class HealthMetrics: Sendable {
     public func machineDestroyed() { machines.decrement() }
     public func watchStarted() { watches.increment() }
     public func watchEnded() { watches.decrement() }
+
+    private struct CallKey: Hashable {
+        var method: String
+        var code: Int
+    }
 
     /// Appends the families in the Prometheus text format (0.0.4).
     func emit(into buffer: inout [UInt8]) { registry.emit(into: &buffer) }
