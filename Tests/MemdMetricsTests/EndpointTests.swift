@@ -137,11 +137,11 @@ import Testing
         // memd closed it (a send failed, or a read sees the end) well before the header could finish.
         #expect(cut || slow.isClosedByPeer(within: 5))
         #expect(sent < header.count)
-        #expect(Date().timeIntervalSince(start) < 8)
+        #expect(Date().timeIntervalSince(start) < 10)
         #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200)
     }
 
-    /// A header far over the limit (up to 64 MiB offered) is cut off after the limit, not buffered;
+    /// A header far over the limit (up to 256 MiB offered) is cut off after the limit, not buffered;
     /// the Unix socket answers meanwhile and memd's RSS stays small.
     @Test func hugeHeaderIsCutOff() throws {
         let memd = try MetricsMemd()
@@ -150,7 +150,7 @@ import Testing
         var accepted = true
         let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024)
         _ = big.send(Array("GET /metrics HTTP/1.1\r\nX-Big: ".utf8))
-        while offered < 64 << 20 {
+        while offered < 256 << 20 {
             guard big.send(chunk) else {
                 accepted = false
                 break
@@ -158,7 +158,8 @@ import Testing
             offered += chunk.count
         }
         #expect(!accepted, "memd took all \(offered) bytes of one header")
-        #expect(offered < 8 << 20)
+        // At most what the two sockets' kernel buffers hold (tcp_rmem max 32 MiB + tcp_wmem max 4 MiB).
+        #expect(offered < 48 << 20, "offered \(offered) bytes")
         let meminfo = try memd.client().call("meminfo", [:])
         #expect(meminfo["total"]?.intValue ?? 0 > 0)
         let status = try readProc("/proc/\(memd.process.processIdentifier)/status")
