@@ -83,6 +83,7 @@ let package = Package(
             dependencies: [
                 "MemdMetrics", "ProcFS", "MemdProtocol", "JSONRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
