@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// A memory cgroup hierarchy: where its root is and which interface it speaks.
@@ -11,7 +11,10 @@
 /// v1 (Documentation/admin-guide/cgroup-v1/memory.rst): the hierarchy mounted with
 /// the `memory` controller; files `memory.usage_in_bytes`, `memory.limit_in_bytes`, …
 public struct CgroupHierarchy: Sendable, Equatable {
-    public enum Version: Int, Sendable { case v1 = 1, v2 = 2 }
+    public enum Version: Int, Sendable {
+        case v1 = 1
+        case v2 = 2
+    }
 
     public var version: Version
     /// The directory of the root cgroup, e.g. /sys/fs/cgroup or /sys/fs/cgroup/memory.
@@ -36,8 +39,11 @@ public struct CgroupHierarchy: Sendable, Equatable {
         if let controllers = try? reader.text(directory + "/cgroup.controllers") {
             guard controllers.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("memory") else {
                 return .failure(
-                    .notATree("\(directory) is a cgroup v2 tree without the memory controller (cgroup.controllers: "
-                        + "\"\(controllers.trimmingSpaces)\")"))
+                    .notATree(
+                        "\(directory) is a cgroup v2 tree without the memory controller (cgroup.controllers: "
+                            + "\"\(controllers.trimmingSpaces)\")"
+                    )
+                )
             }
             return .success(CgroupHierarchy(version: .v2, root: directory))
         }
@@ -45,8 +51,11 @@ public struct CgroupHierarchy: Sendable, Equatable {
             return .success(CgroupHierarchy(version: .v1, root: directory))
         }
         return .failure(
-            .notATree("\(directory) is not a memory cgroup tree: it has neither cgroup.controllers (v2) "
-                + "nor memory.usage_in_bytes (v1)"))
+            .notATree(
+                "\(directory) is not a memory cgroup tree: it has neither cgroup.controllers (v2) "
+                    + "nor memory.usage_in_bytes (v1)"
+            )
+        )
     }
 
     /// The host's memory hierarchy, from /proc/self/mountinfo: cgroup v2 where its
@@ -208,8 +217,13 @@ public struct CgroupReader {
             }
             if let events = keyed(dir + "/memory.events") {
                 memory.events = CgroupMemory.Events(
-                    low: value(events, "low"), high: value(events, "high"), max: value(events, "max"),
-                    oom: value(events, "oom"), oomKill: value(events, "oom_kill"), underOom: nil)
+                    low: value(events, "low"),
+                    high: value(events, "high"),
+                    max: value(events, "max"),
+                    oom: value(events, "oom"),
+                    oomKill: value(events, "oom_kill"),
+                    underOom: nil
+                )
             }
             memory.pressure = (try? reader.text(dir + "/memory.pressure")).flatMap(CgroupPressure.parse)
         case .v1:
@@ -224,8 +238,13 @@ public struct CgroupReader {
             }
             if let control = keyed(dir + "/memory.oom_control") {
                 memory.events = CgroupMemory.Events(
-                    low: nil, high: nil, max: nil, oom: nil, oomKill: value(control, "oom_kill"),
-                    underOom: value(control, "under_oom").map { $0 != 0 })
+                    low: nil,
+                    high: nil,
+                    max: nil,
+                    oom: nil,
+                    oomKill: value(control, "oom_kill"),
+                    underOom: value(control, "under_oom").map { $0 != 0 }
+                )
             }
         }
         if withStat { memory.stat = stat ?? [] }

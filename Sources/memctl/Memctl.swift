@@ -17,6 +17,7 @@ struct Memctl: ParsableCommand {
         subcommands: [
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
             SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,
+            SmemCommand.self, CgroupsCommand.self,
         ])
 
     @OptionGroup var global: GlobalOptions

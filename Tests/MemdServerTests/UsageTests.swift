@@ -24,8 +24,10 @@ import Testing
             #expect(Format.int(row[field]) == before[key]! * 1024, "\(field)")
         }
         #expect(Format.int(row["uss"]) == (before["Private_Clean"]! + before["Private_Dirty"]!) * 1024)
-        for (field, key) in [("pss", "Pss"), ("pssAnon", "Pss_Anon"), ("pssFile", "Pss_File"),
-                             ("pssShmem", "Pss_Shmem"), ("swapPss", "SwapPss")] {
+        for (field, key) in [
+            ("pss", "Pss"), ("pssAnon", "Pss_Anon"), ("pssFile", "Pss_File"),
+            ("pssShmem", "Pss_Shmem"), ("swapPss", "SwapPss"),
+        ] {
             let (low, high) = (min(before[key]!, after[key]!) * 1024, max(before[key]!, after[key]!) * 1024)
             let value = Format.int(row[field])
             #expect(value >= low - 16384 && value <= high + 16384, "\(field) \(value) not in \(low)…\(high)")
@@ -72,7 +74,10 @@ import Testing
             #expect(Format.int(row["swap"]) / 1024 == f[4], "swap of \(f[0])")
             // smem adds up per-mapping Pss, each cut to a whole KiB: up to 1 KiB per mapping less.
             let pss = Format.int(row["pss"]) / 1024
-            #expect(pss >= f[2] && pss <= f[2] + f[5] + 4, "pss of \(f[0]): memd \(pss) KiB, smem \(f[2]) KiB, \(f[5]) maps")
+            #expect(
+                pss >= f[2] && pss <= f[2] + f[5] + 4,
+                "pss of \(f[0]): memd \(pss) KiB, smem \(f[2]) KiB, \(f[5]) maps"
+            )
         }
         #expect(seen == 3, "smem listed \(seen) of the helpers: \(smem.out)")
         memd.stop()
@@ -142,14 +147,77 @@ import Testing
         let memctl = productsDirectory.appendingPathComponent("memctl").path
         let nobody = try SleepingHelpers(count: 1, uid: 65534)
         defer { nobody.stop() }
-        let seen = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl,
-                                       "--socket", memd.socketPath, "call", "usage"])
+        let seen = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                "--socket", memd.socketPath, "call", "usage",
+            ]
+        )
         #expect(seen.status == 0, "\(seen.err)")
         let result = try JSONParser.parse(seen.out)
         let rows = result["rows"]?.arrayValue ?? []
         #expect(rows.contains { $0["pid"] == .int(Int(nobody.pids[0])) })
         #expect(rows.allSatisfy { $0["uid"] == .int(65534) }, "nobody sees only nobody's processes")
         #expect(result["skipped"]?["denied"] == .int(0), "other users' processes are not counted as denied")
+        memd.stop()
+    }
+
+    @Test func memctlSmemPrintsSmemsTable() throws {
+        let memd = try MemdHarness()
+        let helpers = try SleepingHelpers(count: 3)
+        defer { helpers.stop() }
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        // A pattern that matches the helpers' command line but not smem's or memctl's own.
+        let pattern = "sleep " + helpers.marker.replacingOccurrences(of: ".", with: "[.]")
+        func both(_ flags: [String]) throws -> (memctl: [Substring], smem: [Substring]) {
+            let ours = try run(memctl, ["smem", "--socket", memd.socketPath] + flags + ["-P", pattern])
+            let theirs = try run("smem", flags + ["-P", pattern])
+            #expect(ours.status == 0 && theirs.status == 0, "\(ours.err) \(theirs.err)")
+            return (ours.out.split(separator: "\n"), theirs.out.split(separator: "\n"))
+        }
+        func maps(_ pid: Int) throws -> Int { try readProc("/proc/\(pid)/maps").split(separator: "\n").count }
+
+        let (ours, theirs) = try both(["-t"])
+        #expect(ours.count == 3 + 3 && theirs.count == 3 + 3, "header, 3 rows, rule, totals:\n\(ours)\n\(theirs)")
+        #expect(ours.first == theirs.first, "the header")
+        #expect(ours.dropFirst(4).first == theirs.dropFirst(4).first, "the rule under the rows")
+        // Rows by pid: the text columns exactly (positions included), sizes as smem sums them.
+        func row(_ lines: [Substring], _ pid: Int32) -> Substring? {
+            lines.first { $0.split(separator: " ").first == Substring(String(pid)) }
+        }
+        for pid in helpers.pids {
+            let (a, b) = (try #require(row(ours, pid)), try #require(row(theirs, pid)))
+            #expect(a.prefix(43) == b.prefix(43), "PID, User, Command columns")
+            let (x, y) = (
+                a.dropFirst(43).split(separator: " ").map { Int($0)! },
+                b.dropFirst(43).split(separator: " ").map { Int($0)! }
+            )
+            #expect(x[0] == y[0] && x[1] == y[1] && x[3] == y[3], "Swap, USS, RSS: \(a) vs \(b)")
+            let mappings = try maps(Int(pid))
+            #expect(x[2] >= y[2] && x[2] <= y[2] + mappings + 4, "PSS: \(a) vs \(b)")
+        }
+        let (total, smemTotal) = (ours.last!.split(separator: " "), theirs.last!.split(separator: " "))
+        #expect(total[0] == "3" && total[1] == "1" && total[0...1] == smemTotal[0...1], "3 processes of 1 user")
+        #expect(total[3] == smemTotal[3] && total[5] == smemTotal[5], "USS and RSS totals")
+
+        let (users, smemUsers) = try both(["-u"])
+        #expect(
+            users == smemUsers
+                || users.count == 2 && users[0] == smemUsers[0]
+                    && users[1].split(separator: " ")[0...3] == smemUsers[1].split(separator: " ")[0...3],
+            "\(users) vs \(smemUsers)"
+        )
+        let (human, smemHuman) = try both(["-k"])
+        for pid in helpers.pids {
+            let (a, b) = (try #require(row(human, pid)), try #require(row(smemHuman, pid)))
+            #expect(a.split(separator: " ").last == b.split(separator: " ").last, "RSS with units: \(a) vs \(b)")
+        }
+        let byCommand = try run(memctl, ["smem", "--socket", memd.socketPath, "-c", "-P", pattern, "-h"]).out
+        #expect(byCommand.split(separator: "\n").last?.hasPrefix("sleep") == true, "\(byCommand)")
+        #expect(byCommand.split(separator: "\n").last?.split(separator: " ")[1] == "3", "\(byCommand)")
+        let bad = try run(memctl, ["smem", "--socket", memd.socketPath, "-s", "size"])
+        #expect(bad.status == 2 && bad.err.contains("-s"), "\(bad.err)")
         memd.stop()
     }
 

@@ -22,7 +22,8 @@ struct AttributionParserTests {
     }
 
     @Test func statusNamesAreUnescaped() {
-        let text = "Name:\tmy\\tjob\\\\x\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nPid:\t42\n"
+        let text =
+            "Name:\tmy\\tjob\\\\x\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nPid:\t42\n"
             + "Uid:\t1000\t1001\t1001\t1001\nGid:\t100\t100\t100\t100\nVmPeak:\t 1 kB\nVmSize:\t 1 kB\n"
         let identity = Array(text.utf8).withUnsafeBufferPointer { ProcessIdentity.parse($0) }
         #expect(identity.name == "my\tjob\\x")
@@ -32,12 +33,14 @@ struct AttributionParserTests {
         #expect(!kernelThread.withUnsafeBufferPointer { ProcessIdentity.parse($0) }.hasMemory)
     }
 
-    @Test(arguments: [
-        ("12:memory:/docker/abc\n0::/user.slice/x.scope\n", "memory", "/docker/abc"),
-        ("12:memory:/docker/abc\n0::/user.slice/x.scope\n", nil, "/user.slice/x.scope"),
-        ("4:cpu,memory:/a b\n", "memory", "/a b"),
-        ("1:name=systemd:/\n", "memory", nil),
-    ] as [(String, String?, String?)])
+    @Test(
+        arguments: [
+            ("12:memory:/docker/abc\n0::/user.slice/x.scope\n", "memory", "/docker/abc"),
+            ("12:memory:/docker/abc\n0::/user.slice/x.scope\n", nil, "/user.slice/x.scope"),
+            ("4:cpu,memory:/a b\n", "memory", "/a b"),
+            ("1:name=systemd:/\n", "memory", nil),
+        ] as [(String, String?, String?)]
+    )
     func membershipLine(text: String, controller: String?, expected: String?) {
         let path = Array(text.utf8).withUnsafeBufferPointer { CgroupMembership.path($0, controller: controller) }
         #expect(path == expected)
@@ -62,9 +65,11 @@ struct AttributionParserTests {
         #expect(hierarchy.version == .v2)
         var reader = CgroupReader(hierarchy)
         let tree = reader.tree(CgroupPath(components: []), depth: nil, stat: true)
-        #expect(tree.map(\.path.description) == [
-            "/", "/system.slice", "/system.slice/sshd.service", "/workload.slice", "/workload.slice/batch.scope",
-        ])
+        #expect(
+            tree.map(\.path.description) == [
+                "/", "/system.slice", "/system.slice/sshd.service", "/workload.slice", "/workload.slice/batch.scope",
+            ]
+        )
         func file(_ path: String) throws -> String {
             try String(contentsOfFile: root + path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         }

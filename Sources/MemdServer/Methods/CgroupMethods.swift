@@ -7,8 +7,10 @@ import ProcFS
 enum CgroupMethods {
     static func hierarchy(_ attribution: Attribution) throws(RPCError) -> CgroupHierarchy {
         guard let hierarchy = attribution.hierarchy else {
-            throw .unsupported("no memory cgroup hierarchy on this host (no cgroup2 mount with the memory controller, "
-                + "no v1 memory mount); memd --cgroup-root DIR names one")
+            throw .unsupported(
+                "no memory cgroup hierarchy on this host (no cgroup2 mount with the memory controller, "
+                    + "no v1 memory mount); memd --cgroup-root DIR names one"
+            )
         }
         return hierarchy
     }
@@ -83,8 +85,10 @@ extension CgroupMemory {
         }
         if let pressure {
             func line(_ l: CgroupPressureLine) -> JSON {
-                ["avg10": .double(l.avg10), "avg60": .double(l.avg60), "avg300": .double(l.avg300),
-                 "totalUs": .int(l.totalUs)]
+                [
+                    "avg10": .double(l.avg10), "avg60": .double(l.avg60), "avg300": .double(l.avg300),
+                    "totalUs": .int(l.totalUs),
+                ]
             }
             object["pressure"] = ["some": line(pressure.some), "full": line(pressure.full)]
         } else {

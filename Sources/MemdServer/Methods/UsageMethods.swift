@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#endif
 import JSONRPC
 import MemdProtocol
 import NIOPosix
 import ProcFS
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// What `usage` and `cgroups` share: the memory cgroup hierarchy (resolved once, at
 /// start) and a small pool of threads for their blocking reads, so that neither an
@@ -38,7 +39,8 @@ public struct Attribution: Sendable {
     /// Runs `body` on `workers` threads of the pool at once (each gets its index) and
     /// returns their results; `isCancelled` turns true when the calling task is cancelled.
     func parallel<T: Sendable>(
-        workers: Int, _ body: @escaping @Sendable (_ worker: Int, _ isCancelled: @Sendable () -> Bool) -> T
+        workers: Int,
+        _ body: @escaping @Sendable (_ worker: Int, _ isCancelled: @Sendable () -> Bool) -> T
     ) async throws -> [T] {
         let cancelled = CancelFlag()
         return try await withTaskCancellationHandler {
@@ -110,7 +112,10 @@ enum UsageMethods {
     /// Every per-process read `usage` makes for a client goes through here, so that
     /// the reads can be made with the client's own rights in this one place.
     static func readProcess(
-        _ pid: Int32, for peer: PeerCredentials, reader: inout ProcReader, options: ReadOptions
+        _ pid: Int32,
+        for peer: PeerCredentials,
+        reader: inout ProcReader,
+        options: ReadOptions
     ) -> UsageSample {
         guard Access.canSee(pid: pid, peer: peer) else { return .hidden }
         func sample(_ error: ProcError) -> UsageSample {
@@ -130,8 +135,13 @@ enum UsageMethods {
         guard identity.hasMemory, identity.tgid == pid else { return .hidden }
         guard peer.isRoot || identity.effectiveUID == peer.uid else { return .hidden }
         var process = UsageProcess(
-            pid: pid, uid: identity.effectiveUID, command: identity.name, cgroup: nil, cmdline: nil,
-            memory: ProcessMemory())
+            pid: pid,
+            uid: identity.effectiveUID,
+            command: identity.name,
+            cgroup: nil,
+            cmdline: nil,
+            memory: ProcessMemory()
+        )
         do {
             process.memory = try reader.processMemory(pid: pid)
             if case .some(let controller) = options.cgroupController {
@@ -152,7 +162,10 @@ enum UsageMethods {
 
     /// Reads `pids` in parallel on the pool's threads, each thread taking the next pid.
     static func collect(
-        _ pids: [Int32], peer: PeerCredentials, options: ReadOptions, attribution: Attribution
+        _ pids: [Int32],
+        peer: PeerCredentials,
+        options: ReadOptions,
+        attribution: Attribution
     ) async throws -> Collected {
         let next = Counter()
         let workers = min(attribution.threads, max(1, pids.count / 8))
@@ -180,13 +193,19 @@ enum UsageMethods {
         return all
     }
 
-    static func usage(_ params: UsageMethod.Params, peer: PeerCredentials, attribution: Attribution)
+    static func usage(
+        _ params: UsageMethod.Params,
+        peer: PeerCredentials,
+        attribution: Attribution
+    )
         async throws -> JSON
     {
         let clock = ContinuousClock()
         let start = clock.now
         if params.by == .cgroup, attribution.hierarchy == nil {
-            throw RPCError.unsupported("no memory cgroup hierarchy on this host (v1 memory mount or cgroup2 with memory)")
+            throw RPCError.unsupported(
+                "no memory cgroup hierarchy on this host (v1 memory mount or cgroup2 with memory)"
+            )
         }
         let pids: [Int32]
         if let given = params.pids {
@@ -199,7 +218,9 @@ enum UsageMethods {
             }
         }
         let options = ReadOptions(
-            cgroupController: attribution.hierarchy.map { $0.membershipController }, cmdline: params.cmdline)
+            cgroupController: attribution.hierarchy.map { $0.membershipController },
+            cmdline: params.cmdline
+        )
         let collected = try await collect(pids, peer: peer, options: options, attribution: attribution)
         var rows = UsageRow.group(collected.processes, by: params.by)
         UsageRow.sort(&rows, by: params.sort)
@@ -253,23 +274,44 @@ struct UsageRow: Sendable {
 
     static func group(_ processes: [UsageProcess], by grouping: UsageGrouping) -> [UsageRow] {
         func row(_ p: UsageProcess) -> UsageRow {
-            UsageRow(pid: p.pid, uid: p.uid, command: p.command, cgroup: p.cgroup, cmdline: p.cmdline, count: 1,
-                     memory: p.memory)
+            UsageRow(
+                pid: p.pid,
+                uid: p.uid,
+                command: p.command,
+                cgroup: p.cgroup,
+                cmdline: p.cmdline,
+                count: 1,
+                memory: p.memory
+            )
         }
         switch grouping {
         case .process:
             return processes.map(row)
         case .user:
-            return merge(processes) { UsageRow(uid: $0.uid, count: 0) } key: { String($0.uid) }
+            return merge(processes) {
+                UsageRow(uid: $0.uid, count: 0)
+            } key: {
+                String($0.uid)
+            }
         case .command:
-            return merge(processes) { UsageRow(command: $0.command, count: 0) } key: { $0.command }
+            return merge(processes) {
+                UsageRow(command: $0.command, count: 0)
+            } key: {
+                $0.command
+            }
         case .cgroup:
-            return merge(processes) { UsageRow(cgroup: $0.cgroup, count: 0) } key: { $0.cgroup ?? "" }
+            return merge(processes) {
+                UsageRow(cgroup: $0.cgroup, count: 0)
+            } key: {
+                $0.cgroup ?? ""
+            }
         }
     }
 
     static func merge(
-        _ processes: [UsageProcess], make: (UsageProcess) -> UsageRow, key: (UsageProcess) -> String
+        _ processes: [UsageProcess],
+        make: (UsageProcess) -> UsageRow,
+        key: (UsageProcess) -> String
     ) -> [UsageRow] {
         var index: [String: Int] = [:]
         var rows: [UsageRow] = []
@@ -284,7 +326,8 @@ struct UsageRow: Sendable {
                 rows.append(make(process))
             }
             rows[position].add(
-                UsageRow(count: 1, memory: process.memory))
+                UsageRow(count: 1, memory: process.memory)
+            )
         }
         return rows
     }
