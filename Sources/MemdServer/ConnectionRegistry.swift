@@ -35,8 +35,10 @@ final class ConnectionRegistry: Sendable {
             return nil
         }
         if refusal == nil {
+            config.health?.connectionOpened()
             channel.closeFuture.whenComplete { [self] _ in
                 channels.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                config.health?.connectionClosed()
             }
         }
         return refusal

@@ -24,7 +24,7 @@ public final class MemdService: Service {
         self.config = config
         self.dispatcher = Dispatcher(
             methods: methods, logger: logger, work: WaitingWork(threads: config.waitingThreads),
-            maxResponseBytes: config.maxResponseBytes)
+            maxResponseBytes: config.maxResponseBytes, health: config.health)
         self.logger = logger
         self.group = group
     }

@@ -1,3 +1,5 @@
+import MemdMetrics
+
 /// memd's options: the socket and the limits of the contract, each a `memd` flag.
 public struct ServerConfig: Sendable {
     public var socketPath: String
@@ -29,6 +31,8 @@ public struct ServerConfig: Sendable {
     public var maxResponseBytes = 64 << 20
     /// Threads for work that waits (/proc reads of other processes, the simulator).
     public var waitingThreads = 8
+    /// memd's own counters for /metrics (requests, latency, connections, …); nil: not kept.
+    public var health: HealthMetrics?
     /// The memory cgroup tree `cgroups` reads (nil: the host's own, found in mountinfo).
     public var cgroupRoot: String?
     /// Threads reading /proc/PID/smaps_rollup in parallel for `usage`.

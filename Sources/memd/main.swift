@@ -1,7 +1,9 @@
 import ArgumentParser
 import Logging
+import MemdMetrics
 import MemdProtocol
 import MemdServer
+import ProcFS
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -74,6 +76,29 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Path of the experiment helper (default: memlab beside memd).")
     var helper: String?
 
+    @Option(
+        name: .long,
+        help: """
+            Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9731, [::1]:9731). \
+            Binds exactly there: use a loopback address unless the network is meant to read them.
+            """)
+    var metricsListen: String?
+
+    @Option(name: .long, help: "Longest HTTP request to the metrics listener (head and body), in bytes.")
+    var metricsMaxRequestBytes: Int = 16 * 1024
+
+    @Option(name: .long, help: "Seconds an HTTP request to the metrics listener may take to arrive.")
+    var metricsRequestTimeout: Double = 10
+
+    @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
+    var metricsMaxConnections: Int = 16
+
+    @Flag(name: .long, help: "Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup.")
+    var metricsUsage = false
+
+    @Option(name: .long, help: "Levels of memory cgroups below the root that /metrics reports (0: the root only).")
+    var metricsCgroupDepth: Int = 3
+
     @Option(name: .long, help: "The memory cgroup tree for `cgroups` (default: the host's v2 or v1 memory hierarchy).")
     var cgroupRoot: String?
 
@@ -95,6 +120,22 @@ struct Memd: AsyncParsableCommand {
             throw ValidationError("\(name) must be at least 1")
         }
         guard idleTimeout > 0, experimentTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        if let metricsListen {
+            do { _ = try ListenAddress(parsing: metricsListen) } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
+        guard metricsMaxRequestBytes >= 256 else {
+            throw ValidationError("--metrics-max-request-bytes must be at least 256")
+        }
+        guard metricsMaxConnections >= 1 else { throw ValidationError("--metrics-max-connections must be at least 1") }
+        guard (0...32).contains(metricsCgroupDepth) else {
+            throw ValidationError("--metrics-cgroup-depth must be 0…32")
+        }
+        // Checked before it becomes nanoseconds: a huge value must not trap.
+        guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
+            throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")
+        }
         guard (1...64).contains(usageThreads) else { throw ValidationError("--usage-threads must be 1…64") }
         if let cgroupRoot, let problem = Attribution.problem(cgroupRoot: cgroupRoot) {
             throw ValidationError("--cgroup-root: \(problem)")
@@ -134,11 +175,27 @@ struct Memd: AsyncParsableCommand {
 
         StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()
-        let service = MemdService(
-            config: config, methods: MethodRegistry.table(config: config, openRPC: openRPC), logger: logger)
+        let methods = MethodRegistry.table(config: config, openRPC: openRPC)
+        config.health = HealthMetrics(
+            version: openRPC["info"]?["version"]?.stringValue ?? "unknown", methods: methods.handlers.keys)
+        let service = MemdService(config: config, methods: methods, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if let metricsListen, let address = try? ListenAddress(parsing: metricsListen) {
+            var options = MetricsOptions(listen: address)
+            options.maxRequestBytes = metricsMaxRequestBytes
+            options.requestTimeoutSeconds = metricsRequestTimeout
+            options.maxConnections = metricsMaxConnections
+            // The tree `cgroups` reads: --cgroup-root, else the host's (v2, else v1's memory mount).
+            let cgroups = cgroupRoot.flatMap { try? CgroupHierarchy.inspect($0).get() } ?? CgroupHierarchy.detect()
+            var perUser: (@Sendable () -> [UserMemory])?
+            if metricsUsage { perUser = { HostUsage.byUser() } }
+            let scraper = Scraper(
+                health: config.health, cgroups: cgroups, cgroupDepth: metricsCgroupDepth, perUserUsage: perUser)
+            services.append(.init(service: MetricsServer(options: options, scraper: scraper, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -1,4 +1,5 @@
 import JSONRPC
+import MemdMetrics
 import MemdProtocol
 import NIOPosix
 import ProcFS
@@ -349,6 +350,29 @@ struct UsageRow: Sendable {
         object.members.append(("pssFile", .int(memory.pssFile)))
         object.members.append(("pssShmem", .int(memory.pssShmem)))
         return .object(object)
+    }
+}
+
+/// `usage` by user for the whole host, as root and in turn on the calling thread: the per-user
+/// sums of `/metrics` with `--metrics-usage` (read by the same `readProcess`).
+public enum HostUsage {
+    public static func byUser() -> [UserMemory] {
+        let root = PeerCredentials(pid: 0, uid: 0, gid: 0)
+        var sums: [UInt32: UserMemory] = [:]
+        var names = UserNames()
+        let options = UsageMethods.ReadOptions(cgroupController: nil, cmdline: false)
+        for pid in (try? processIDs()) ?? [] {
+            guard case .counted(let process) = UsageMethods.readProcess(pid, for: root, options: options) else {
+                continue
+            }
+            var sum = sums[process.uid] ?? UserMemory(user: names.name(process.uid))
+            sum.pss += process.memory.pss
+            sum.uss += process.memory.uss
+            sum.rss += process.memory.rss
+            sum.swap += process.memory.swap
+            sums[process.uid] = sum
+        }
+        return Array(sums.values)
     }
 }
 
