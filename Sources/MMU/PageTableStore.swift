@@ -14,7 +14,7 @@ final class PageTableStore {
     private var freeSlots: [Int32] = []
     /// pfn → slot, -1 for frames that are not tables.
     private(set) var slotByFrame: UnsafeMutablePointer<Int32>
-    private var slotByFrameCapacity: Int
+    private(set) var slotByFrameCapacity: Int
     private(set) var frameBySlot: [Int] = []
 
     init() {

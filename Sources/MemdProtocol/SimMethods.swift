@@ -97,6 +97,7 @@ public enum SimMmapMethod: MethodDescriptor {
             var f = ParamReader(object)
             let name = try f.requiredString("name")
             guard let size = try f.int("sizeBytes", min: 0) else { throw .invalidParams("file", "sizeBytes required") }
+            guard size <= 1 << 40 else { throw .invalidParams("file", "sizeBytes must be at most 1 TiB") }
             do { try f.finish() } catch { throw .invalidParams("file", "unknown member (file takes name, sizeBytes)") }
             file = (name, UInt64(size))
         }

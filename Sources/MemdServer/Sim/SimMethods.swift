@@ -79,8 +79,12 @@ enum SimMethods {
         table.async(SimMunmapMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try sim.with { m in
-                let freed = try m.munmap(pid: p.pid, address: p.address, length: p.length)
-                return ["source": "sim", "freedPages": .int(freed), "freedBytes": .int(freed * 4096)]
+                let r = try m.unmap(pid: p.pid, address: p.address, length: p.length)
+                var o: JSONObject = [
+                    "source": "sim", "freedPages": .int(r.freedPages), "freedBytes": .int(r.freedPages * 4096),
+                ]
+                if let e = r.errno { o["errno"] = .string(e) }
+                return .object(o)
             }
         }
         table.async(SimTouchMethod.self) { p, context in
@@ -247,6 +251,11 @@ enum SimMethods {
             return .unsupported("machine \(machine ?? "?") panicked: \(error.message)")
         case .invalidArgument:
             return .invalidParams(error.parameter, error.message)
+        case .resourceLimit:
+            var e = RPCError.resourceLimit(
+                error.resource ?? "simulator", limit: error.limit ?? 0, requested: error.requested ?? 0)
+            if let done = error.completed { e.data["completed"] = .int(done) }
+            return e
         default:
             return .internalError(error.description)
         }
