@@ -44,6 +44,12 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Simulated machines per uid.")
     var maxMachines: Int = 16
 
+    @Option(name: .long, help: "Host bytes for all simulated machines together (page tables, contents, cache).")
+    var maxSimMemory: Int = 1 << 30
+
+    @Option(name: .long, help: "Processes per simulated machine.")
+    var maxSimProcesses: Int = 1024
+
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = 2
 
@@ -61,6 +67,7 @@ struct Memd: AsyncParsableCommand {
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
+            ("--max-sim-memory", maxSimMemory), ("--max-sim-processes", maxSimProcesses),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -81,6 +88,8 @@ struct Memd: AsyncParsableCommand {
         config.maxInFlight = maxInFlight
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines
+        config.maxSimMemory = maxSimMemory
+        config.maxSimProcesses = maxSimProcesses
         config.maxExperiments = maxExperiments
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
