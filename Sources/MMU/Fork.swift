@@ -16,6 +16,7 @@ extension Machine {
         for i in 256..<512 { tables.copyEntry(from: (kernelPML4Slot, i), to: (child.pml4Slot, i)) }
         processes[child.pid] = child
         child.vmas = parent.vmas
+        child.coveredFloor = parent.coveredFloor
 
         for v in parent.vmas where parent.isAlive && child.isAlive {
             var leaves: [(UInt64, Int, Int, PageLevel)] = []

@@ -171,6 +171,7 @@ public final class Machine {
             vma.fileID = cache.file(named: "/dev/zero", sizeBytes: size, isShmem: true)
         }
         p.insert(vma)
+        if start + size == (p.coveredFloor ?? mmapBase) { p.coveredFloor = start }
         return MmapResult(address: start)
     }
 
@@ -182,12 +183,19 @@ public final class Machine {
             let h = Page.roundDown(hint)
             if h >= Layout.mmapMinAddress, h <= top, size <= top - h, p.isFree(h, h + size) { return h }
         }
-        // Gaps between mappings, highest first, below mmapBase.
-        var ceiling = mmapBase
-        for v in p.vmas.reversed() {
-            if v.start >= ceiling { continue }
-            if v.end <= ceiling, ceiling - v.end >= size { return ceiling - size }
+        // Gaps between mappings, highest first, below mmapBase; everything above coveredFloor is taken.
+        var ceiling = min(p.coveredFloor ?? mmapBase, mmapBase)
+        var covered = true
+        var i = p.firstIndex(startingAtOrAbove: ceiling)
+        while i > 0 {
+            i -= 1
+            let v = p.vmas[i]
+            if v.end <= ceiling {
+                if ceiling - v.end >= size { return ceiling - size }
+                if v.end < ceiling { covered = false }
+            }
             ceiling = min(ceiling, v.start)
+            if covered { p.coveredFloor = ceiling }
         }
         if ceiling >= Layout.mmapMinAddress + size { return ceiling - size }
         // Bottom-up above mmap_base (between it and the stack).

@@ -55,3 +55,20 @@ struct InputTests {
         }
     }
 }
+
+extension InputTests {
+    /// vm.max_map_count: 65,530 mappings per process, the next mmap is ENOMEM (a result).
+    @Test func mappingLimit() throws {
+        let m = try makeMachine()
+        let pid = try spawn(m)
+        let clock = ContinuousClock()
+        let start = clock.now
+        for i in 4..<65_530 {
+            let r = try m.mmap(pid: pid, length: 12288, protection: i % 2 == 0 ? [.read] : [.read, .write])
+            #expect(r.address != nil)
+        }
+        print("65,526 mmaps: \(clock.now - start)")
+        #expect(try m.mmap(pid: pid, length: 4096, protection: [.read]).errno == "ENOMEM")
+        #expect(try m.mappings(pid: pid, detail: false).count == 65_530)
+    }
+}

@@ -136,7 +136,7 @@ enum SimTranslate {
                     let s: TranslationSummary
                     do {
                         s = try m.translateBatch(pid: p.pid, pattern: .addresses(buffer), access: access, mode: mode,
-                                                 dryRun: p.dryRun)
+                                                 dryRun: p.dryRun, shouldStop: shouldStop)
                     } catch let error as MMUError {
                         throw error.resource == nil ? error : SimMethods.adding(count, to: error)
                     }
