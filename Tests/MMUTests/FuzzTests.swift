@@ -17,10 +17,12 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// The seeds a run uses: `MEMD_FUZZ_SEED=N` replays one; by default a fixed set (reproducible in CI).
+/// The seeds a run uses: `MEMD_FUZZ_SEED=N` replays one; by default seeds 1…40 (reproducible in CI),
+/// `MEMD_FUZZ_COUNT=N` for 1…N (a longer hunt).
 func fuzzSeeds(default count: Int) -> [UInt64] {
     if let text = getenvString("MEMD_FUZZ_SEED"), let seed = UInt64(text) { return [seed] }
-    return (1...UInt64(count)).map { $0 }
+    let n = getenvString("MEMD_FUZZ_COUNT").flatMap { UInt64($0) } ?? UInt64(count)
+    return (1...max(1, n)).map { $0 }
 }
 
 func getenvString(_ name: String) -> String? {
