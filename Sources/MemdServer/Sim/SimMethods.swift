@@ -279,7 +279,8 @@ enum SimMethods {
         case .resourceLimit:
             var e = RPCError.resourceLimit(
                 error.resource ?? "simulator", limit: error.limit ?? 0, requested: error.requested ?? 0)
-            if let done = error.completed { e.data["completed"] = .int(done) }
+            // simMemory always says how much of the call was done (0: it stopped before the first step).
+            if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) { e.data["completed"] = .int(done) }
             return e
         default:
             return .internalError(error.description)
