@@ -47,7 +47,9 @@ enum Checked {
     /// A length: positive, and rounded up to whole pages without passing 2^64. Returns the rounded size.
     static func length(_ length: UInt64, _ param: String = "length") throws(MMUError) -> UInt64 {
         guard length > 0 else { throw .invalid(param, "must be positive") }
-        guard length <= UInt64.max - (Page.size - 1) else { throw .invalid(param, "too large: rounding up to pages overflows") }
+        guard length <= UInt64.max - (Page.size - 1) else {
+            throw .invalid(param, "too large: rounding up to pages overflows")
+        }
         return Page.roundUp(length)
     }
 

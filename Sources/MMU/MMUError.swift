@@ -40,8 +40,8 @@ public struct MMUError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     static func limit(_ resource: String, limit: Int, requested: Int, completed: Int? = nil) -> MMUError {
-        var e = MMUError(
-            code: .resourceLimit, message: "\(resource) limit exceeded: \(requested) requested, at most \(limit) allowed")
+        let message = "\(resource) limit exceeded: \(requested) requested, at most \(limit) allowed"
+        var e = MMUError(code: .resourceLimit, message: message)
         e.resource = resource
         e.limit = limit
         e.requested = requested

@@ -241,18 +241,18 @@ public final class Machine {
         let size = try Checked.length(length)
         let end = try Checked.end(start, size)
         let top = config.addressing == .physical ? config.physicalBytes : userTop
-        guard start <= top else {
-            throw .invalid("address", "beyond the \(config.addressing == .physical ? "physical memory" : "address space") (0x\(String(top, radix: 16)))")
-        }
-        guard end <= top else {
-            throw .invalid("length", "address + length passes the \(config.addressing == .physical ? "physical memory" : "address space") (0x\(String(top, radix: 16)))")
-        }
+        let space = (config.addressing == .physical ? "physical memory" : "address space")
+            + " (0x\(String(top, radix: 16)))"
+        guard start <= top else { throw .invalid("address", "beyond the \(space)") }
+        guard end <= top else { throw .invalid("length", "address + length passes the \(space)") }
         if p.vmas.count >= limits.maxMappings, p.vmas.contains(where: { $0.start < start && $0.end > end }) {
             return MunmapResult(freedPages: 0, errno: "ENOMEM")
         }
         try ensureBudget(Self.mappingCost)
         defer { recountMappings() }
-        if config.addressing == .physical { return MunmapResult(freedPages: munmapPhysical(p, address: start, end: end)) }
+        if config.addressing == .physical {
+            return MunmapResult(freedPages: munmapPhysical(p, address: start, end: end))
+        }
         return MunmapResult(freedPages: try unmapRange(p, start: start, end: end))
     }
 

@@ -109,7 +109,11 @@ enum SimMethods {
                 var encoding = p.encoding
                 var data = ""
                 if encoding == .utf8 {
-                    if let text = String(validating: r.bytes, as: UTF8.self) { data = text } else { encoding = .base64 }
+                    if let text = String(validating: r.bytes, as: UTF8.self) {
+                        data = text
+                    } else {
+                        encoding = .base64
+                    }
                 }
                 if encoding == .base64 { data = Base64.encode(r.bytes) }
                 o.members.insert(contentsOf: [
@@ -280,7 +284,9 @@ enum SimMethods {
             var e = RPCError.resourceLimit(
                 error.resource ?? "simulator", limit: error.limit ?? 0, requested: error.requested ?? 0)
             // simMemory always says how much of the call was done (0: it stopped before the first step).
-            if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) { e.data["completed"] = .int(done) }
+            if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) {
+                e.data["completed"] = .int(done)
+            }
             return e
         default:
             return .internalError(error.description)
