@@ -34,7 +34,9 @@ extension Machine {
     /// Takes what `extra` more bytes need from the budget, or throws `resourceLimit` "simMemory".
     func ensureBudget(_ extra: Int) throws(MMUError) {
         guard let budget = limits.budget else { return }
-        let need = hostBytes + extra
+        // The table store grows by doubling: while it moves, the old and the new buffer are both held.
+        let growth = tables.slotCount + 4 > tables.slotCapacity ? tables.slotCapacity * Self.tableCost : 0
+        let need = hostBytes + extra + growth
         guard need > charged else { return }
         let want = need - charged
         let chunk = max(want, Self.budgetChunk)

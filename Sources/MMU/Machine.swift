@@ -295,7 +295,8 @@ public final class Machine {
 
     /// `sim.list`'s one line.
     public func summary() -> MachineSummary {
-        let free = UInt64(memory.freeCount) * Page.size
+        let frames = config.addressing == .physical ? physical.freeFrames : memory.freeCount
+        let free = UInt64(frames) * Page.size
         return MachineSummary(
             processes: processes.count, usedBytes: config.physicalBytes - free, freeBytes: free,
             minorFaults: minorFaults, majorFaults: pgmajfault, cowFaults: cowFaults, oomKills: oomKills,
