@@ -4,8 +4,9 @@ public struct MachineLimits: Sendable {
     public var maxProcesses = 1024
     /// Mappings per process (Linux's `vm.max_map_count`; beyond: mmap's `errno: "ENOMEM"`).
     public var maxMappings = 65_530
-    /// Accesses one `touch` or `translateBatch` may do (beyond: `resourceLimit` "accesses").
-    public var maxAccesses = 10_000_000
+    /// Accesses one `touch` or `translateBatch` may do (beyond: `resourceLimit` "accesses"). Unlimited
+    /// for the library's own users (benchmarks); memd sets the contract's 10,000,000.
+    public var maxAccesses = Int.max
     /// Accesses between two stop checks (cancellation; the contract asks for at least every 65,536;
     /// 16,384 faults take about 40 ms even in a debug build).
     public var stopCheckInterval = 16_384
@@ -13,7 +14,7 @@ public struct MachineLimits: Sendable {
     public var budget: (any SimMemoryBudget)?
 
     public init(
-        maxProcesses: Int = 1024, maxMappings: Int = 65_530, maxAccesses: Int = 10_000_000,
+        maxProcesses: Int = 1024, maxMappings: Int = 65_530, maxAccesses: Int = Int.max,
         budget: (any SimMemoryBudget)? = nil
     ) {
         self.maxProcesses = maxProcesses

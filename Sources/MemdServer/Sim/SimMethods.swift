@@ -13,7 +13,8 @@ enum SimMethods {
     /// meminfo/maps/pageStats are given explicitly (no global).
     static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) -> SimRegistry {
         let limits = MachineLimits(
-            maxProcesses: config.maxSimProcesses, budget: SimBudget(limit: config.maxSimMemory))
+            maxProcesses: config.maxSimProcesses, maxAccesses: SimulateTranslationMethod.maxCount,
+            budget: SimBudget(limit: config.maxSimMemory))
         let registry = SimRegistry(limitPerUID: config.maxMachinesPerUID, limits: limits)
 
         table.async(SimCreateMethod.self) { p, context in
