@@ -248,7 +248,8 @@ public final class Machine {
         if p.vmas.count >= limits.maxMappings, p.vmas.contains(where: { $0.start < start && $0.end > end }) {
             return MunmapResult(freedPages: 0, errno: "ENOMEM")
         }
-        try ensureBudget(Self.mappingCost)
+        // A split mapping, and a 2 MiB page split at each edge (a table each, found maybe by reclaim).
+        try ensureBudget(Self.mappingCost + Self.faultReserve)
         defer { recountMappings() }
         if config.addressing == .physical {
             return MunmapResult(freedPages: munmapPhysical(p, address: start, end: end))

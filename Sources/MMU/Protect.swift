@@ -15,7 +15,7 @@ extension Machine {
         guard covered >= end else { return "ENOMEM" }
         // Splitting at both edges adds up to two mappings (vm.max_map_count: ENOMEM).
         guard p.vmas.count + 2 <= limits.maxMappings else { return "ENOMEM" }
-        try ensureBudget(2 * Self.mappingCost)
+        try ensureBudget(2 * Self.mappingCost + Self.faultReserve)
         defer { recountMappings() }
         guard config.addressing == .virtual else {
             // No MMU: nothing can enforce it; the mapping just records it.
