@@ -56,9 +56,9 @@ struct ContiguousAllocator {
         allocations.sort { $0.run.start < $1.run.start }
     }
 
-    /// Frees the parts of `pid`'s allocations inside `[start, end)`; returns frames freed.
-    mutating func release(pid: Int, from start: Int, to end: Int) -> Int {
-        var freed = 0
+    /// Frees the parts of `pid`'s allocations inside `[start, end)`; returns the runs freed.
+    mutating func release(pid: Int, from start: Int, to end: Int) -> [Run] {
+        var freed: [Run] = []
         var kept: [Allocation] = []
         for a in allocations {
             guard a.pid == pid, a.run.start < end, start < a.run.end else { kept.append(a); continue }
@@ -67,7 +67,7 @@ struct ContiguousAllocator {
             if a.run.start < lo { kept.append(Allocation(run: Run(start: a.run.start, count: lo - a.run.start), pid: pid)) }
             if hi < a.run.end { kept.append(Allocation(run: Run(start: hi, count: a.run.end - hi), pid: pid)) }
             giveBack(Run(start: lo, count: hi - lo))
-            freed += hi - lo
+            freed.append(Run(start: lo, count: hi - lo))
         }
         allocations = kept.sorted { $0.run.start < $1.run.start }
         return freed

@@ -25,6 +25,8 @@ extension Machine {
             return .segv("\(access.rawValue) not allowed by mapping \(vma.perms) (SEGV_ACCERR)")
         }
         if vma.isPFNMap { return .segv("no page in raw PFN mapping (SIGBUS)") }
+        // Before anything changes: the host memory this fault may need at most (limits.md §2).
+        try ensureBudget(Self.faultReserve)
         if let r = try hugeFault(p, va, access, vma) { return r }
         guard var (slot, index) = try ensureLeafTable(p, va) else { return .killed }
         var e = tables[slot, index]

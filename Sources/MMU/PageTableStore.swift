@@ -9,12 +9,12 @@ final class PageTableStore {
     /// Parallel to `entries`: for an entry that points to a table, that table's slot (else -1), so the
     /// walk's next table is loaded beside the entry instead of after it (4 dependent loads, as hardware).
     private(set) var children: UnsafeMutablePointer<Int32>
-    private var slotCapacity: Int
+    private(set) var slotCapacity: Int
     private(set) var slotCount = 0
     private var freeSlots: [Int32] = []
     /// pfn → slot, -1 for frames that are not tables.
     private(set) var slotByFrame: UnsafeMutablePointer<Int32>
-    private var slotByFrameCapacity: Int
+    private(set) var slotByFrameCapacity: Int
     private(set) var frameBySlot: [Int] = []
 
     init() {

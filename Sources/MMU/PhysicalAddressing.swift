@@ -68,28 +68,31 @@ extension Machine {
         return MmapResult(address: a)
     }
 
-    func munmapPhysical(_ p: SimProcess, address: UInt64, length: UInt64) -> Int {
-        let freed = physical.release(pid: p.pid, from: Int(address >> Page.shift),
-                                     to: Int(min(address &+ length, config.physicalBytes) >> Page.shift))
+    /// munmap without an MMU: frees the parts of `p`'s own runs inside `[address, end)` (checked to
+    /// lie in physical memory); the bytes of another process's frames there are not touched.
+    func munmapPhysical(_ p: SimProcess, address: UInt64, end: UInt64) -> Int {
+        let runs = physical.release(pid: p.pid, from: Int(address >> Page.shift), to: Int(end >> Page.shift))
         var kept: [VMA] = []
-        let end = address &+ length
         for v in p.vmas {
             guard v.start < end && address < v.end else { kept.append(v); continue }
             if v.start < address { var l = v; l.end = address; kept.append(l) }
             if v.end > end { var r = v; r.offset += end - v.start; r.start = end; kept.append(r) }
         }
         p.vmas = kept
-        for f in Int(address >> Page.shift)..<Int(min(end, config.physicalBytes) >> Page.shift) { memory.contents[f] = nil }
+        var freed = 0
+        for run in runs {
+            for f in run.start..<run.end { memory.contents[f] = nil }
+            freed += run.count
+        }
         p.rssAnon -= freed
         return freed
     }
 
     func exitPhysical(_ p: SimProcess) -> Int {
-        var freed = 0
         for a in physical.allocations where a.pid == p.pid {
             for f in a.run.start..<a.run.end { memory.contents[f] = nil }
         }
-        freed = physical.release(pid: p.pid, from: 0, to: physical.frameCount)
+        let freed = physical.release(pid: p.pid, from: 0, to: physical.frameCount).reduce(0) { $0 + $1.count }
         p.vmas = []
         p.rssAnon = 0
         p.isAlive = false

@@ -5,16 +5,18 @@ extension Machine {
     /// Returns nil, or "ENOMEM" when part of the range is not mapped (nothing is changed then).
     public func mprotect(pid: Int, address: UInt64, length: UInt64, protection: Protection) throws(MMUError) -> String? {
         let p = try process(pid)
-        guard address % Page.size == 0 else { throw .invalid("address", "must be page-aligned") }
-        guard length > 0, length <= 1 << 47 else { throw .invalid("length", "must be positive") }
-        let start = address
-        let end = address &+ Page.roundUp(length)
+        let start = try Checked.aligned(address)
+        let end = try Checked.end(start, try Checked.length(length))
         var covered = start
         for v in p.vmas where v.end > covered && v.start < end {
             if v.start > covered { return "ENOMEM" }
             covered = v.end
         }
         guard covered >= end else { return "ENOMEM" }
+        // Splitting at both edges adds up to two mappings (vm.max_map_count: ENOMEM).
+        guard p.vmas.count + 2 <= limits.maxMappings else { return "ENOMEM" }
+        try ensureBudget(2 * Self.mappingCost + Self.faultReserve)
+        defer { recountMappings() }
         guard config.addressing == .virtual else {
             // No MMU: nothing can enforce it; the mapping just records it.
             p.vmas = split(p.vmas, start, end, protection)

@@ -5,7 +5,7 @@ struct SwapSpace {
     let slotCount: Int
     private var refcount: [UInt32] = []
     private var freeList: [UInt32] = []
-    private var highWater = 0
+    private(set) var highWater = 0
     private(set) var used = 0
     var contents: [Int: [UInt8]] = [:]
 

@@ -72,6 +72,7 @@ extension Machine {
         }
         var freed = 0
         var kept: [VMA] = []
+        p.coveredFloor = nil
         for v in p.vmas {
             guard v.start < end && start < v.end else { kept.append(v); continue }
             freed += zap(p, v, max(v.start, start), min(v.end, end))

@@ -97,6 +97,7 @@ public enum SimMmapMethod: MethodDescriptor {
             var f = ParamReader(object)
             let name = try f.requiredString("name")
             guard let size = try f.int("sizeBytes", min: 0) else { throw .invalidParams("file", "sizeBytes required") }
+            guard size <= 1 << 40 else { throw .invalidParams("file", "sizeBytes must be at most 1 TiB") }
             do { try f.finish() } catch { throw .invalidParams("file", "unknown member (file takes name, sizeBytes)") }
             file = (name, UInt64(size))
         }
@@ -307,7 +308,7 @@ public enum SimulateTranslationMethod: MethodDescriptor {
             let start = try p.requiredAddress("start")
             guard let length = try p.address("length"), length > 0 else { throw RPCError.invalidParams("length", "required, positive") }
             let count = try p.requiredInt("count", min: 0)
-            if count > maxCount { throw RPCError.resourceLimit("translationCount", limit: maxCount, requested: count) }
+            if count > maxCount { throw RPCError.resourceLimit("accesses", limit: maxCount, requested: count) }
             guard let order = try p.choice("order", as: Order.self) else { throw RPCError.invalidParams("order", "required") }
             var stride: UInt64 = 4096
             var seed: UInt64 = 0

@@ -17,6 +17,10 @@ public struct ServerConfig: Sendable {
     public var idlePartialLineSeconds: Double = 30
     /// Simulated machines per uid.
     public var maxMachinesPerUID = 16
+    /// Host bytes all simulated machines may hold together (`-32003 simMemory` beyond).
+    public var maxSimMemory = 1 << 30
+    /// Processes per simulated machine (`-32003 simProcesses` beyond).
+    public var maxSimProcesses = 1024
     /// Experiments at once (server-wide).
     public var maxExperiments = 2
     /// Experiments at once for one uid other than root.

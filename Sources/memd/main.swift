@@ -64,6 +64,12 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Simulated machines per uid.")
     var maxMachines: Int = defaults.maxMachinesPerUID
 
+    @Option(name: .long, help: "Host bytes for all simulated machines together (page tables, contents, cache).")
+    var maxSimMemory: Int = defaults.maxSimMemory
+
+    @Option(name: .long, help: "Processes per simulated machine.")
+    var maxSimProcesses: Int = defaults.maxSimProcesses
+
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = defaults.maxExperiments
 
@@ -116,6 +122,7 @@ struct Memd: AsyncParsableCommand {
             ("--max-unsent-bytes", maxUnsentBytes),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
             ("--max-experiments-per-uid", maxExperimentsPerUID),
+            ("--max-sim-memory", maxSimMemory), ("--max-sim-processes", maxSimProcesses),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -166,6 +173,8 @@ struct Memd: AsyncParsableCommand {
         config.maxInFlight = maxInFlight
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines
+        config.maxSimMemory = maxSimMemory
+        config.maxSimProcesses = maxSimProcesses
         config.maxExperiments = maxExperiments
         config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout

@@ -51,3 +51,15 @@ struct PhysicalAddressingTests {
         #expect(throws: MMUError.self) { try m.fork(pid: pid) }
     }
 }
+
+extension PhysicalAddressingTests {
+    /// sim.list's summary in physical addressing counts the contiguous allocator's frames (the kernel's
+    /// 1 MiB and the program's image are used), as meminfo does.
+    @Test func summaryCountsPhysicalFrames() throws {
+        let m = try makeMachine(MachineConfig(physicalBytes: 16 * MiB, addressing: .physical))
+        _ = try spawn(m)
+        let s = m.summary()
+        #expect(s.freeBytes == (try meminfo(m, "MemFree")))
+        #expect(s.usedBytes == MiB + 86 * page)
+    }
+}

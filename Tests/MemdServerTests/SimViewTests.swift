@@ -27,7 +27,7 @@ import Testing
         #expect(r.out.contains("fork 1 → child 2"))
         for level in ["pml4", "pdpt", "pd", "pt"] { #expect(r.out.contains("  \(level) ")) }
         #expect(r.out.contains("→ tlbHit: physical 0x"))
-        #expect(r.out.contains("Mem:          256Mi"))
+        #expect(r.out.contains("Mem:           256Mi"))  // free's layout: label in 8, then " %11s"
 
         // One operation at a time, with --machine; and translate.
         let list = try run(memctl, ["--socket", memd.socketPath, "sim", "list"])

@@ -8,7 +8,7 @@ public enum MethodRegistry {
         var table = MethodTable<CallContext>()
         let attribution = Attribution(config: config)
         table.inline(DiscoverMethod.self) { _, _ in openRPC }
-        SimMethods.register(into: &table, config: config)
+        let sim = SimMethods.register(into: &table, config: config)
         table.method(MeminfoMethod.self) { params, context in
             switch params.target.source {
             case .proc:
@@ -19,7 +19,8 @@ public enum MethodRegistry {
                         try CgroupMethods.meminfo(cgroup: params.cgroup, attribution: attribution)
                     }
                 }
-            case .sim: return .later { try SimMethods.meminfo(params.target, peer: context.peer) }
+            // A simulated machine's figures wait for the machine: a task, never on the event loop.
+            case .sim: return .later { try await SimMethods.meminfo(params.target, registry: sim, context: context) }
             }
         }
         table.async(MapsMethod.self) { params, context in
@@ -30,12 +31,14 @@ public enum MethodRegistry {
                     try ProcMethods.maps(pid: params.pid, detail: params.detail, peer: context.peer)
                 }
             case .sim:
-                return try SimMethods.maps(
-                    pid: params.pid, detail: params.detail, target: params.target, peer: context.peer)
+                return try await SimMethods.maps(
+                    pid: params.pid, detail: params.detail, target: params.target, registry: sim, context: context)
             }
         }
         table.async(PageStatsMethod.self) { params, context in
-            guard params.target.source == .proc else { return try await SimMethods.pageStats(params, peer: context.peer) }
+            guard params.target.source == .proc else {
+                return try await SimMethods.pageStats(params, registry: sim, context: context)
+            }
             if let cgroup = params.cgroup {
                 return try await CgroupMethods.processes(
                     in: cgroup, peer: context.peer, attribution: attribution, work: context.work)
