@@ -257,10 +257,8 @@ final class Connection: ChannelDuplexHandler {
         return { request in
             CallContext(
                 peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
-                maxResponseBytes: dispatcher.maxResponseBytes, isWritable: { channel.isWritable }
-            ) { bytes in
-                channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
-            }
+                maxResponseBytes: dispatcher.maxResponseBytes, isWritable: { channel.isWritable },
+                send: { bytes in channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) })
         }
     }
 
