@@ -1,5 +1,6 @@
 import JSONRPC
 import Logging
+import MemdProtocol
 import NIOCore
 
 /// One client connection: reads lines, runs calls, writes each response as a line.
@@ -161,47 +162,80 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
-    /// Plans every member; answers at once if none needs a task, else runs the tasks' members in
-    /// turn as one task and answers when all are done.
+    /// Batches of more members than this are planned in their task, not on the event loop: a
+    /// thousand inline calls (a 50 MB batch of `rpc.discover`) must not hold up every other
+    /// connection of the loop.
+    static let inlineBatchLimit = 16
+
+    /// Plans every member; answers at once if none needs a task (and the batch is small), else
+    /// runs the members in turn as one task and answers when all are done. Every member's id is
+    /// known to the call table before anything runs, so a cancel can reach any of them.
     private func handleBatch(_ context: ChannelHandlerContext, _ entries: [Entry]) {
-        var replies: [[UInt8]?] = []
-        var later: [(slot: Int, call: Dispatcher.Call)] = []
-        var cancels: [JSON] = []
-        var size = 2
-        let makeContext = callContext(context)
-        for entry in entries {
-            switch dispatcher.plan(entry, context: makeContext) {
-            case .done(let reply):
-                replies.append(reply)
-            case .cancel(let target, let reply):
-                cancels.append(target)
-                replies.append(reply)
-            case .task(let call):
-                later.append((replies.count, call))
-                replies.append(nil)
+        calls.expect(entries.compactMap { entry in
+            guard case .request(let request) = entry, request.method != CancelRequestMethod.name else { return nil }
+            return key(request.id)
+        })
+        let (calls, dispatcher, makeContext) = (self.calls, self.dispatcher, callContext(context))
+        guard entries.count <= Self.inlineBatchLimit else {
+            startTask(context) {
+                await Connection.run(Connection.plan(entries, dispatcher, makeContext, calls), calls, dispatcher)
             }
-            size += replies.last??.count ?? 0
-            if size > dispatcher.maxResponseBytes {  // stop building: a lower bound is enough
-                write(context, dispatcher.tooLong(id: .null, requested: size))
-                return
-            }
-        }
-        calls.expect(later.compactMap { $0.call.isNotification ? nil : key($0.call.id) })
-        for target in cancels { calls.cancel(key(target)) }
-        guard !later.isEmpty else {
-            if let reply = Connection.batch(replies, dispatcher) { write(context, reply) }
             return
         }
-        let calls = self.calls
-        let dispatcher = self.dispatcher
-        let (ready, members) = (replies, later)
-        startTask(context) {
-            var replies = ready
-            for (slot, call) in members {
-                replies[slot] = await Connection.run(call, in: calls, dispatcher)
-            }
-            return Connection.batch(replies, dispatcher)
+        let plan = Connection.plan(entries, dispatcher, makeContext, calls)
+        if plan.later.isEmpty || plan.tooLong != nil {
+            if let reply = plan.tooLong ?? Connection.batch(plan.replies, dispatcher) { write(context, reply) }
+            return
         }
+        startTask(context) { await Connection.run(plan, calls, dispatcher) }
+    }
+
+    /// A batch planned: the replies ready in their slots, the calls to run for the others.
+    struct BatchPlan: Sendable {
+        var replies: [[UInt8]?] = []
+        var later: [(slot: Int, call: Dispatcher.Call)] = []
+        /// The batch's response would pass the size limit: the error line that replaces it.
+        var tooLong: [UInt8]?
+    }
+
+    /// Plans every member of a batch, carrying out its cancels.
+    private static func plan(
+        _ entries: [Entry], _ dispatcher: Dispatcher, _ makeContext: (Request) -> CallContext, _ calls: CallTable
+    ) -> BatchPlan {
+        var plan = BatchPlan()
+        var size = 2
+        for entry in entries {
+            let step = dispatcher.plan(entry, context: makeContext)
+            if case .request(let request) = entry, request.method != CancelRequestMethod.name, !step.isTask {
+                calls.end(JSONWriter.string(request.id))  // expected, but answered already
+            }
+            switch step {
+            case .done(let reply):
+                plan.replies.append(reply)
+            case .cancel(let target, let reply):
+                calls.cancel(JSONWriter.string(target))
+                plan.replies.append(reply)
+            case .task(let call):
+                plan.later.append((plan.replies.count, call))
+                plan.replies.append(nil)
+            }
+            size += plan.replies.last??.count ?? 0
+            if size > dispatcher.maxResponseBytes {  // stop building: a lower bound is enough
+                plan.tooLong = dispatcher.tooLong(id: .null, requested: size)
+                return plan
+            }
+        }
+        return plan
+    }
+
+    /// Runs a planned batch's calls in turn; the batch's response line.
+    private static func run(_ plan: BatchPlan, _ calls: CallTable, _ dispatcher: Dispatcher) async -> [UInt8]? {
+        if let tooLong = plan.tooLong { return tooLong }
+        var replies = plan.replies
+        for (slot, call) in plan.later {
+            replies[slot] = await Connection.run(call, in: calls, dispatcher)
+        }
+        return Connection.batch(replies, dispatcher)
     }
 
     /// Runs one call as a task of its own, reachable by `$/cancelRequest` through its id.
@@ -251,7 +285,7 @@ final class Connection: ChannelDuplexHandler {
     }
 
     /// How a call learns who asked and sends its notifications.
-    private func callContext(_ context: ChannelHandlerContext) -> (Request) -> CallContext {
+    private func callContext(_ context: ChannelHandlerContext) -> @Sendable (Request) -> CallContext {
         let channel = context.channel
         let (peer, logger, dispatcher) = (self.peer, self.logger, self.dispatcher)
         return { request in

@@ -22,6 +22,11 @@ struct Dispatcher: Sendable {
         case cancel(target: JSON, reply: [UInt8]?)
         /// Work that may take long: run `Call.run` as a task.
         case task(Call)
+
+        var isTask: Bool {
+            if case .task = self { return true }
+            return false
+        }
     }
 
     /// A call whose work runs as a task.

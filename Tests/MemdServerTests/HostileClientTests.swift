@@ -160,6 +160,16 @@ import Testing
                 + #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"c"},"id":"d"}]"#)
         #expect(same.arrayValue?.first { $0["id"] == "c" }?["error"]?["code"] == -32006)
         #expect(same.arrayValue?.first { $0["id"] == "d" }?["result"] == .null)
+        // A batch too big to plan on the event loop (planned in its task): still every member by id.
+        let members = (0..<30).map { #"{"jsonrpc":"2.0","method":"meminfo","id":"m\#($0)"}"# }
+        try client.send(line(
+            "[" + #"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"e"},"#
+                + members.joined(separator: ",") + "]"))
+        try client.send(line(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"e"}}"#))
+        let big = try JSONParser.parse(try client.readLine())
+        #expect(big.arrayValue?.count == 31)
+        #expect(big.arrayValue?.first { $0["id"] == "e" }?["error"]?["code"] == -32006)
+        #expect(big.arrayValue?.filter { $0["result"] != nil }.count == 30)
         #expect(Date().timeIntervalSince(start) < 8, "the 10 s calls were cancelled, not waited for")
         memd.stop()
     }
