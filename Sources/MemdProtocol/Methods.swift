@@ -22,7 +22,18 @@ public struct Target: Sendable, Equatable {
 
 /// A pid param: a positive integer that fits pid_t.
 func decodePID(_ params: inout ParamReader, _ name: String = "pid") throws(RPCError) -> Int32? {
-    try params.int(name, min: 1, max: Int(Int32.max)).map { Int32($0) }
+    try params.int(name, min: PID.range.lowerBound, max: PID.range.upperBound).map { Int32($0) }
+}
+
+/// The one rule for a pid, real or simulated, from a client or from memlab: 1 … 2^31−1 (pid_t).
+public enum PID {
+    public static let range = 1...Int(Int32.max)
+
+    /// `value` as a pid, or nil when it is not an integer in `range`.
+    public static func checked(_ value: JSON) -> Int32? {
+        guard let number = value.intValue, range.contains(number) else { return nil }
+        return Int32(number)
+    }
 }
 
 /// `meminfo` — what `free` and `sar -r` show.

@@ -13,7 +13,9 @@ func decodeMachine(_ p: inout ParamReader) throws(RPCError) -> String {
 
 /// A simulated pid: a positive integer.
 func decodeSimPID(_ p: inout ParamReader) throws(RPCError) -> Int {
-    guard let pid = try p.int("pid", min: 1, max: Int(Int32.max)) else { throw .invalidParams("pid", "required") }
+    guard let pid = try p.int("pid", min: PID.range.lowerBound, max: PID.range.upperBound) else {
+        throw .invalidParams("pid", "required")
+    }
     return pid
 }
 

@@ -47,10 +47,10 @@ public enum UsageMethod: MethodDescriptor {
             var checked: [Int32] = []
             checked.reserveCapacity(list.count)
             for value in list {
-                guard let pid = value.intValue, pid >= 1, pid <= Int(Int32.max) else {
+                guard let pid = PID.checked(value) else {
                     throw .invalidParams("pids", "every pid must be an integer from 1 to \(Int32.max)")
                 }
-                checked.append(Int32(pid))
+                checked.append(pid)
             }
             pids = checked
         }
