@@ -55,7 +55,7 @@ enum CgroupMetrics {
         }
         if let pressure = cgroup.pressure {
             registry.makeCounter(descriptor: descriptor(5), labels: labels)
-                .increment(by: Double(pressure.some.totalUs) / 1e6)
+                .increment(by: Double(pressure.some.totalMicroseconds) / 1e6)
         }
     }
 

@@ -81,12 +81,15 @@ extension SmapsDetail {
 
 extension Meminfo {
     /// The `meminfo` result: free's figures, the `sar` block and `raw`.
-    public func json(source: String) -> JSON {
+    public func json(source: String) -> JSON { .object(jsonObject(source: source)) }
+
+    /// The `meminfo` result's members (a `watch` sample leaves `raw` out; /proc adds `pressure`).
+    public func jsonObject(source: String, raw includeRaw: Bool = true) -> JSONObject {
         let free = FreeFigures(self)
         let sar = SarMemory(self)
         var raw = JSONObject()
         raw.members = entries.map { (key: $0.key, value: .int($0.value)) }
-        return [
+        var result: JSONObject = [
             "source": .string(source),
             "total": .int(free.total), "used": .int(free.used), "free": .int(free.free),
             "shared": .int(free.shared), "buffers": .int(free.buffers), "cache": .int(free.cache),
@@ -101,8 +104,21 @@ extension Meminfo {
                 "kernelStack": .int(sar.kernelStack), "pageTables": .int(sar.pageTables),
                 "vmallocUsed": .int(sar.vmallocUsed),
             ],
-            "raw": .object(raw),
         ]
+        if includeRaw { result["raw"] = .object(raw) }
+        return result
+    }
+}
+
+extension Pressure {
+    /// `meminfo.pressure` and a `watch` sample's `pressure`: /proc/pressure/memory's two lines,
+    /// averages as the kernel prints them (percent), `totalUs` its `total=` (microseconds).
+    public var json: JSON {
+        func stall(_ s: Stall) -> JSON {
+            ["avg10": .double(s.avg10), "avg60": .double(s.avg60), "avg300": .double(s.avg300),
+             "totalUs": .int(s.totalMicroseconds)]
+        }
+        return ["some": stall(some), "full": full.map(stall) ?? .null]
     }
 }
 

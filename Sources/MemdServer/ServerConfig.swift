@@ -21,6 +21,8 @@ public struct ServerConfig: Sendable {
     public var maxSimMemory = 1 << 30
     /// Processes per simulated machine (`-32003 simProcesses` beyond).
     public var maxSimProcesses = 1024
+    /// Watches running at once per uid other than root.
+    public var maxWatchesPerUID = 16
     /// Experiments at once (server-wide).
     public var maxExperiments = 2
     /// Experiments at once for one uid other than root.

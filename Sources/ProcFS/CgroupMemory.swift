@@ -120,44 +120,6 @@ public struct CgroupPath: Sendable, Equatable, CustomStringConvertible {
     public func appending(_ name: String) -> CgroupPath { CgroupPath(components: components + [name]) }
 }
 
-/// PSI figures of one line of a `*.pressure` file (kernel/sched/psi.c, psi_show):
-/// `some avg10=0.00 avg60=0.00 avg300=0.00 total=0`.
-public struct CgroupPressureLine: Sendable, Equatable {
-    public var avg10 = 0.0, avg60 = 0.0, avg300 = 0.0
-    /// `total=`: microseconds stalled.
-    public var totalUs = 0
-}
-
-/// `memory.pressure` (or /proc/pressure/memory): `some` and `full`.
-public struct CgroupPressure: Sendable, Equatable {
-    public var some = CgroupPressureLine()
-    public var full = CgroupPressureLine()
-
-    public static func parse(_ text: String) -> CgroupPressure? {
-        var pressure = CgroupPressure()
-        var seen = false
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            guard let kind = words.first, kind == "some" || kind == "full" else { continue }
-            var figures = CgroupPressureLine()
-            for word in words.dropFirst() {
-                let pair = word.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2 else { continue }
-                switch pair[0] {
-                case "avg10": figures.avg10 = Double(pair[1]) ?? 0
-                case "avg60": figures.avg60 = Double(pair[1]) ?? 0
-                case "avg300": figures.avg300 = Double(pair[1]) ?? 0
-                case "total": figures.totalUs = Int(pair[1]) ?? 0
-                default: break
-                }
-            }
-            if kind == "some" { pressure.some = figures } else { pressure.full = figures }
-            seen = true
-        }
-        return seen ? pressure : nil
-    }
-}
-
 /// One memory cgroup's figures, in the shape the `cgroups` method reports
 /// (shared/brief/attribution.md's table). nil where the file is missing.
 public struct CgroupMemory: Sendable, Equatable {
@@ -169,7 +131,8 @@ public struct CgroupMemory: Sendable, Equatable {
     public var path: CgroupPath
     public var current, max, high, peak, swapCurrent, workingSet: Int?
     public var events: Events?
-    public var pressure: CgroupPressure?
+    /// `memory.pressure` (v2; v1 has none), parsed as /proc/pressure/memory is.
+    public var pressure: Pressure?
     /// Lines of cgroup.procs: the processes in this cgroup itself (not its children).
     public var processes: Int?
     /// memory.stat, every key in order, when asked for.
@@ -225,7 +188,7 @@ public struct CgroupReader {
                     underOom: nil
                 )
             }
-            memory.pressure = (try? reader.text(dir + "/memory.pressure")).flatMap(CgroupPressure.parse)
+            memory.pressure = try? reader.pressure(path: dir + "/memory.pressure")
         case .v1:
             memory.current = number(dir + "/memory.usage_in_bytes")
             memory.max = number(dir + "/memory.limit_in_bytes").flatMap { $0 >= CgroupMemory.v1Unlimited ? nil : $0 }

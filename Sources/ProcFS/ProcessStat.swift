@@ -11,6 +11,9 @@ public struct ProcessStat: Sendable, Equatable {
     public var vsize: Int
     /// Resident pages (`ps -o rss` shows rss × page size in KiB).
     public var rssPages: Int
+    /// When the process started, in clock ticks after boot (field 22): with the pid, it names one
+    /// process even after its number is reused.
+    public var startTime: Int = 0
 
     /// Parses one stat line. The name may hold spaces and ')' — so fields are
     /// counted from the last ')'.
@@ -32,7 +35,7 @@ public struct ProcessStat: Sendable, Equatable {
         return ProcessStat(
             pid: Int32(pid), comm: comm, state: Character(Unicode.Scalar(stateByte)),
             ppid: Int32(numbers[0]), minflt: numbers[6], majflt: numbers[8],
-            vsize: numbers[19], rssPages: numbers[20])
+            vsize: numbers[19], rssPages: numbers[20], startTime: numbers[18])
     }
 }
 

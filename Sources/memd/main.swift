@@ -70,6 +70,9 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Processes per simulated machine.")
     var maxSimProcesses: Int = defaults.maxSimProcesses
 
+    @Option(name: .long, help: "Watches running at once per uid other than root.")
+    var maxWatches: Int = 16
+
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = defaults.maxExperiments
 
@@ -121,6 +124,7 @@ struct Memd: AsyncParsableCommand {
             ("--max-connections-per-uid", maxConnectionsPerUid), ("--max-response-bytes", maxResponseBytes),
             ("--max-unsent-bytes", maxUnsentBytes),
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
+            ("--max-watches", maxWatches),
             ("--max-experiments-per-uid", maxExperimentsPerUID),
             ("--max-sim-memory", maxSimMemory), ("--max-sim-processes", maxSimProcesses),
         ] where value < 1 {
@@ -176,6 +180,7 @@ struct Memd: AsyncParsableCommand {
         config.maxSimMemory = maxSimMemory
         config.maxSimProcesses = maxSimProcesses
         config.maxExperiments = maxExperiments
+        config.maxWatchesPerUID = maxWatches
         config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
@@ -184,9 +189,15 @@ struct Memd: AsyncParsableCommand {
 
         StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()
+        if metricsListen != nil {
+            // Made before the method table, whose registries count into it; the methods it knows by
+            // name are the document's (rpc.discover's test keeps the two the same).
+            let names = (openRPC["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+            config.health = HealthMetrics(
+                version: openRPC["info"]?["version"]?.stringValue ?? "unknown",
+                methods: names + [CancelRequestMethod.name])
+        }
         let methods = MethodRegistry.table(config: config, openRPC: openRPC)
-        config.health = HealthMetrics(
-            version: openRPC["info"]?["version"]?.stringValue ?? "unknown", methods: methods.handlers.keys)
         let service = MemdService(config: config, methods: methods, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
         if let metricsListen, let address = try? ListenAddress(parsing: metricsListen) {

@@ -30,7 +30,11 @@ import Testing
         for _ in 0..<3 { _ = try client.call("meminfo") }
         #expect(throws: MemdClient.Failure.self) { _ = try client.call("maps", ["pid": .int(Int(Int32.max))]) }
         #expect(throws: MemdClient.Failure.self) { _ = try client.call("noSuchMethod") }
+        _ = try client.call("sim.create")
+        let gone = try client.call("sim.create")
+        _ = try client.call("sim.destroy", ["machine": gone["machine"] ?? .null])
         let text = try HTTPExchange.get(port: memd.port, path: "/metrics").text
+        #expect(sample("memd_sim_machines", in: text) == 1)
         #expect(sample("memd_requests_total{method=\"meminfo\",code=\"0\"}", in: text) == 3)
         #expect(sample("memd_requests_total{method=\"maps\",code=\"-32001\"}", in: text) == 1)
         #expect(sample("memd_requests_total{method=\"other\",code=\"-32601\"}", in: text) == 1)

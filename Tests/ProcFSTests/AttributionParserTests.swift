@@ -80,7 +80,7 @@ struct AttributionParserTests {
         let top = tree[0]
         #expect(top.current == nil && top.max == nil && top.peak == nil && top.workingSet == nil && top.events == nil)
         #expect(top.stat?.count == (try file("/memory.stat")).split(separator: "\n").count)
-        #expect(top.pressure?.full.totalUs == 567)
+        #expect(top.pressure?.full?.totalMicroseconds == 567)
         let system = tree[1]
         #expect(system.current == Int(try file("/system.slice/memory.current")))
         #expect(system.max == nil && system.high == nil, "\"max\" is no limit")
@@ -91,7 +91,7 @@ struct AttributionParserTests {
         #expect(workload.max == Int(try file("/workload.slice/memory.max")))
         #expect(workload.high == Int(try file("/workload.slice/memory.high")))
         #expect(workload.events?.oomKill == 3 && workload.events?.max == 40)
-        #expect(workload.pressure?.some.avg10 == 1.52 && workload.pressure?.some.totalUs == 4_812_345)
+        #expect(workload.pressure?.some.avg10 == 1.52 && workload.pressure?.some.totalMicroseconds == 4_812_345)
         #expect(tree[4].workingSet == 0, "inactive_file above current floors at 0")
         #expect(reader.tree(CgroupPath(components: []), depth: 1, stat: false).count == 3)
     }

@@ -85,17 +85,7 @@ extension CgroupMemory {
         } else {
             object["events"] = .null
         }
-        if let pressure {
-            func line(_ l: CgroupPressureLine) -> JSON {
-                [
-                    "avg10": .double(l.avg10), "avg60": .double(l.avg60), "avg300": .double(l.avg300),
-                    "totalUs": .int(l.totalUs),
-                ]
-            }
-            object["pressure"] = ["some": line(pressure.some), "full": line(pressure.full)]
-        } else {
-            object["pressure"] = .null
-        }
+        object["pressure"] = pressure?.json ?? .null  // the same encoder as meminfo's pressure
         object["processes"] = int(processes)
         if let stat { object["stat"] = .object(JSONObject(stat.map { (key: $0.key, value: JSON.int($0.value)) })) }
         return .object(object)

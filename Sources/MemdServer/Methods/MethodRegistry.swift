@@ -48,6 +48,7 @@ public enum MethodRegistry {
         }
         ExperimentMethods.register(into: &table, config: config)
         UsageMethods.register(into: &table, attribution: attribution)
+        WatchMethods.register(into: &table, config: config)
         return table
     }
 }

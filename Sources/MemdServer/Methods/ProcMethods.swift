@@ -6,10 +6,27 @@ import ProcFS
 enum ProcMethods {
     static func meminfo() throws(RPCError) -> JSON {
         var reader = ProcReader(capacity: 8 * 1024)
+        let meminfo: Meminfo
         do {
-            return try reader.meminfo().json(source: "proc")
+            meminfo = try reader.meminfo()
         } catch {
             throw .internalError(error.description)
+        }
+        var result = meminfo.jsonObject(source: "proc")
+        result["pressure"] = try pressure(&reader)
+        return .object(result)
+    }
+
+    /// /proc/pressure/memory as `meminfo.pressure`; null where the kernel has no PSI (no file
+    /// without CONFIG_PSI; EOPNOTSUPP when booted with psi=0).
+    static func pressure(_ reader: inout ProcReader) throws(RPCError) -> JSON {
+        do {
+            return try reader.memoryPressure().json
+        } catch {
+            switch error {
+            case .notFound, .io, .permissionDenied: return .null
+            case .malformed: throw .internalError(error.description)
+            }
         }
     }
 
@@ -19,9 +36,7 @@ enum ProcMethods {
             let mappings = detail ? try files.smaps() : try files.maps()
             var totals: JSONObject = ["vsz": .int(stat.vsize), "count": .int(mappings.count)]
             if detail {
-                // smaps_rollup (Linux 4.14+) is the kernel's own sum; else add the mappings up.
-                let sum = (try? files.smapsRollup())
-                    ?? mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
+                let sum = try detailTotals(&files, mappings: mappings)
                 totals["rss"] = .int(sum.rss)
                 totals["pss"] = .int(sum.pss)
                 totals["uss"] = .int(sum.uss)
@@ -33,6 +48,15 @@ enum ProcMethods {
                 "totals": .object(totals),
             ]
         }
+    }
+
+    /// The `maps` detail totals (rss, pss, uss, swap, …): smaps_rollup (Linux 4.14+) is the kernel's
+    /// own sum; else the mappings of smaps added up (read here unless given).
+    static func detailTotals(_ files: inout ProcessFiles, mappings: [Mapping]? = nil) throws(ProcError) -> SmapsDetail {
+        if let rollup = try? files.smapsRollup() { return rollup }
+        let all: [Mapping]
+        if let mappings { all = mappings } else { all = try files.smaps() }
+        return all.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
     }
 
     static func systemCounters() throws(RPCError) -> (PagingCounters, Vmstat) {

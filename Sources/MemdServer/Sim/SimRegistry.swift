@@ -1,5 +1,6 @@
 import JSONRPC
 import MMU
+import MemdMetrics
 import NIOConcurrencyHelpers
 
 /// A value handed to the waiting-work pool although its type is not `Sendable`: the machine's queue
@@ -60,9 +61,13 @@ final class SimRegistry: Sendable {
     let limits: MachineLimits
     private let state = NIOLockedValueBox(State())
 
-    init(limitPerUID: Int, limits: MachineLimits) {
+    /// memd's own counters (`memd_sim_machines` on /metrics); nil: not kept.
+    let health: HealthMetrics?
+
+    init(limitPerUID: Int, limits: MachineLimits, health: HealthMetrics? = nil) {
         self.limitPerUID = limitPerUID
         self.limits = limits
+        self.health = health
     }
 
     /// A new machine (booted on the waiting-work pool: a 64 GiB machine's kernel tables take a moment).
@@ -89,6 +94,7 @@ final class SimRegistry: Sendable {
             s.next += 1
             let sim = SimMachine(id: id, uid: uid, machine: machine.value)
             s.machines[id] = sim
+            health?.machineCreated()
             return sim
         }
     }
@@ -103,7 +109,7 @@ final class SimRegistry: Sendable {
     /// Forgets the machine; its memory (and budget) goes when the last call on it ends.
     func destroy(_ id: String, uid: UInt32) throws {
         _ = try lookup(id, uid: uid)
-        state.withLockedValue { _ = $0.machines.removeValue(forKey: id) }
+        if state.withLockedValue({ $0.machines.removeValue(forKey: id) }) != nil { health?.machineDestroyed() }
     }
 
     /// The caller's machines in creation order.
