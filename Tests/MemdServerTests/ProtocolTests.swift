@@ -146,8 +146,10 @@ import Testing
         let names = Set((document["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
         #expect(names.isSuperset(of: ["rpc.discover", "meminfo", "maps", "pageStats"]))
         for name in names where name != "rpc.discover" {
-            // Every listed method answers (not -32601) to a call without params.
-            let outcome = Result { try client.call(name) }
+            // Every listed method answers (not -32601) to a call without params; a `watch` without
+            // params streams until stopped, so it is asked for one sample.
+            let params: JSONObject = name == "watch" ? ["count": 1] : [:]
+            let outcome = Result { try client.call(name, params) }
             if case .failure(.server(let error)) = outcome.mapError({ $0 as! MemdClient.Failure }) {
                 #expect(error.code.rawValue != -32601, "\(name) is listed but not answered")
             }
