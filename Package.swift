@@ -23,8 +23,11 @@ let package = Package(
         .target(name: "ProcFS"),
         .target(name: "MMU"),
         .target(
-            name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], exclude: ["openrpc.json"],
-            plugins: ["EmbedOpenRPC"]),
+            name: "MemdProtocol",
+            dependencies: ["JSONRPC", "ProcFS"],
+            exclude: ["openrpc.json"],
+            plugins: ["EmbedOpenRPC"]
+        ),
         .executableTarget(name: "embed-json", path: "Sources/embed-json"),
         .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["embed-json"]),
         .target(name: "ExperimentsShims"),

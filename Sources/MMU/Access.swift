@@ -39,8 +39,11 @@ extension Machine {
         var outcome = Outcome.translated
         if !Self.permits(w.effective, access, mode) {
             if va >> 47 != 0 {
-                let why = w.isPresent
-                    ? (mode == .user ? "kernel address from user mode (supervisor-only page)" : "\(access.rawValue) not allowed on kernel page")
+                let why =
+                    w.isPresent
+                    ? (mode == .user
+                        ? "kernel address from user mode (supervisor-only page)"
+                        : "\(access.rawValue) not allowed on kernel page")
                     : "unmapped kernel address"
                 return AccessResult(outcome: .segv, segv: why)
             }
@@ -96,7 +99,13 @@ extension Machine {
     /// Counts one access into a touch result; returns false when the process died (stop).
     /// Where `n` bytes at `va` are in physical memory for a user access by `p`
     /// (faults handled), or nil once `t` records why the access stopped (segv, OOM).
-    func physicalAddress(_ p: SimProcess, _ va: UInt64, _ n: Int, _ kind: Access, into t: inout TouchResult)
+    func physicalAddress(
+        _ p: SimProcess,
+        _ va: UInt64,
+        _ n: Int,
+        _ kind: Access,
+        into t: inout TouchResult
+    )
         throws(MMUError) -> UInt64?
     {
         if config.addressing == .physical {
@@ -114,7 +123,9 @@ extension Machine {
         switch r.outcome {
         case .minorFault: t.minorFaults += 1
         case .majorFault: t.majorFaults += 1
-        case .cowFault: t.minorFaults += 1; t.cowFaults += 1
+        case .cowFault:
+            t.minorFaults += 1
+            t.cowFaults += 1
         default: break
         }
         if r.killed || !p.isAlive { return false }
@@ -135,7 +146,11 @@ extension Machine {
     /// asked every `limits.stopCheckInterval` accesses (true: `cancelled`). A simMemory limit met on
     /// the way stops the call with `completed` = the accesses done, which stay done.
     public func touch(
-        pid: Int, address: UInt64, length: UInt64, access: Access, stride: UInt64 = Page.size,
+        pid: Int,
+        address: UInt64,
+        length: UInt64,
+        access: Access,
+        stride: UInt64 = Page.size,
         shouldStop: (() -> Bool)? = nil
     ) throws(MMUError) -> TouchResult {
         let p = try process(pid)

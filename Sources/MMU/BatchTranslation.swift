@@ -6,7 +6,11 @@ extension Machine {
     /// TLB hits and clean walks run in a tight loop over flat buffers, anything else (fault, permission,
     /// dirty-bit update, non-canonical) drops to the general path for that one access.
     public func translateBatch(
-        pid: Int, pattern: AddressPattern, access: Access = .read, mode: Mode = .user, dryRun: Bool = false,
+        pid: Int,
+        pattern: AddressPattern,
+        access: Access = .read,
+        mode: Mode = .user,
+        dryRun: Bool = false,
         shouldStop: (() -> Bool)? = nil
     ) throws(MMUError) -> TranslationSummary {
         let p = try process(pid)
@@ -65,14 +69,28 @@ extension Machine {
     static func outcomeIndex(_ o: Outcome) -> Int { Outcome.allCases.firstIndex(of: o)! }
 
     func run<S: AddressStream>(
-        _ p: SimProcess, _ stream: inout S, _ count: Int, _ access: Access, _ mode: Mode, _ dryRun: Bool,
-        _ summary: inout TranslationSummary, _ counts: inout [Int]
+        _ p: SimProcess,
+        _ stream: inout S,
+        _ count: Int,
+        _ access: Access,
+        _ mode: Mode,
+        _ dryRun: Bool,
+        _ summary: inout TranslationSummary,
+        _ counts: inout [Int]
     ) throws(MMUError) {
         if dryRun {
             for _ in 0..<count {
                 let va = stream.next()
-                var t = Translation(address: va, vpn: 0, indices: PageIndices(address: 0), mapping: nil,
-                                    isPresent: false, pfn: nil, physicalAddress: nil, outcome: .segv)
+                var t = Translation(
+                    address: va,
+                    vpn: 0,
+                    indices: PageIndices(address: 0),
+                    mapping: nil,
+                    isPresent: false,
+                    pfn: nil,
+                    physicalAddress: nil,
+                    outcome: .segv
+                )
                 let o: Outcome
                 if config.addressing == .physical {
                     o = physicalAccess(va, 1) == nil ? .segv : .translated
@@ -100,7 +118,8 @@ extension Machine {
             return
         }
         switchTo(p)
-        let required = PTEFlags.present.rawValue | (mode == .user ? PTEFlags.user.rawValue : 0)
+        let required =
+            PTEFlags.present.rawValue | (mode == .user ? PTEFlags.user.rawValue : 0)
             | (access == .write ? PTEFlags.writable.rawValue | PTEFlags.dirty.rawValue : 0)
         let forbidden = access == .exec ? PTEFlags.noExecute.rawValue : 0
         let asid: UInt64 = config.pcid ? UInt64(p.pid) << TLB.asidShift : 0
@@ -170,13 +189,21 @@ extension Machine {
                 // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
                 var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
                 var e = entries[at]
-                if e & 1 == 0 { pending = va; hasPending = true; break access }
+                if e & 1 == 0 {
+                    pending = va
+                    hasPending = true
+                    break access
+                }
                 var perm = e
                 var nx = e
                 var pagesMask: UInt64 = 0
                 at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
                 e = entries[at]
-                if e & 1 == 0 { pending = va; hasPending = true; break access }
+                if e & 1 == 0 {
+                    pending = va
+                    hasPending = true
+                    break access
+                }
                 perm &= e
                 nx |= e
                 if e & PTEFlags.hugePage.rawValue != 0 {
@@ -184,7 +211,11 @@ extension Machine {
                 } else {
                     at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
                     e = entries[at]
-                    if e & 1 == 0 { pending = va; hasPending = true; break access }
+                    if e & 1 == 0 {
+                        pending = va
+                        hasPending = true
+                        break access
+                    }
                     perm &= e
                     nx |= e
                     if e & PTEFlags.hugePage.rawValue != 0 {
@@ -196,8 +227,10 @@ extension Machine {
                         nx |= e
                     }
                 }
-                let eff = (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
-                    | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue)) | (nx & PTEFlags.noExecute.rawValue)
+                let eff =
+                    (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
+                    | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue))
+                    | (nx & PTEFlags.noExecute.rawValue)
                 if eff & required != required || eff & forbidden != 0 {
                     pending = va
                     hasPending = true
@@ -210,7 +243,10 @@ extension Machine {
                 var victim = base
                 w = base
                 while w < end {
-                    if tags[w] == TLB.invalidTag { victim = w; break }
+                    if tags[w] == TLB.invalidTag {
+                        victim = w
+                        break
+                    }
                     if stamps[w] < stamps[victim] { victim = w }
                     w &+= 1
                 }

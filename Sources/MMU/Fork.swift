@@ -59,7 +59,9 @@ extension Machine {
                 switch memory.ownerOf(f) {
                 case .anonymous: child.rssAnon += 1
                 case .pageCache:
-                    if let page = cache.pages[f], cache.files[page.fileID].isShmem { child.rssShmem += 1 } else {
+                    if let page = cache.pages[f], cache.files[page.fileID].isShmem {
+                        child.rssShmem += 1
+                    } else {
                         child.rssFile += 1
                     }
                 default: break

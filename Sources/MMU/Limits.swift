@@ -14,7 +14,9 @@ public struct MachineLimits: Sendable {
     public var budget: (any SimMemoryBudget)?
 
     public init(
-        maxProcesses: Int = 1024, maxMappings: Int = 65_530, maxAccesses: Int = Int.max,
+        maxProcesses: Int = 1024,
+        maxMappings: Int = 65_530,
+        maxAccesses: Int = Int.max,
         budget: (any SimMemoryBudget)? = nil
     ) {
         self.maxProcesses = maxProcesses

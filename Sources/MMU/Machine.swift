@@ -90,7 +90,9 @@ public final class Machine {
     /// `sim.spawn`: a new process with text (r-xp, the program file in the page cache), data (rw-p,
     /// the same file), `[heap]` and `[stack]`. Nothing is resident until touched.
     public func spawn(
-        command: String = "prog", textBytes: UInt64 = 64 << 10, dataBytes: UInt64 = 16 << 10,
+        command: String = "prog",
+        textBytes: UInt64 = 64 << 10,
+        dataBytes: UInt64 = 16 << 10,
         stackBytes: UInt64 = 132 << 10
     ) throws(MMUError) -> SpawnResult {
         try checkAlive()
@@ -102,7 +104,9 @@ public final class Machine {
         let data = Page.roundUp(dataBytes)
         let stack = Page.roundUp(stackBytes)
         try checkProcessLimit()
-        try ensureBudget(Self.processCost + 4 * Self.mappingCost + Self.filCost + command.utf8.count + Self.faultReserve)
+        try ensureBudget(
+            Self.processCost + 4 * Self.mappingCost + Self.filCost + command.utf8.count + Self.faultReserve
+        )
         defer { recountMappings() }
         if config.addressing == .physical {
             return try spawnPhysical(command: command, text: text, data: data, stack: stack)
@@ -110,7 +114,13 @@ public final class Machine {
         let p = SimProcess(pid: nextPID, command: command)
         killedThisCall = []
         guard let root = try allocateFrame(.pageTable, for: nil) else {
-            return SpawnResult(pid: nil, mappings: [], linkedAddress: Layout.linkedAddress, loadAddress: 0, errno: "ENOMEM")
+            return SpawnResult(
+                pid: nil,
+                mappings: [],
+                linkedAddress: Layout.linkedAddress,
+                loadAddress: 0,
+                errno: "ENOMEM"
+            )
         }
         nextPID += 1
         p.pml4Frame = root
@@ -122,25 +132,70 @@ public final class Machine {
         let path = command.hasPrefix("/") ? command : "/usr/bin/" + command
         let file = cache.file(named: path, sizeBytes: text + data)
         let base = Layout.linkedAddress
-        p.insert(VMA(start: base, end: base + text, protection: [.read, .exec], isShared: false, kind: .file,
-                     fileID: file, offset: 0, path: path))
+        p.insert(
+            VMA(
+                start: base,
+                end: base + text,
+                protection: [.read, .exec],
+                isShared: false,
+                kind: .file,
+                fileID: file,
+                offset: 0,
+                path: path
+            )
+        )
         if data > 0 {
-            p.insert(VMA(start: base + text, end: base + text + data, protection: [.read, .write], isShared: false,
-                         kind: .file, fileID: file, offset: text, path: path))
+            p.insert(
+                VMA(
+                    start: base + text,
+                    end: base + text + data,
+                    protection: [.read, .write],
+                    isShared: false,
+                    kind: .file,
+                    fileID: file,
+                    offset: text,
+                    path: path
+                )
+            )
         }
         let heap = base + text + data
-        p.insert(VMA(start: heap, end: heap + Layout.heapBytes, protection: [.read, .write], isShared: false,
-                     kind: .heap, fileID: nil, offset: 0, path: "[heap]"))
-        p.insert(VMA(start: userTop - stack, end: userTop, protection: [.read, .write], isShared: false,
-                     kind: .stack, fileID: nil, offset: 0, path: "[stack]"))
+        p.insert(
+            VMA(
+                start: heap,
+                end: heap + Layout.heapBytes,
+                protection: [.read, .write],
+                isShared: false,
+                kind: .heap,
+                fileID: nil,
+                offset: 0,
+                path: "[heap]"
+            )
+        )
+        p.insert(
+            VMA(
+                start: userTop - stack,
+                end: userTop,
+                protection: [.read, .write],
+                isShared: false,
+                kind: .stack,
+                fileID: nil,
+                offset: 0,
+                path: "[stack]"
+            )
+        )
         return SpawnResult(pid: p.pid, mappings: p.vmas.map(mappingInfo), linkedAddress: base, loadAddress: base)
     }
 
     /// `sim.mmap`: reserves virtual space only (demand paging). `address` is honoured when the range is
     /// free, else a hint. Out of virtual space → `errno: "ENOMEM"` (overcommit: physical size is no limit).
     public func mmap(
-        pid: Int, length: UInt64, protection: Protection, shared: Bool = false,
-        file: (name: String, sizeBytes: UInt64)? = nil, offset: UInt64 = 0, address: UInt64? = nil
+        pid: Int,
+        length: UInt64,
+        protection: Protection,
+        shared: Bool = false,
+        file: (name: String, sizeBytes: UInt64)? = nil,
+        offset: UInt64 = 0,
+        address: UInt64? = nil
     ) throws(MMUError) -> MmapResult {
         let p = try process(pid)
         let size = try Checked.length(length)
@@ -160,8 +215,16 @@ public final class Machine {
         guard size <= userTop, let start = findFreeRange(p, size: size, hint: address) else {
             return MmapResult(address: nil, errno: "ENOMEM")
         }
-        var vma = VMA(start: start, end: start + size, protection: protection, isShared: shared, kind: .anon,
-                      fileID: nil, offset: 0, path: nil)
+        var vma = VMA(
+            start: start,
+            end: start + size,
+            protection: protection,
+            isShared: shared,
+            kind: .anon,
+            fileID: nil,
+            offset: 0,
+            path: nil
+        )
         if let file {
             vma.fileID = cache.file(named: file.name, sizeBytes: file.sizeBytes)
             vma.kind = .file
@@ -241,7 +304,8 @@ public final class Machine {
         let size = try Checked.length(length)
         let end = try Checked.end(start, size)
         let top = config.addressing == .physical ? config.physicalBytes : userTop
-        let space = (config.addressing == .physical ? "physical memory" : "address space")
+        let space =
+            (config.addressing == .physical ? "physical memory" : "address space")
             + " (0x\(String(top, radix: 16)))"
         guard start <= top else { throw .invalid("address", "beyond the \(space)") }
         guard end <= top else { throw .invalid("length", "address + length passes the \(space)") }
@@ -276,8 +340,16 @@ public final class Machine {
     }
 
     func stats(_ p: SimProcess) -> ProcessStats {
-        ProcessStats(pid: p.pid, command: p.command, vsz: p.vsz, rss: UInt64(p.rssPages) * Page.size,
-                     minflt: p.minflt, majflt: p.majflt, cowFaults: p.cowFaults, swap: UInt64(p.swapPages) * Page.size)
+        ProcessStats(
+            pid: p.pid,
+            command: p.command,
+            vsz: p.vsz,
+            rss: UInt64(p.rssPages) * Page.size,
+            minflt: p.minflt,
+            majflt: p.majflt,
+            cowFaults: p.cowFaults,
+            swap: UInt64(p.swapPages) * Page.size
+        )
     }
 
     /// Refcount and owner of a frame.
@@ -299,9 +371,15 @@ public final class Machine {
         let frames = config.addressing == .physical ? physical.freeFrames : memory.freeCount
         let free = UInt64(frames) * Page.size
         return MachineSummary(
-            processes: processes.count, usedBytes: config.physicalBytes - free, freeBytes: free,
-            minorFaults: minorFaults, majorFaults: pgmajfault, cowFaults: cowFaults, oomKills: oomKills,
-            isPanicked: isPanicked)
+            processes: processes.count,
+            usedBytes: config.physicalBytes - free,
+            freeBytes: free,
+            minorFaults: minorFaults,
+            majorFaults: pgmajfault,
+            cowFaults: cowFaults,
+            oomKills: oomKills,
+            isPanicked: isPanicked
+        )
     }
 
     /// The file's bytes as a reader would see them: from the page cache where cached, else from disk.
@@ -317,7 +395,9 @@ public final class Machine {
             let inPage = Int(pos & (Page.size - 1))
             let n = Int(min(end - pos, Page.size - UInt64(inPage)))
             let page: [UInt8]
-            if let pfn = cache.files[id].cached[index] { page = memory.bytes(pfn) } else {
+            if let pfn = cache.files[id].cached[index] {
+                page = memory.bytes(pfn)
+            } else {
                 page = cache.files[id].disk[index] ?? [UInt8](repeating: 0, count: Int(Page.size))
             }
             out += page[inPage..<(inPage + n)]

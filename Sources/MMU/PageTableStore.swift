@@ -82,14 +82,16 @@ final class PageTableStore {
 
     /// Points entry `index` of table `slot` at the table in `child` (a non-leaf entry).
     func link(_ slot: Int, _ index: Int, to child: Int, flags: PTEFlags) {
-        entries[slot &* Page.entriesPerTable &+ index] = PageTableEntry(pfn: UInt64(frameBySlot[child]), flags: flags).rawValue
+        entries[slot &* Page.entriesPerTable &+ index] =
+            PageTableEntry(pfn: UInt64(frameBySlot[child]), flags: flags).rawValue
         children[slot &* Page.entriesPerTable &+ index] = Int32(child)
     }
 
     /// Copies one entry with its child link (a process PML4 taking the kernel half of swapper_pg_dir).
     func copyEntry(from: (slot: Int, index: Int), to: (slot: Int, index: Int)) {
         entries[to.slot &* Page.entriesPerTable &+ to.index] = entries[from.slot &* Page.entriesPerTable &+ from.index]
-        children[to.slot &* Page.entriesPerTable &+ to.index] = children[from.slot &* Page.entriesPerTable &+ from.index]
+        children[to.slot &* Page.entriesPerTable &+ to.index] =
+            children[from.slot &* Page.entriesPerTable &+ from.index]
     }
 
     @inline(__always) subscript(slot: Int, index: Int) -> UInt64 {

@@ -32,8 +32,11 @@ extension Machine {
         var committed: UInt64 = 0
         for p in processes.values {
             var mine: UInt64 = 0
-            for v in p.vmas where (!v.isShared && v.protection.contains(.write)) || (v.isShared && v.fileID != nil
-                && cache.files[v.fileID!].isShmem) {
+            for v in p.vmas
+            where (!v.isShared && v.protection.contains(.write))
+                || (v.isShared && v.fileID != nil
+                    && cache.files[v.fileID!].isShmem)
+            {
                 mine += v.size
             }
             committed = mine > UInt64(Int.max) - committed ? UInt64(Int.max) : committed + mine

@@ -10,24 +10,39 @@ import Prometheus
 /// most `limit` of them (in the walk's order, parents first).
 enum CgroupMetrics {
     static let families: [(name: String, help: String)] = [
-        ("memd_cgroup_memory_current_bytes",
-         "Memory charged to the cgroup (v2 memory.current, v1 memory.usage_in_bytes)."),
-        ("memd_cgroup_memory_max_bytes",
-         "The cgroup's memory limit (v2 memory.max, v1 memory.limit_in_bytes); absent when unlimited."),
-        ("memd_cgroup_memory_peak_bytes",
-         "Highest memory charged to the cgroup (v2 memory.peak, v1 memory.max_usage_in_bytes)."),
-        ("memd_cgroup_memory_working_set_bytes",
-         "current minus inactive file pages, as cAdvisor and kubelet count it."),
-        ("memd_cgroup_oom_kills_total",
-         "Processes the OOM killer killed in the cgroup (memory.events oom_kill, v1 memory.oom_control)."),
-        ("memd_cgroup_pressure_waiting_seconds_total",
-         "Seconds some task of the cgroup waited for memory (v2 memory.pressure some total)."),
+        (
+            "memd_cgroup_memory_current_bytes",
+            "Memory charged to the cgroup (v2 memory.current, v1 memory.usage_in_bytes)."
+        ),
+        (
+            "memd_cgroup_memory_max_bytes",
+            "The cgroup's memory limit (v2 memory.max, v1 memory.limit_in_bytes); absent when unlimited."
+        ),
+        (
+            "memd_cgroup_memory_peak_bytes",
+            "Highest memory charged to the cgroup (v2 memory.peak, v1 memory.max_usage_in_bytes)."
+        ),
+        (
+            "memd_cgroup_memory_working_set_bytes",
+            "current minus inactive file pages, as cAdvisor and kubelet count it."
+        ),
+        (
+            "memd_cgroup_oom_kills_total",
+            "Processes the OOM killer killed in the cgroup (memory.events oom_kill, v1 memory.oom_control)."
+        ),
+        (
+            "memd_cgroup_pressure_waiting_seconds_total",
+            "Seconds some task of the cgroup waited for memory (v2 memory.pressure some total)."
+        ),
     ]
 
     /// Reads the tree and registers every figure it has; returns how many cgroups were read.
     @discardableResult
     static func register(
-        _ hierarchy: CgroupHierarchy, depth: Int, limit: Int, into registry: PrometheusCollectorRegistry
+        _ hierarchy: CgroupHierarchy,
+        depth: Int,
+        limit: Int,
+        into registry: PrometheusCollectorRegistry
     ) -> Int {
         var reader = CgroupReader(hierarchy)
         var paths: [CgroupPath] = []

@@ -73,7 +73,10 @@ public final class HealthMetrics: Sendable {
             let key = CallKey(method: name, code: code)
             if let counter = counters[key] { return counter }
             let counter = Counter(
-                label: "memd_requests_total", dimensions: [("method", name), ("code", String(code))], factory: factory)
+                label: "memd_requests_total",
+                dimensions: [("method", name), ("code", String(code))],
+                factory: factory
+            )
             counters[key] = counter
             return counter
         }.increment()

@@ -14,16 +14,24 @@ enum HostMetrics {
         let key = meminfoName(entry.key)
         let field = entry.isBytes ? "\(key)_bytes" : key
         return MetricNameDescriptor(
-            namespace: "node", subsystem: "memory", metricName: key, unitName: entry.isBytes ? "bytes" : "",
-            helpText: "Memory information field \(field).")
+            namespace: "node",
+            subsystem: "memory",
+            metricName: key,
+            unitName: entry.isBytes ? "bytes" : "",
+            helpText: "Memory information field \(field)."
+        )
     }
 
     /// `node_vmstat_<key>` for every line of /proc/vmstat (node_exporter keeps a
     /// few by default; memd keeps all). node_exporter declares them `untyped`.
     static func vmstatDescriptor(_ key: String) -> MetricNameDescriptor {
         MetricNameDescriptor(
-            namespace: "node", subsystem: "vmstat", metricName: key, unitName: "",
-            helpText: "/proc/vmstat information field \(key).")
+            namespace: "node",
+            subsystem: "vmstat",
+            metricName: key,
+            unitName: "",
+            helpText: "/proc/vmstat information field \(key)."
+        )
     }
 
     /// `Active(anon)` → `Active_anon`: node_exporter replaces `\((.*)\)` with `_$1`.
@@ -34,14 +42,26 @@ enum HostMetrics {
 
     /// node_exporter's pressure collector: the `some` and `full` totals, in seconds.
     static func register(_ pressure: Pressure, into registry: PrometheusCollectorRegistry) {
-        registry.makeCounter(descriptor: MetricNameDescriptor(
-            namespace: "node", subsystem: "pressure", metricName: "memory_waiting", unitName: "seconds_total",
-            helpText: "Total time in seconds that processes have waited for memory"))
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "node",
+                subsystem: "pressure",
+                metricName: "memory_waiting",
+                unitName: "seconds_total",
+                helpText: "Total time in seconds that processes have waited for memory"
+            )
+        )
         .increment(by: pressure.some.totalSeconds)
         if let full = pressure.full {
-            registry.makeCounter(descriptor: MetricNameDescriptor(
-                namespace: "node", subsystem: "pressure", metricName: "memory_stalled", unitName: "seconds_total",
-                helpText: "Total time in seconds no process could make progress due to memory congestion"))
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "node",
+                    subsystem: "pressure",
+                    metricName: "memory_stalled",
+                    unitName: "seconds_total",
+                    helpText: "Total time in seconds no process could make progress due to memory congestion"
+                )
+            )
             .increment(by: full.totalSeconds)
         }
     }

@@ -38,13 +38,24 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         guard path == "/metrics" else {
-            respond(context, head, status: .notFound, contentType: "text/plain; charset=utf-8",
-                    body: Array("Not found: memd serves /metrics\n".utf8))
+            respond(
+                context,
+                head,
+                status: .notFound,
+                contentType: "text/plain; charset=utf-8",
+                body: Array("Not found: memd serves /metrics\n".utf8)
+            )
             return
         }
         guard head.method == .GET else {
-            respond(context, head, status: .methodNotAllowed, contentType: "text/plain; charset=utf-8",
-                    body: Array("Method not allowed: /metrics answers GET\n".utf8), extra: [("Allow", "GET")])
+            respond(
+                context,
+                head,
+                status: .methodNotAllowed,
+                contentType: "text/plain; charset=utf-8",
+                body: Array("Method not allowed: /metrics answers GET\n".utf8),
+                extra: [("Allow", "GET")]
+            )
             return
         }
         let format = ExpositionFormat.negotiate(accept: head.headers["accept"])
@@ -58,15 +69,24 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             case .success(let bytes):
                 handler.respond(context, head, status: .ok, contentType: format.contentType, body: bytes)
             case .failure:
-                handler.respond(context, head, status: .serviceUnavailable, contentType: "text/plain; charset=utf-8",
-                                body: Array("memd is stopping\n".utf8))
+                handler.respond(
+                    context,
+                    head,
+                    status: .serviceUnavailable,
+                    contentType: "text/plain; charset=utf-8",
+                    body: Array("memd is stopping\n".utf8)
+                )
             }
         }
     }
 
     private func respond(
-        _ context: ChannelHandlerContext, _ request: HTTPRequestHead, status: HTTPResponseStatus, contentType: String,
-        body: [UInt8], extra: [(String, String)] = []
+        _ context: ChannelHandlerContext,
+        _ request: HTTPRequestHead,
+        status: HTTPResponseStatus,
+        contentType: String,
+        body: [UInt8],
+        extra: [(String, String)] = []
     ) {
         var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.count))])
         headers.add(contentsOf: extra)

@@ -56,10 +56,13 @@ public final class MetricsServer: Service {
                 channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(RequestLimiter(
-                        maxBytes: options.maxRequestBytes,
-                        timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
-                        idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)))
+                    try sync.addHandler(
+                        RequestLimiter(
+                            maxBytes: options.maxRequestBytes,
+                            timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
+                            idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)
+                        )
+                    )
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(MetricsHTTPHandler(scraper: scraper, threadPool: .singleton))
                 }
@@ -67,10 +70,13 @@ public final class MetricsServer: Service {
             .bind(host: options.listen.host, port: options.listen.port)
             .get()
         bound.withLockedValue { $0 = channel.localAddress }
-        logger.notice("metrics listening", metadata: [
-            "address": "\(channel.localAddress.map { "\($0)" } ?? "\(options.listen)")",
-            "port": "\(channel.localAddress?.port ?? options.listen.port)",
-        ])
+        logger.notice(
+            "metrics listening",
+            metadata: [
+                "address": "\(channel.localAddress.map { "\($0)" } ?? "\(options.listen)")",
+                "port": "\(channel.localAddress?.port ?? options.listen.port)",
+            ]
+        )
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
         } onGracefulShutdown: {

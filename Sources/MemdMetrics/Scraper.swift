@@ -17,8 +17,12 @@ public struct Scraper: Sendable {
     private let host = HostGauges()
 
     public init(
-        health: HealthMetrics?, procRoot: String = "/proc", cgroups: CgroupHierarchy? = nil, cgroupDepth: Int = 3,
-        maxCgroups: Int = 2000, perUserUsage: (@Sendable () -> [UserMemory])? = nil
+        health: HealthMetrics?,
+        procRoot: String = "/proc",
+        cgroups: CgroupHierarchy? = nil,
+        cgroupDepth: Int = 3,
+        maxCgroups: Int = 2000,
+        perUserUsage: (@Sendable () -> [UserMemory])? = nil
     ) {
         self.perUserUsage = perUserUsage
         self.health = health

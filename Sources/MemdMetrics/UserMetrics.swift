@@ -1,7 +1,7 @@
 import Prometheus
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// One user's processes' memory, summed: what `usage` with `by: "user"` counts (smem -u).
@@ -22,10 +22,14 @@ public struct UserMemory: Sendable {
 enum UserMetrics {
     static let families: [(name: String, help: String)] = [
         ("memd_user_memory_pss_bytes", "Proportional set size of the user's processes, summed (smem -u PSS)."),
-        ("memd_user_memory_uss_bytes",
-         "Unique set size (Private_Clean + Private_Dirty) of the user's processes, summed."),
-        ("memd_user_memory_rss_bytes",
-         "Resident set size of the user's processes, summed (counts shared pages again)."),
+        (
+            "memd_user_memory_uss_bytes",
+            "Unique set size (Private_Clean + Private_Dirty) of the user's processes, summed."
+        ),
+        (
+            "memd_user_memory_rss_bytes",
+            "Resident set size of the user's processes, summed (counts shared pages again)."
+        ),
         ("memd_user_memory_swap_bytes", "Swap used by the user's processes, summed."),
     ]
 
@@ -35,7 +39,10 @@ enum UserMetrics {
             for (index, value) in [sum.pss, sum.uss, sum.rss, sum.swap].enumerated() {
                 registry.makeGauge(
                     descriptor: MetricNameDescriptor(
-                        metricName: families[index].name, unitName: "", helpText: families[index].help),
+                        metricName: families[index].name,
+                        unitName: "",
+                        helpText: families[index].help
+                    ),
                     labels: labels
                 ).set(to: Double(value))
             }

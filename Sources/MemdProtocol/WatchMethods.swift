@@ -34,7 +34,9 @@ public enum WatchMethod: MethodDescriptor {
         let system = try p.bool("system") ?? true
         var pids: [Int32] = []
         if let list = try p.array("pids") {
-            guard list.count <= maxPIDs else { throw .invalidParams("pids", "at most \(maxPIDs) pids, got \(list.count)") }
+            guard list.count <= maxPIDs else {
+                throw .invalidParams("pids", "at most \(maxPIDs) pids, got \(list.count)")
+            }
             for (index, value) in list.enumerated() {
                 guard let pid = value.intValue, pid >= 1, pid <= Int(Int32.max) else {
                     let shown = value.intValue.map { String($0) } ?? value.typeName
@@ -48,12 +50,20 @@ public enum WatchMethod: MethodDescriptor {
         let count = try p.int("count", min: 1, max: maxCount)
         let duration = try p.int("durationMs", min: 1, max: maxDurationMs)
         let untilExit = try p.bool("untilExit") ?? false
-        for (flag, name) in [(children, "children"), (pss, "pss"), (untilExit, "untilExit")] where flag && pids.isEmpty {
+        for (flag, name) in [(children, "children"), (pss, "pss"), (untilExit, "untilExit")] where flag && pids.isEmpty
+        {
             throw .invalidParams(name, "needs pids: the processes to follow")
         }
         return Params(
-            intervalMs: interval, system: system, pids: pids, children: children, pss: pss, count: count,
-            durationMs: duration, untilExit: untilExit)
+            intervalMs: interval,
+            system: system,
+            pids: pids,
+            children: children,
+            pss: pss,
+            count: count,
+            durationMs: duration,
+            untilExit: untilExit
+        )
     }
 }
 

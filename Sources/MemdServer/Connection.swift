@@ -43,7 +43,13 @@ final class Connection: ChannelDuplexHandler {
     private var isReading = false
     private var needsFlush = false
 
-    init(dispatcher: Dispatcher, peer: PeerCredentials, config: ServerConfig, logger: Logger, registry: ConnectionRegistry) {
+    init(
+        dispatcher: Dispatcher,
+        peer: PeerCredentials,
+        config: ServerConfig,
+        logger: Logger,
+        registry: ConnectionRegistry
+    ) {
         self.dispatcher = dispatcher
         self.peer = peer
         self.config = config
@@ -171,10 +177,12 @@ final class Connection: ChannelDuplexHandler {
     /// runs the members in turn as one task and answers when all are done. Every member's id is
     /// known to the call table before anything runs, so a cancel can reach any of them.
     private func handleBatch(_ context: ChannelHandlerContext, _ entries: [Entry]) {
-        calls.expect(entries.compactMap { entry in
-            guard case .request(let request) = entry, request.method != CancelRequestMethod.name else { return nil }
-            return key(request.id)
-        })
+        calls.expect(
+            entries.compactMap { entry in
+                guard case .request(let request) = entry, request.method != CancelRequestMethod.name else { return nil }
+                return key(request.id)
+            }
+        )
         let (calls, dispatcher, makeContext) = (self.calls, self.dispatcher, callContext(context))
         guard entries.count <= Self.inlineBatchLimit else {
             startTask(context) {
@@ -200,7 +208,10 @@ final class Connection: ChannelDuplexHandler {
 
     /// Plans every member of a batch, carrying out its cancels.
     private static func plan(
-        _ entries: [Entry], _ dispatcher: Dispatcher, _ makeContext: (Request) -> CallContext, _ calls: CallTable
+        _ entries: [Entry],
+        _ dispatcher: Dispatcher,
+        _ makeContext: (Request) -> CallContext,
+        _ calls: CallTable
     ) -> BatchPlan {
         var plan = BatchPlan()
         var size = 2
@@ -249,7 +260,11 @@ final class Connection: ChannelDuplexHandler {
             return Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method))
         }
         defer { calls.end(key) }
-        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        return await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     /// A batch's response line (nil if every member was a notification), within the size limit.
@@ -290,9 +305,14 @@ final class Connection: ChannelDuplexHandler {
         let (peer, logger, dispatcher) = (self.peer, self.logger, self.dispatcher)
         return { request in
             CallContext(
-                peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
-                maxResponseBytes: dispatcher.maxResponseBytes, isWritable: { channel.isWritable },
-                send: { bytes in channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) })
+                peer: peer,
+                requestID: request.id,
+                logger: logger,
+                work: dispatcher.work,
+                maxResponseBytes: dispatcher.maxResponseBytes,
+                isWritable: { channel.isWritable },
+                send: { bytes in channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) }
+            )
         }
     }
 

@@ -73,9 +73,15 @@ struct Dispatcher: Sendable {
                 count(request.method, nil, since: arrived)
                 return .done(isNotification ? nil : response(id: request.id, result))
             case .later(let work):
-                return .task(Call(
-                    id: request.id, method: request.method, isNotification: isNotification, work: work,
-                    arrived: arrived))
+                return .task(
+                    Call(
+                        id: request.id,
+                        method: request.method,
+                        isNotification: isNotification,
+                        work: work,
+                        arrived: arrived
+                    )
+                )
             }
         } catch {
             return answer(wireError(error, method: request.method))
@@ -101,8 +107,10 @@ struct Dispatcher: Sendable {
         guard let health else { return }
         let (seconds, attoseconds) = (ContinuousClock.now - arrived).components
         health.requestFinished(
-            method: method, code: error.map { Int($0.code.rawValue) } ?? 0,
-            seconds: Double(seconds) + Double(attoseconds) * 1e-18)
+            method: method,
+            code: error.map { Int($0.code.rawValue) } ?? 0,
+            seconds: Double(seconds) + Double(attoseconds) * 1e-18
+        )
     }
 
     /// The response line of a result, or -32003 `responseBytes` when it is too long.

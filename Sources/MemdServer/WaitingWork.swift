@@ -29,7 +29,8 @@ public final class WaitingWork: Sendable {
     /// Runs `body` on `workers` pool threads at once (each gets its index: a fan-out, e.g. `usage`
     /// reading every process); their results, in no particular order.
     public func parallel<T: Sendable>(
-        workers: Int, _ body: @escaping @Sendable (_ worker: Int, CancelFlag) throws -> T
+        workers: Int,
+        _ body: @escaping @Sendable (_ worker: Int, CancelFlag) throws -> T
     ) async throws -> [T] {
         let flag = CancelFlag()
         return try await withTaskCancellationHandler {

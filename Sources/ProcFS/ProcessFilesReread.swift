@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// Files of a process kept open and read again: a watch reads stat and statm every sample.
@@ -14,7 +14,9 @@
 extension ProcessFiles {
     /// Reads the open descriptor `fd` (the file `name`) again from its start, verifies, parses.
     public mutating func reread<T>(
-        _ fd: Int32, name: String, _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T
+        _ fd: Int32,
+        name: String,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T
     ) throws(ProcError) -> T {
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw ProcFile.error(path(name), errno) }
         try file.read(descriptor: fd, path: path(name))

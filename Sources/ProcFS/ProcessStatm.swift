@@ -12,7 +12,10 @@ public struct ProcessStatm: Sendable, Equatable {
     /// Resident file and shmem pages (RssFile + RssShmem).
     public var shared: Int
 
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String = "statm") throws(ProcError) -> ProcessStatm {
+    public static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        path: String = "statm"
+    ) throws(ProcError) -> ProcessStatm {
         var scanner = ByteScanner(bytes)
         guard let size = scanner.unsignedDecimal(), let resident = scanner.unsignedDecimal(),
             let shared = scanner.unsignedDecimal()

@@ -67,7 +67,9 @@ enum Format {
             return "[\n" + elements.map { inner + pretty($0, indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
         case .object(let object) where !object.isEmpty:
             return "{\n"
-                + object.members.map { inner + JSONWriter.string(.string($0.key)) + ": " + pretty($0.value, indent: inner) }
+                + object.members.map {
+                    inner + JSONWriter.string(.string($0.key)) + ": " + pretty($0.value, indent: inner)
+                }
                 .joined(separator: ",\n") + "\n\(indent)}"
         default:
             return JSONWriter.string(json)
@@ -76,5 +78,5 @@ enum Format {
 }
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif

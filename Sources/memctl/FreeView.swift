@@ -3,7 +3,10 @@ import JSONRPC
 
 /// `memctl free`: the table `free` prints, from `meminfo`.
 struct FreeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "free", abstract: "Memory in use and free, like free(1).")
+    static let configuration = CommandConfiguration(
+        commandName: "free",
+        abstract: "Memory in use and free, like free(1)."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .short, help: "Human-readable (Ki, Mi, Gi).") var h = false
@@ -41,10 +44,15 @@ enum FreeView {
         let header = ["total", "used", "free", "shared", "buff/cache", "available"]
         // procps 4's free.c: the label in 8 columns, then " %11s" per figure.
         var lines = [Format.pad("", 8) + header.map { " " + Format.pad($0, 11) }.joined()]
-        lines.append(Format.pad("Mem:", 8, right: false)
-            + ["total", "used", "free", "shared", "buffCache", "available"].map { " " + Format.pad(cell($0), 11) }.joined())
-        lines.append(Format.pad("Swap:", 8, right: false)
-            + ["swapTotal", "swapUsed", "swapFree"].map { " " + Format.pad(cell($0), 11) }.joined())
+        lines.append(
+            Format.pad("Mem:", 8, right: false)
+                + ["total", "used", "free", "shared", "buffCache", "available"].map { " " + Format.pad(cell($0), 11) }
+                .joined()
+        )
+        lines.append(
+            Format.pad("Swap:", 8, right: false)
+                + ["swapTotal", "swapUsed", "swapFree"].map { " " + Format.pad(cell($0), 11) }.joined()
+        )
         return lines.joined(separator: "\n")
     }
 }

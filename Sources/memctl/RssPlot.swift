@@ -14,8 +14,10 @@ struct RssPlot {
     var processes: [Series]
     var tree: [(ms: Int, bytes: Int)]
 
-    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                          "#bcbd22", "#17becf"]
+    static let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ]
 
     func svg(width: Int = 900, height: Int = 480) -> String {
         let (left, right, top, bottom) = (70.0, 200.0, 40.0, 50.0)
@@ -40,16 +42,20 @@ struct RssPlot {
             """
         // Axes with five ticks each: MiB up, seconds across.
         out += "<g stroke=\"#999\" stroke-width=\"1\">"
-        out += "<line x1=\"\(number(left))\" y1=\"\(number(top))\" x2=\"\(number(left))\" y2=\"\(number(top + plotHeight))\"/>"
-        out += "<line x1=\"\(number(left))\" y1=\"\(number(top + plotHeight))\" x2=\"\(number(left + plotWidth))\" "
+        out +=
+            "<line x1=\"\(number(left))\" y1=\"\(number(top))\" x2=\"\(number(left))\" y2=\"\(number(top + plotHeight))\"/>"
+        out +=
+            "<line x1=\"\(number(left))\" y1=\"\(number(top + plotHeight))\" x2=\"\(number(left + plotWidth))\" "
             + "y2=\"\(number(top + plotHeight))\"/></g>\n"
         for step in 0...4 {
             let fraction = Double(step) / 4
             let yy = top + plotHeight - fraction * plotHeight
             let xx = left + fraction * plotWidth
-            out += "<text x=\"\(number(left - 6))\" y=\"\(number(yy + 4))\" text-anchor=\"end\">"
+            out +=
+                "<text x=\"\(number(left - 6))\" y=\"\(number(yy + 4))\" text-anchor=\"end\">"
                 + "\(Self.trim(yTop * fraction)) MiB</text>\n"
-            out += "<text x=\"\(number(xx))\" y=\"\(number(top + plotHeight + 18))\" text-anchor=\"middle\">"
+            out +=
+                "<text x=\"\(number(xx))\" y=\"\(number(top + plotHeight + 18))\" text-anchor=\"middle\">"
                 + "\(Self.trim(Double(maxMs) / 1000 * fraction)) s</text>\n"
         }
         func polyline(_ points: [(ms: Int, bytes: Int)], color: String, width: Double, data: String) -> String {
@@ -65,7 +71,8 @@ struct RssPlot {
             out += polyline(series.points, color: color, width: 1.5, data: "data-pid=\"\(series.pid)\"")
             legendY += 16
             if legendY < top + plotHeight {
-                out += "<text x=\"\(number(left + plotWidth + 12))\" y=\"\(number(legendY))\" fill=\"\(color)\">"
+                out +=
+                    "<text x=\"\(number(left + plotWidth + 12))\" y=\"\(number(legendY))\" fill=\"\(color)\">"
                     + "— \(series.pid) \(Self.escape(series.command))</text>\n"
             }
         }
@@ -98,7 +105,11 @@ struct RssPlot {
             case "'": out += "&apos;"
             default:
                 // Control characters are not allowed in XML 1.0.
-                if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" { out += "?" } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" {
+                    out += "?"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out

@@ -3,7 +3,7 @@ import JSONRPC
 import MemdProtocol
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `memctl run -- COMMAND`: runs COMMAND, watched by memd from its first instruction, and reports
@@ -17,7 +17,8 @@ struct RunCommand: ParsableCommand {
         discussion: """
             memctl starts COMMAND itself (inheriting the terminal) and holds it at the start until memd's first \
             sample, so nothing it does is missed. The report goes to stderr (or --output FILE), as time -v's does.
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "Between samples (default 100ms).") var interval: String = "100ms"
@@ -57,7 +58,9 @@ struct RunCommand: ParsableCommand {
             }
             return RunOutcome(summary: summary, exit: child.wait())
         }
-        let report = json ? JSONWriter.string(outcome.json(command: command)) : outcome.text(command: command, intervalMs: intervalMs)
+        let report =
+            json
+            ? JSONWriter.string(outcome.json(command: command)) : outcome.text(command: command, intervalMs: intervalMs)
         if let output {
             guard Self.write(report + "\n", to: output) else {
                 standardError("memctl: cannot write \(output): \(String(cString: strerror(errno)))")

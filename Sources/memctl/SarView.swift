@@ -4,7 +4,9 @@ import JSONRPC
 /// `memctl sar -r|-B [interval [count]]`: sar's memory and paging reports.
 struct SarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sar", abstract: "Memory (-r) or paging (-B) statistics, like sar, sampled by memd.")
+        commandName: "sar",
+        abstract: "Memory (-r) or paging (-B) statistics, like sar, sampled by memd."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .short, help: "Memory utilisation (sar -r), in kB like sar.") var r = false
@@ -96,8 +98,14 @@ enum SarView {
     }
 
     static func memoryRow(_ info: JSON) -> String {
-        line(Format.clock(), memoryCells(
-            info["sar"] ?? .null, total: Format.double(info["total"]), swapTotal: Format.double(info["swapTotal"])))
+        line(
+            Format.clock(),
+            memoryCells(
+                info["sar"] ?? .null,
+                total: Format.double(info["total"]),
+                swapTotal: Format.double(info["swapTotal"])
+            )
+        )
     }
 
     /// The mean of every figure; the percentages of the mean figures (as sar computes them).
@@ -108,8 +116,14 @@ enum SarView {
             mean[key] = .double(rows.reduce(0) { $0 + Format.double($1["sar"]?[key]) } / Double(max(rows.count, 1)))
         }
         let last = rows.last ?? .null
-        return line("Average:", memoryCells(
-            .object(mean), total: Format.double(last["total"]), swapTotal: Format.double(last["swapTotal"])))
+        return line(
+            "Average:",
+            memoryCells(
+                .object(mean),
+                total: Format.double(last["total"]),
+                swapTotal: Format.double(last["swapTotal"])
+            )
+        )
     }
 
     static func pagingRow(_ result: JSON) -> String {
@@ -128,5 +142,5 @@ enum SarView {
 }
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif

@@ -7,10 +7,12 @@ enum Sparkline {
         let shown = values.suffix(max(0, width))
         guard let low = shown.min(), let high = shown.max() else { return "" }
         let span = Double(high - low)
-        return String(shown.map { value -> Character in
-            guard span > 0 else { return blocks[0] }
-            let level = Int((Double(value - low) / span * Double(blocks.count - 1)).rounded())
-            return blocks[min(blocks.count - 1, max(0, level))]
-        })
+        return String(
+            shown.map { value -> Character in
+                guard span > 0 else { return blocks[0] }
+                let level = Int((Double(value - low) / span * Double(blocks.count - 1)).rounded())
+                return blocks[min(blocks.count - 1, max(0, level))]
+            }
+        )
     }
 }

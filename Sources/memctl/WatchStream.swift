@@ -3,7 +3,7 @@ import MemdProtocol
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// One `watch` call on a client: each `watch.sample` to `onSample`, the summary returned.
@@ -14,7 +14,10 @@ import Synchronization
 /// handler, and the main thread's blocking read is never interrupted.
 enum WatchStream {
     static func run(
-        _ client: MemdClient, params: JSONObject, stopOnInterrupt: Bool, onSample: (JSON) -> Void
+        _ client: MemdClient,
+        params: JSONObject,
+        stopOnInterrupt: Bool,
+        onSample: (JSON) -> Void
     ) throws -> JSON {
         let stopper = stopOnInterrupt ? InterruptStopper.start(client) : nil
         return try client.call(WatchMethod.name, params) { method, sample in
@@ -48,11 +51,16 @@ final class InterruptStopper: @unchecked Sendable {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         var thread = pthread_t()
         let context = Unmanaged.passRetained(stopper).toOpaque()
-        let started = pthread_create(&thread, nil, { context in
-            let stopper = Unmanaged<InterruptStopper>.fromOpaque(context!).takeRetainedValue()
-            stopper.waitForSignals()
-            return nil
-        }, context)
+        let started = pthread_create(
+            &thread,
+            nil,
+            { context in
+                let stopper = Unmanaged<InterruptStopper>.fromOpaque(context!).takeRetainedValue()
+                stopper.waitForSignals()
+                return nil
+            },
+            context
+        )
         if started == 0 { pthread_detach(thread) }
         return stopper
     }

@@ -3,7 +3,7 @@ import JSONRPC
 import MemdProtocol
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `memctl watch`: the `watch` method as a live view — a row per sample like `vmstat 1`, with a
@@ -15,7 +15,8 @@ struct WatchCommand: ParsableCommand {
         discussion: """
             Ctrl-C ends the watch through watch.stop and prints the summary. With --json, every sample \
             (an object with "seq") and then the summary (an object with "endedBy") is printed as one line.
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("pid"), help: "A process to follow (repeat for more).") var pids: [Int] = []
@@ -74,7 +75,8 @@ struct WatchView {
     private var treeRss: [Int] = []
     private var rows = 0
 
-    static let header = Format.pad("time", 8, right: false) + Format.pad("used", 9) + Format.pad("avail", 9)
+    static let header =
+        Format.pad("time", 8, right: false) + Format.pad("used", 9) + Format.pad("avail", 9)
         + Format.pad("psi10", 7) + Format.pad("procs", 6) + Format.pad("tree rss", 10) + "  trend / processes"
 
     /// The lines a sample adds: the header every 20 rows, events, then the row.
@@ -103,8 +105,10 @@ struct WatchView {
         if !processes.isEmpty {
             line += "  " + Format.pad(Sparkline.render(treeRss, width: 16), 16, right: false)
             let largest = processes.sorted { Format.int($0["rss"]) > Format.int($1["rss"]) }.prefix(3)
-            line += largest.map { " \(Format.int($0["pid"]))/\($0["command"]?.stringValue ?? "")=\(Format.human(Format.int($0["rss"])))" }
-                .joined()
+            line += largest.map {
+                " \(Format.int($0["pid"]))/\($0["command"]?.stringValue ?? "")=\(Format.human(Format.int($0["rss"])))"
+            }
+            .joined()
         }
         lines.append(line)
         return lines
@@ -135,8 +139,10 @@ struct WatchView {
                 + "ended by \(summary["endedBy"]?.stringValue ?? "?")"
         ]
         if let used = peaks["systemUsed"]?.intValue {
-            lines.append("system: used at most \(Format.human(used)), available at least "
-                + Format.human(Format.int(peaks["availableMin"])))
+            lines.append(
+                "system: used at most \(Format.human(used)), available at least "
+                    + Format.human(Format.int(peaks["availableMin"]))
+            )
         }
         if let some = peaks["pressureSomeAvg10Max"]?.doubleValue {
             lines.append("memory pressure: some avg10 at most \(Format.fixed(some, 2))%")
@@ -171,7 +177,8 @@ struct WatchView {
                     + Format.pad(Format.human(Format.int(p["rssMax"])), 9) + Format.pad(seconds(p["rssMaxAtMs"]), 8)
                     + Format.pad(p["pssMax"]?.intValue.map(Format.human) ?? "-", 9)
                     + Format.pad("\(Format.int(p["minflt"]))", 9) + Format.pad("\(Format.int(p["majflt"]))", 7)
-                    + Format.pad(seconds(p["exitedAtMs"]), 8) + "  " + (p["command"]?.stringValue ?? ""))
+                    + Format.pad(seconds(p["exitedAtMs"]), 8) + "  " + (p["command"]?.stringValue ?? "")
+            )
         }
         return lines.joined(separator: "\n")
     }

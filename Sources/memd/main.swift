@@ -7,7 +7,7 @@ import ProcFS
 import ServiceLifecycle
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// glibc's mallopt(3) and two of its parameters (<malloc.h>, which the Glibc module does not import).
@@ -29,7 +29,8 @@ struct Memd: AsyncParsableCommand {
             $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
             for anyone else. Talk to it with memctl, \
             or paste a line into `socat - UNIX-CONNECT:PATH`.
-            """)
+            """
+    )
 
     @Option(name: .long, help: "Socket path.")
     var socket: String?
@@ -76,7 +77,10 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Experiments running at once.")
     var maxExperiments: Int = defaults.maxExperiments
 
-    @Option(name: .customLong("max-experiments-per-uid"), help: "Experiments running at once for one uid other than root.")
+    @Option(
+        name: .customLong("max-experiments-per-uid"),
+        help: "Experiments running at once for one uid other than root."
+    )
     var maxExperimentsPerUID: Int = 1
 
     @Option(name: .long, help: "Seconds an experiment may run.")
@@ -90,7 +94,8 @@ struct Memd: AsyncParsableCommand {
         help: """
             Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9731, [::1]:9731). \
             Binds exactly there: use a loopback address unless the network is meant to read them.
-            """)
+            """
+    )
     var metricsListen: String?
 
     @Option(name: .long, help: "Longest HTTP request to the metrics listener (head and body), in bytes.")
@@ -118,7 +123,9 @@ struct Memd: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, like 0600") }
+        guard UInt32(socketMode, radix: 8) != nil else {
+            throw ValidationError("--socket-mode must be octal, like 0600")
+        }
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
             ("--max-connections-per-uid", maxConnectionsPerUid), ("--max-response-bytes", maxResponseBytes),
@@ -195,7 +202,8 @@ struct Memd: AsyncParsableCommand {
             let names = (openRPC["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             config.health = HealthMetrics(
                 version: openRPC["info"]?["version"]?.stringValue ?? "unknown",
-                methods: names + [CancelRequestMethod.name])
+                methods: names + [CancelRequestMethod.name]
+            )
         }
         let methods = MethodRegistry.table(config: config, openRPC: openRPC)
         let service = MemdService(config: config, methods: methods, logger: logger)
@@ -210,14 +218,20 @@ struct Memd: AsyncParsableCommand {
             var perUser: (@Sendable () -> [UserMemory])?
             if metricsUsage { perUser = { HostUsage.byUser() } }
             let scraper = Scraper(
-                health: config.health, cgroups: cgroups, cgroupDepth: metricsCgroupDepth, perUserUsage: perUser)
+                health: config.health,
+                cgroups: cgroups,
+                cgroupDepth: metricsCgroupDepth,
+                perUserUsage: perUser
+            )
             services.append(.init(service: MetricsServer(options: options, scraper: scraper, logger: logger)))
         }
         let group = ServiceGroup(
             configuration: .init(
                 services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch {

@@ -1,8 +1,10 @@
+import Testing
+
+@testable import MMU
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import MMU
 
 /// SplitMix64: a tiny seeded generator, so a run can be replayed from its seed.
 struct SeededGenerator: RandomNumberGenerator {
@@ -102,37 +104,72 @@ struct FuzzTests {
                 switch op {
                 case 0:
                     _ = try m.spawn(
-                        command: chance(90) ? "prog" : pick(["", "/bin/x"]), textBytes: chance(80) ? 64 << 10 : value(),
-                        dataBytes: chance(80) ? 16 << 10 : value(), stackBytes: chance(80) ? 132 << 10 : value())
+                        command: chance(90) ? "prog" : pick(["", "/bin/x"]),
+                        textBytes: chance(80) ? 64 << 10 : value(),
+                        dataBytes: chance(80) ? 16 << 10 : value(),
+                        stackBytes: chance(80) ? 132 << 10 : value()
+                    )
                 case 1, 2:
                     let file: (name: String, sizeBytes: UInt64)? = chance(40) ? (pick(["f", "g", ""]), value()) : nil
                     let r = try m.mmap(
-                        pid: pid(), length: length(), protection: protection(), shared: chance(30), file: file,
-                        offset: chance(60) ? 0 : value(), address: chance(50) ? nil : value())
+                        pid: pid(),
+                        length: length(),
+                        protection: protection(),
+                        shared: chance(30),
+                        file: file,
+                        offset: chance(60) ? 0 : value(),
+                        address: chance(50) ? nil : value()
+                    )
                     if let a = r.address { addresses.append(a) }
                 case 3: _ = try m.unmap(pid: pid(), address: value(), length: length())
                 case 4, 5:
-                    _ = try m.touch(pid: pid(), address: value(), length: length(), access: pick([.read, .write]),
-                                    stride: chance(70) ? 4096 : value())
+                    _ = try m.touch(
+                        pid: pid(),
+                        address: value(),
+                        length: length(),
+                        access: pick([.read, .write]),
+                        stride: chance(70) ? 4096 : value()
+                    )
                 case 6: _ = try m.read(pid: pid(), address: value(), length: Int(g.next() % 5000) - 100)
-                case 7: _ = try m.write(pid: pid(), address: value(), bytes: [UInt8](repeating: 0x41, count: Int(g.next() % 5000)))
+                case 7:
+                    _ = try m.write(
+                        pid: pid(),
+                        address: value(),
+                        bytes: [UInt8](repeating: 0x41, count: Int(g.next() % 5000))
+                    )
                 case 8: _ = try m.fork(pid: pid())
                 case 9: _ = try m.exit(pid: pid())
                 case 10: _ = try m.mprotect(pid: pid(), address: value(), length: length(), protection: protection())
                 case 11:
-                    _ = try m.translate(pid: pid(), address: value(), access: pick([.read, .write, .exec]),
-                                        mode: pick([.user, .kernel]), dryRun: chance(30), trace: chance(30))
+                    _ = try m.translate(
+                        pid: pid(),
+                        address: value(),
+                        access: pick([.read, .write, .exec]),
+                        mode: pick([.user, .kernel]),
+                        dryRun: chance(30),
+                        trace: chance(30)
+                    )
                 case 12:
                     let count = chance(80) ? Int(g.next() % 3000) : pick([-1, 20_001, Int.max])
-                    let pattern: AddressPattern = switch g.next() % 4 {
-                    case 0: .sequential(start: value(), length: value(), count: count)
-                    case 1: .stride(start: value(), length: value(), stride: value(), count: count)
-                    case 2: .random(start: value(), length: value(), seed: g.next(), count: count)
-                    default: .addresses((0..<Int(g.next() % 50)).map { _ in value() })
-                    }
-                    _ = try m.translateBatch(pid: pid(), pattern: pattern, access: pick([.read, .write]),
-                                             dryRun: chance(20))
-                case 13: _ = try m.fileContents(name: pick(["f", "g", "/usr/bin/prog"]), offset: value(), length: Int(g.next() % 9000))
+                    let pattern: AddressPattern =
+                        switch g.next() % 4 {
+                        case 0: .sequential(start: value(), length: value(), count: count)
+                        case 1: .stride(start: value(), length: value(), stride: value(), count: count)
+                        case 2: .random(start: value(), length: value(), seed: g.next(), count: count)
+                        default: .addresses((0..<Int(g.next() % 50)).map { _ in value() })
+                        }
+                    _ = try m.translateBatch(
+                        pid: pid(),
+                        pattern: pattern,
+                        access: pick([.read, .write]),
+                        dryRun: chance(20)
+                    )
+                case 13:
+                    _ = try m.fileContents(
+                        name: pick(["f", "g", "/usr/bin/prog"]),
+                        offset: value(),
+                        length: Int(g.next() % 9000)
+                    )
                 case 14: try m.writeFile(name: pick(["f", "g"]), offset: value(), bytes: [1, 2, 3])
                 default:
                     if chance(50) { _ = try m.sync() } else { _ = try m.dropCaches() }
@@ -142,7 +179,9 @@ struct FuzzTests {
                 if ProcessInfoShim.verbose { print("step \(step) op \(op) \(error)") }
                 let known: [MMUError.Code] = [.invalidArgument, .unknownPID, .resourceLimit, .machinePanicked]
                 #expect(known.contains(error.code), "seed \(seed) step \(step) op \(op): \(error)")
-                if error.code == .invalidArgument { #expect(error.parameter != nil, "seed \(seed) step \(step): \(error)") }
+                if error.code == .invalidArgument {
+                    #expect(error.parameter != nil, "seed \(seed) step \(step): \(error)")
+                }
             }
             m.settleBudget()
             #expect(budget.used <= budget.limit, "seed \(seed) step \(step): budget passed")
@@ -154,7 +193,10 @@ struct FuzzTests {
                 for p in m.pids {
                     let stats = try m.processStats(pid: p)
                     #expect(stats.rss <= config.physicalBytes, "seed \(seed) step \(step) pid \(p)")
-                    #expect(try m.mappings(pid: p, detail: false).count <= limits.maxMappings, "seed \(seed) step \(step)")
+                    #expect(
+                        try m.mappings(pid: p, detail: false).count <= limits.maxMappings,
+                        "seed \(seed) step \(step)"
+                    )
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 /// Hostile numbers through the MMU API: each is an error naming the param or a simulated result
@@ -23,15 +24,31 @@ struct InputTests {
         }
         #expect(error?.parameter == "offset")
         // The largest allowed: offset + length = 2^63; a fault beyond the file's end is SIGBUS, not a trap.
-        let a = try #require(try m.mmap(pid: pid, length: 8192, protection: [.read], file: ("f", 4096),
-                                        offset: (1 << 63) - 8192).address)
+        let a = try #require(
+            try m.mmap(
+                pid: pid,
+                length: 8192,
+                protection: [.read],
+                file: ("f", 4096),
+                offset: (1 << 63) - 8192
+            ).address
+        )
         let t = try m.touch(pid: pid, address: a + 4096, length: 4096, access: .read)
         #expect(t.segv != nil)
         let pid2 = try spawn(m)
-        let b = try #require(try m.mmap(pid: pid2, length: 8192, protection: [.read], file: ("f", 4096),
-                                        offset: (1 << 63) - 8192).address)
+        let b = try #require(
+            try m.mmap(
+                pid: pid2,
+                length: 8192,
+                protection: [.read],
+                file: ("f", 4096),
+                offset: (1 << 63) - 8192
+            ).address
+        )
         #expect(try m.munmap(pid: pid2, address: b, length: 4096) == 0)
-        #expect(try m.mappings(pid: pid2, detail: false).contains { $0.start == b + 4096 && $0.offset == (1 << 63) - 4096 })
+        #expect(
+            try m.mappings(pid: pid2, detail: false).contains { $0.start == b + 4096 && $0.offset == (1 << 63) - 4096 }
+        )
     }
 
     @Test func lengthsThatWrap() throws {
@@ -43,7 +60,9 @@ struct InputTests {
         }
         // Beyond the address space: ENOMEM, as Linux.
         #expect(try m.mmap(pid: pid, length: 1 << 48, protection: [.read]).errno == "ENOMEM")
-        #expect(throws: MMUError.self) { try m.touch(pid: pid, address: UInt64.max - 4095, length: 8192, access: .read) }
+        #expect(throws: MMUError.self) {
+            try m.touch(pid: pid, address: UInt64.max - 4095, length: 8192, access: .read)
+        }
         #expect(throws: MMUError.self) { try m.munmap(pid: pid, address: UInt64.max - 4095, length: 8192) }
         #expect(throws: MMUError.self) { try m.read(pid: pid, address: UInt64.max, length: 2) }
         #expect(throws: MMUError.self) { try m.write(pid: pid, address: UInt64.max, bytes: [1, 2]) }

@@ -6,7 +6,7 @@ import Testing
 @testable import MemdMetrics
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A real memd's `/metrics` over TCP: formats, status codes, fresh reads, limits.
@@ -90,8 +90,10 @@ import Testing
     @Test func openMetricsWhenAsked() throws {
         let memd = try MetricsMemd()
         let response = try HTTPExchange.get(
-            port: memd.port, path: "/metrics?ignored=1",
-            headers: ["Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"])
+            port: memd.port,
+            path: "/metrics?ignored=1",
+            headers: ["Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"]
+        )
         #expect(response.status == 200)
         #expect(response.header("Content-Type") == "application/openmetrics-text; version=1.0.0; charset=utf-8")
         #expect(response.text.hasSuffix("\n# EOF\n"))

@@ -15,7 +15,8 @@ import Testing
 
     @Test func negotiation() {
         // Prometheus 2.x's scrape Accept header.
-        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
             + "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
         #expect(ExpositionFormat.negotiate(accept: [prometheus]) == .openMetrics)
         #expect(ExpositionFormat.negotiate(accept: []) == .prometheusText)
@@ -104,8 +105,10 @@ import Testing
         #expect(address.host == host && address.port == port)
     }
 
-    @Test(arguments: ["9731", "::1:9731", "127.0.0.1:65536", "127.0.0.1:-1", ":80", "127.0.0.1:99999999999999999999999",
-                      "[::1]9731", "127.0.0.1:"])
+    @Test(arguments: [
+        "9731", "::1:9731", "127.0.0.1:65536", "127.0.0.1:-1", ":80", "127.0.0.1:99999999999999999999999",
+        "[::1]9731", "127.0.0.1:",
+    ])
     func badListenAddresses(text: String) {
         #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: text) }
     }

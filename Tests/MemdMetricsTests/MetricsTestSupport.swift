@@ -4,7 +4,7 @@ import ProcFS
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The directory holding the built products (memd, memctl, memlab).
@@ -18,7 +18,11 @@ let productsDirectory: URL = {
     return URL(fileURLWithPath: ".build/debug")
 }()
 
-enum TestFailure: Error { case notStarted(String), http(String), missing(String) }
+enum TestFailure: Error {
+    case notStarted(String)
+    case http(String)
+    case missing(String)
+}
 
 /// A free TCP port on 127.0.0.1, found by binding port 0 and closing again.
 func freeLoopbackPort() throws -> Int {
@@ -55,9 +59,10 @@ final class MetricsMemd {
         socketPath = directory.appendingPathComponent("memd.sock").path
         port = try freeLoopbackPort()
         process.executableURL = productsDirectory.appendingPathComponent("memd")
-        process.arguments = [
-            "--socket", socketPath, "--log-level", "warning", "--metrics-listen", "127.0.0.1:\(port)",
-        ] + arguments
+        process.arguments =
+            [
+                "--socket", socketPath, "--log-level", "warning", "--metrics-listen", "127.0.0.1:\(port)",
+            ] + arguments
         process.standardError = stderr
         try process.run()
         for _ in 0..<250 {
@@ -99,7 +104,8 @@ struct HTTPExchange {
 
     static func get(port: Int, path: String, method: String = "GET", headers: [String] = []) throws -> HTTPExchange {
         let connection = try TCPConnection(port: port)
-        let request = (["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"] + headers)
+        let request =
+            (["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"] + headers)
             .joined(separator: "\r\n") + "\r\n\r\n"
         guard connection.send(Array(request.utf8)) else { throw TestFailure.http("send failed") }
         return try parse(connection.receiveAll())
@@ -233,7 +239,10 @@ func runProgram(_ path: String, _ arguments: [String], input: [UInt8] = []) thro
     process.standardOutput = output
     process.standardError = output
     try process.run()
-    let writer = Thread { stdin.fileHandleForWriting.write(Data(input)); try? stdin.fileHandleForWriting.close() }
+    let writer = Thread {
+        stdin.fileHandleForWriting.write(Data(input))
+        try? stdin.fileHandleForWriting.close()
+    }
     writer.start()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

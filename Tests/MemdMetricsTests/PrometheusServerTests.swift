@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// memd scraped by a real Prometheus server (Debian's `prometheus`), both on
@@ -22,7 +22,8 @@ import Testing
         // The shipped rules, loaded by a real server too.
         try FileManager.default.copyItem(
             at: Self.clientDirectory.appendingPathComponent("rules.yml"),
-            to: directory.appendingPathComponent("rules.yml"))
+            to: directory.appendingPathComponent("rules.yml")
+        )
         let config = """
             global:
               scrape_interval: 1s
@@ -79,7 +80,8 @@ import Testing
 
         // The scrape has no error, in the format Prometheus asked for (OpenMetrics first).
         let targets = try HTTPExchange.get(port: port, path: "/api/v1/targets")
-        let active = ((try JSONSerialization.jsonObject(with: Data(targets.body)) as? [String: Any])?["data"]
+        let active =
+            ((try JSONSerialization.jsonObject(with: Data(targets.body)) as? [String: Any])?["data"]
             as? [String: Any])?["activeTargets"] as? [[String: Any]] ?? []
         #expect(active.count == 1)
         #expect(active.first?["health"] as? String == "up")

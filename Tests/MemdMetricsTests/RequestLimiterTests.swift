@@ -8,7 +8,8 @@ import Testing
 @Suite struct RequestLimiterTests {
     func channel(maxBytes: Int = 100) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel(
-            handler: RequestLimiter(maxBytes: maxBytes, timeout: .seconds(10), idleTimeout: .seconds(120)))
+            handler: RequestLimiter(maxBytes: maxBytes, timeout: .seconds(10), idleTimeout: .seconds(120))
+        )
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }

@@ -11,11 +11,13 @@ import Testing
     static func sizes(seed: UInt64, count: Int) -> [Int] {
         var state = seed
         func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return state >> 17
         }
-        let edges = [0, 1, 9, 10, 99, 100, 999, 1000, 1023, 1024, 1280, 1536, 10188, 10189, 10239, 10240,
-                     102_348, 1_022_976, 1_023_999, 1_048_576, 24_684_084, 10_433_331, 1_610_612]
+        let edges = [
+            0, 1, 9, 10, 99, 100, 999, 1000, 1023, 1024, 1280, 1536, 10188, 10189, 10239, 10240,
+            102_348, 1_022_976, 1_023_999, 1_048_576, 24_684_084, 10_433_331, 1_610_612,
+        ]
         return (0..<count).map { index in
             if index < edges.count { return edges[index] }
             let magnitude = Int(next() % 9)
@@ -27,7 +29,7 @@ import Testing
 
     @Test func freeMatchesProcpsToTheCharacter() throws {
         guard getuid() == 0, (try? run("unshare", ["-m", "true"]))?.status == 0 else { return }
-        let seed = UInt64(ProcessInfo.processInfo.environment["MEMD_TEST_SEED"] ?? "") ?? 20261129
+        let seed = UInt64(ProcessInfo.processInfo.environment["MEMD_TEST_SEED"] ?? "") ?? 20_261_129
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("memd-free-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -42,12 +44,13 @@ import Testing
                 "Buffers": pick(3), "Cached": pick(4), "SReclaimable": pick(5), "Shmem": pick(6),
                 "SwapTotal": pick(7) * 2, "SwapFree": pick(7),
             ]
-            let text = real.split(separator: "\n").map { line -> String in
-                let key = String(line.prefix { $0 != ":" })
-                guard let value = values[key] else { return String(line) }
-                return key + ":" + String(repeating: " ", count: max(1, 15 - key.count - String(value).count))
-                    + String(value) + " kB"
-            }.joined(separator: "\n") + "\n"
+            let text =
+                real.split(separator: "\n").map { line -> String in
+                    let key = String(line.prefix { $0 != ":" })
+                    guard let value = values[key] else { return String(line) }
+                    return key + ":" + String(repeating: " ", count: max(1, 15 - key.count - String(value).count))
+                        + String(value) + " kB"
+                }.joined(separator: "\n") + "\n"
             let path = directory.appendingPathComponent("meminfo-\(case_)").path
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             files.append(path)
@@ -74,7 +77,10 @@ import Testing
         #expect(blocks.count == files.count * 5)
         for block in blocks {
             let parts = block.components(separatedBy: "-- memctl\n")
-            guard parts.count == 2 else { Issue.record("malformed block \(block)"); continue }
+            guard parts.count == 2 else {
+                Issue.record("malformed block \(block)")
+                continue
+            }
             let title = parts[0].prefix { $0 != "\n" }
             let free = parts[0].split(separator: "\n").dropFirst().joined(separator: "\n")
             let memctl = parts[1].split(separator: "\n").joined(separator: "\n")

@@ -33,7 +33,8 @@ struct FuzzGenerator {
         case 0, 1, 2: return hex || v > UInt64(Int64.max) ? "\"0x\(String(v, radix: 16))\"" : "\(v)"
         case 3, 4: return v <= UInt64(Int64.max) ? "\(v)" : "\"0x\(String(v, radix: 16))\""
         case 5: return g.pick(["18446744073709551616", "-1", "-4096", "1e300", "4095.5", "-0", "9223372036854775808"])
-        case 6: return g.pick(["\"abc\"", "true", "null", "[]", "{}", "\"0x\"", "\"-0x1000\"", "\"0x10000000000000000\""])
+        case 6:
+            return g.pick(["\"abc\"", "true", "null", "[]", "{}", "\"0x\"", "\"-0x1000\"", "\"0x10000000000000000\""])
         default: return "\((g.next() % 64 + 1) * 4096 - (g.chance(20) ? 1 : 0))"
         }
     }
@@ -54,7 +55,9 @@ struct FuzzGenerator {
             var g = FuzzGenerator(state: seed)
             var machines: [String] = []
             for addressing in ["virtual", "physical"] {
-                let m = try #require(try call(client, "sim.create", ["addressing": .string(addressing)])["machine"]?.stringValue)
+                let m = try #require(
+                    try call(client, "sim.create", ["addressing": .string(addressing)])["machine"]?.stringValue
+                )
                 machines.append(m)
                 _ = try call(client, "sim.spawn", ["machine": .string(m)])
             }
@@ -68,31 +71,52 @@ struct FuzzGenerator {
                 switch step % 8 == 0 ? 0 : g.next() % 12 {
                 case 0:
                     method = "sim.spawn"
-                    if g.chance(30) { params.append((g.pick(["textBytes", "dataBytes", "stackBytes"]), Self.number(&g, near: near))) }
+                    if g.chance(30) {
+                        params.append((g.pick(["textBytes", "dataBytes", "stackBytes"]), Self.number(&g, near: near)))
+                    }
                 case 1, 2:
                     method = "sim.mmap"
-                    params += [("pid", pid), ("length", Self.number(&g, near: near, hex: false)), ("prot", g.pick(["\"rw-\"", "\"r--\"", "\"rwx\"", "\"xyz\"", "7"]))]
+                    params += [
+                        ("pid", pid), ("length", Self.number(&g, near: near, hex: false)),
+                        ("prot", g.pick(["\"rw-\"", "\"r--\"", "\"rwx\"", "\"xyz\"", "7"])),
+                    ]
                     if g.chance(40) {
-                        params.append(("file", "{\"name\":\"f\",\"sizeBytes\":\(Self.number(&g, near: near, hex: false))}"))
+                        params.append(
+                            ("file", "{\"name\":\"f\",\"sizeBytes\":\(Self.number(&g, near: near, hex: false))}")
+                        )
                         if g.chance(60) { params.append(("offset", Self.number(&g, near: near))) }
                     }
                     if g.chance(30) { params.append(("address", Self.number(&g, near: near))) }
                 case 3:
                     method = "sim.munmap"
-                    params += [("pid", pid), ("address", Self.number(&g, near: near)), ("length", Self.number(&g, near: near, hex: false))]
+                    params += [
+                        ("pid", pid), ("address", Self.number(&g, near: near)),
+                        ("length", Self.number(&g, near: near, hex: false)),
+                    ]
                 case 4, 5:
                     method = "sim.touch"
-                    params += [("pid", pid), ("address", Self.number(&g, near: near)), ("length", Self.number(&g, near: near, hex: false)),
-                               ("access", g.pick(["\"read\"", "\"write\"", "\"exec\""]))]
+                    params += [
+                        ("pid", pid), ("address", Self.number(&g, near: near)),
+                        ("length", Self.number(&g, near: near, hex: false)),
+                        ("access", g.pick(["\"read\"", "\"write\"", "\"exec\""])),
+                    ]
                     if g.chance(40) { params.append(("stride", Self.number(&g, near: near, hex: false))) }
                 case 6:
                     method = "sim.read"
-                    params += [("pid", pid), ("address", Self.number(&g, near: near)), ("length", g.pick(["0", "1", "4096", "4097", "-1"]))]
+                    params += [
+                        ("pid", pid), ("address", Self.number(&g, near: near)),
+                        ("length", g.pick(["0", "1", "4096", "4097", "-1"])),
+                    ]
                 case 7:
                     method = "sim.write"
-                    params += [("pid", pid), ("address", Self.number(&g, near: near)), ("data", g.pick(["\"hi\"", "\"/w==\"", "5"]))]
+                    params += [
+                        ("pid", pid), ("address", Self.number(&g, near: near)),
+                        ("data", g.pick(["\"hi\"", "\"/w==\"", "5"])),
+                    ]
                     if g.chance(50) { params.append(("encoding", "\"base64\"")) }
-                case 8: method = g.pick(["sim.fork", "sim.exit"]); params.append(("pid", pid))
+                case 8:
+                    method = g.pick(["sim.fork", "sim.exit"])
+                    params.append(("pid", pid))
                 case 9:
                     method = "simulateTranslation"
                     params += [("source", "\"sim\""), ("pid", pid)]
@@ -101,7 +125,12 @@ struct FuzzGenerator {
                         if g.chance(50) { params.append(("trace", "true")) }
                     } else {
                         let count = g.pick(["0", "1", "1000", "10000001", "-1", "\"many\""])
-                        params.append(("pattern", "{\"start\":\(Self.number(&g, near: near)),\"length\":\(Self.number(&g, near: near)),\"count\":\(count),\"order\":\"stride\",\"stride\":\(Self.number(&g, near: near))}"))
+                        params.append(
+                            (
+                                "pattern",
+                                "{\"start\":\(Self.number(&g, near: near)),\"length\":\(Self.number(&g, near: near)),\"count\":\(count),\"order\":\"stride\",\"stride\":\(Self.number(&g, near: near))}"
+                            )
+                        )
                     }
                 case 10:
                     method = g.pick(["meminfo", "maps", "pageStats"])
@@ -111,8 +140,10 @@ struct FuzzGenerator {
                     method = g.pick(["sim.create", "sim.create", "sim.list", "sim.destroy"])
                     // (sim.destroy takes the newest machine; the first two stay for the whole run)
                     if method == "sim.create" {
-                        params = [("physicalBytes", Self.number(&g, near: [64 << 20, 1 << 30], hex: false)),
-                                  ("addressBits", g.pick(["32", "47", "48", "-1"]))]
+                        params = [
+                            ("physicalBytes", Self.number(&g, near: [64 << 20, 1 << 30], hex: false)),
+                            ("addressBits", g.pick(["32", "47", "48", "-1"])),
+                        ]
                         if g.chance(50) { params.append(("addressing", "\"physical\"")) }
                     } else if method == "sim.destroy", machines.count > 2, let m = machines.popLast() {
                         params = [("machine", "\"\(m)\"")]
@@ -134,8 +165,12 @@ struct FuzzGenerator {
                     if code == -32602 { #expect(error["data"]?["param"] != nil, "\(context)") }
                 } else {
                     #expect(reply["result"] != nil, "\(context)")
-                    if let a = reply["result"]?["address"]?.stringValue, let v = UInt64(a.dropFirst(2), radix: 16) { near.append(v) }
-                    if method == "sim.spawn" || method == "sim.fork", let p = reply["result"]?["pid"]?.intValue { pids.append(p) }
+                    if let a = reply["result"]?["address"]?.stringValue, let v = UInt64(a.dropFirst(2), radix: 16) {
+                        near.append(v)
+                    }
+                    if method == "sim.spawn" || method == "sim.fork", let p = reply["result"]?["pid"]?.intValue {
+                        pids.append(p)
+                    }
                     if method == "sim.create", let m = reply["result"]?["machine"]?.stringValue { machines.append(m) }
                 }
                 guard memd.process.isRunning else {

@@ -22,38 +22,67 @@ func line(_ value: JSON) -> String {
     @Test func theCrashLinesAreAnswered() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
-        let created = try rawCall(client, #"{"jsonrpc":"2.0","id":1,"method":"sim.create","params":{"addressing":"physical"}}"#)
+        let created = try rawCall(
+            client,
+            #"{"jsonrpc":"2.0","id":1,"method":"sim.create","params":{"addressing":"physical"}}"#
+        )
         let m = try #require(created["result"]?["machine"]?.stringValue)
-        let spawned = try rawCall(client, #"{"jsonrpc":"2.0","id":2,"method":"sim.spawn","params":{"machine":"\#(m)"}}"#)
+        let spawned = try rawCall(
+            client,
+            #"{"jsonrpc":"2.0","id":2,"method":"sim.spawn","params":{"machine":"\#(m)"}}"#
+        )
         #expect(spawned["result"]?["pid"] == 1)
         let unmapped = try rawCall(
             client,
-            #"{"jsonrpc":"2.0","id":3,"method":"sim.munmap","params":{"machine":"\#(m)","pid":1,"address":"0x8000000","length":4096}}"#)
+            #"{"jsonrpc":"2.0","id":3,"method":"sim.munmap","params":{"machine":"\#(m)","pid":1,"address":"0x8000000","length":4096}}"#
+        )
         #expect(unmapped["error"]?["code"] == -32602)
         #expect(unmapped["error"]?["data"]?["param"] == "address")
 
         let v = try #require(try call(client, "sim.create")["machine"])
         _ = try call(client, "sim.spawn", ["machine": v])
         let file: JSON = ["name": "f", "sizeBytes": 4096]
-        let refused = try rawCall(client, line([
-            "jsonrpc": "2.0", "id": 4, "method": "sim.mmap",
-            "params": ["machine": v, "pid": 1, "length": 8192, "prot": "r--", "file": file, "offset": "0xfffffffffffff000"],
-        ]))
+        let refused = try rawCall(
+            client,
+            line([
+                "jsonrpc": "2.0", "id": 4, "method": "sim.mmap",
+                "params": [
+                    "machine": v, "pid": 1, "length": 8192, "prot": "r--", "file": file, "offset": "0xfffffffffffff000",
+                ],
+            ])
+        )
         #expect(refused["error"]?["code"] == -32602 && refused["error"]?["data"]?["param"] == "offset")
         // The largest offset allowed (offset + length = 2^63): the second page is beyond the file (SIGBUS).
-        let mapped = try call(client, "sim.mmap", [
-            "machine": v, "pid": 1, "length": 8192, "prot": "r--", "file": file, "offset": "0x7fffffffffffe000",
-        ])
+        let mapped = try call(
+            client,
+            "sim.mmap",
+            [
+                "machine": v, "pid": 1, "length": 8192, "prot": "r--", "file": file, "offset": "0x7fffffffffffe000",
+            ]
+        )
         let a = hexValue(mapped["address"])
-        let touched = try call(client, "sim.touch", [
-            "machine": v, "pid": 1, "address": .hex(a + 4096), "length": 4096, "access": "read",
-        ])
+        let touched = try call(
+            client,
+            "sim.touch",
+            [
+                "machine": v, "pid": 1, "address": .hex(a + 4096), "length": 4096, "access": "read",
+            ]
+        )
         #expect(touched["segv"] != nil)
         _ = try call(client, "sim.spawn", ["machine": v])
-        let b = hexValue(try call(client, "sim.mmap", [
-            "machine": v, "pid": 2, "length": 8192, "prot": "r--", "file": file, "offset": "0x7fffffffffffe000",
-        ])["address"])
-        #expect(try call(client, "sim.munmap", ["machine": v, "pid": 2, "address": .hex(b), "length": 4096])["freedPages"] == 0)
+        let b = hexValue(
+            try call(
+                client,
+                "sim.mmap",
+                [
+                    "machine": v, "pid": 2, "length": 8192, "prot": "r--", "file": file, "offset": "0x7fffffffffffe000",
+                ]
+            )["address"]
+        )
+        #expect(
+            try call(client, "sim.munmap", ["machine": v, "pid": 2, "address": .hex(b), "length": 4096])["freedPages"]
+                == 0
+        )
         #expect(try call(client, "sim.list")["machines"]?.arrayValue?.count == 2)
         #expect(memd.process.isRunning)
     }
@@ -81,10 +110,19 @@ extension SimLimitsTests {
         let client = try memd.client()
         let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
-        let a = hexValue(try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(16 << 40), "prot": "rw-"])["address"])
-        let error = try #require(serverError(client, "sim.touch", [
-            "machine": m, "pid": 1, "address": .hex(a), "length": .int(16 << 40), "access": "write", "stride": .int(2 << 20),
-        ]))
+        let a = hexValue(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(16 << 40), "prot": "rw-"])["address"]
+        )
+        let error = try #require(
+            serverError(
+                client,
+                "sim.touch",
+                [
+                    "machine": m, "pid": 1, "address": .hex(a), "length": .int(16 << 40), "access": "write",
+                    "stride": .int(2 << 20),
+                ]
+            )
+        )
         #expect(error.code.rawValue == -32003)
         #expect(error.data["resource"] == "simMemory" && error.data["limit"] == .int(budget))
         let requested = try #require(error.data["requested"]?.intValue)
@@ -95,19 +133,31 @@ extension SimLimitsTests {
         let row = try call(client, "pageStats", ["source": "sim", "machine": m, "pid": 1])
         #expect(row["rss"] == .int(completed * 4096) && row["minflt"] == .int(completed))
         // Usable: the pages already there can be touched again (no new memory), meminfo answers.
-        let again = try call(client, "sim.touch", [
-            "machine": m, "pid": 1, "address": .hex(a), "length": .int(completed << 21), "access": "read", "stride": .int(2 << 20),
-        ])
+        let again = try call(
+            client,
+            "sim.touch",
+            [
+                "machine": m, "pid": 1, "address": .hex(a), "length": .int(completed << 21), "access": "read",
+                "stride": .int(2 << 20),
+            ]
+        )
         #expect(again["pagesTouched"] == .int(completed) && again["minorFaults"] == 0)
         _ = try call(client, "meminfo", ["source": "sim", "machine": m])
         // Destroying the machine gives its budget back: a new one can grow again.
         _ = try call(client, "sim.destroy", ["machine": m])
         let n = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
         _ = try call(client, "sim.spawn", ["machine": n])
-        let b = hexValue(try call(client, "sim.mmap", ["machine": n, "pid": 1, "length": .int(1 << 40), "prot": "rw-"])["address"])
-        let t = try call(client, "sim.touch", [
-            "machine": n, "pid": 1, "address": .hex(b), "length": .int(1000 << 21), "access": "write", "stride": .int(2 << 20),
-        ])
+        let b = hexValue(
+            try call(client, "sim.mmap", ["machine": n, "pid": 1, "length": .int(1 << 40), "prot": "rw-"])["address"]
+        )
+        let t = try call(
+            client,
+            "sim.touch",
+            [
+                "machine": n, "pid": 1, "address": .hex(b), "length": .int(1000 << 21), "access": "write",
+                "stride": .int(2 << 20),
+            ]
+        )
         #expect(t["pagesTouched"] == 1000)
         #expect(memd.process.isRunning)
     }
@@ -157,10 +207,16 @@ extension SimLimitsTests {
         }
         let refused = try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 4096, "prot": "rw-"])
         #expect(refused["address"] == .null && refused["errno"] == "ENOMEM")
-        let split = try call(client, "sim.munmap", ["machine": m, "pid": 1, "address": .hex(last + 4096), "length": 4096])
+        let split = try call(
+            client,
+            "sim.munmap",
+            ["machine": m, "pid": 1, "address": .hex(last + 4096), "length": 4096]
+        )
         #expect(split["errno"] == "ENOMEM")
         _ = try call(client, "sim.munmap", ["machine": m, "pid": 1, "address": .hex(last), "length": 12288])
-        #expect(try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 4096, "prot": "rw-"])["address"] != .null)
+        #expect(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 4096, "prot": "rw-"])["address"] != .null
+        )
         // 4 mappings of spawn (344 KiB) and 65,526 of 12 KiB, one of them swapped for 4 KiB.
         let row = try call(client, "pageStats", ["source": "sim", "machine": m, "pid": 1])
         #expect(row["vsz"] == .int(344 * 1024 + 65_525 * 12288 + 4096))
@@ -172,16 +228,30 @@ extension SimLimitsTests {
         let client = try memd.client()
         let m = try #require(try call(client, "sim.create")["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
-        let a = hexValue(try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(16 << 20), "prot": "rw-"])["address"])
-        let touch = try #require(serverError(client, "sim.touch", [
-            "machine": m, "pid": 1, "address": .hex(a), "length": 10_000_001, "access": "read", "stride": 1,
-        ]))
+        let a = hexValue(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(16 << 20), "prot": "rw-"])["address"]
+        )
+        let touch = try #require(
+            serverError(
+                client,
+                "sim.touch",
+                [
+                    "machine": m, "pid": 1, "address": .hex(a), "length": 10_000_001, "access": "read", "stride": 1,
+                ]
+            )
+        )
         #expect(touch.code.rawValue == -32003 && touch.data["resource"] == "accesses")
         #expect(touch.data["limit"] == 10_000_000 && touch.data["requested"] == 10_000_001)
         let pattern: JSON = ["start": .hex(a), "length": .int(16 << 20), "count": 10_000_001, "order": "sequential"]
-        let translate = try #require(serverError(client, "simulateTranslation", [
-            "source": "sim", "machine": m, "pid": 1, "pattern": pattern,
-        ]))
+        let translate = try #require(
+            serverError(
+                client,
+                "simulateTranslation",
+                [
+                    "source": "sim", "machine": m, "pid": 1, "pattern": pattern,
+                ]
+            )
+        )
         #expect(translate.code.rawValue == -32003 && translate.data["resource"] == "accesses")
         #expect(translate.data["limit"] == 10_000_000)
         // Nothing was done: no fault counted.
@@ -196,14 +266,22 @@ extension SimLimitsTests {
         let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
         let length = 10_000_000 * 4096
-        let a = hexValue(try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(length), "prot": "rw-"])["address"])
-        try client.send(Array((line([
-            "jsonrpc": "2.0", "id": 77, "method": "sim.touch",
-            "params": ["machine": m, "pid": 1, "address": .hex(a), "length": .int(length), "access": "write"],
-        ]) + "\n").utf8))
+        let a = hexValue(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(length), "prot": "rw-"])["address"]
+        )
+        try client.send(
+            Array(
+                (line([
+                    "jsonrpc": "2.0", "id": 77, "method": "sim.touch",
+                    "params": ["machine": m, "pid": 1, "address": .hex(a), "length": .int(length), "access": "write"],
+                ]) + "\n").utf8
+            )
+        )
         usleep(300_000)
         let sent = Date()
-        try client.send(Array((line(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": 77]]) + "\n").utf8))
+        try client.send(
+            Array((line(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": 77]]) + "\n").utf8)
+        )
         let reply = try JSONParser.parse(try client.readLine())
         let elapsed = Date().timeIntervalSince(sent)
         print("cancel of a 10M-access sim.touch answered in \(Int(elapsed * 1000)) ms")
@@ -221,9 +299,15 @@ extension SimLimitsTests {
         let client = try memd.client()
         let m = try #require(try call(client, "sim.create")["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
-        let a = hexValue(try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 4096, "prot": "rw-"])["address"])
+        let a = hexValue(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 4096, "prot": "rw-"])["address"]
+        )
         let bytes: [UInt8] = [0x68, 0x69, 0xff, 0xfe, 0x00, 0xc3]
-        _ = try call(client, "sim.write", ["machine": m, "pid": 1, "address": .hex(a), "data": .string(Base64.encode(bytes)), "encoding": "base64"])
+        _ = try call(
+            client,
+            "sim.write",
+            ["machine": m, "pid": 1, "address": .hex(a), "data": .string(Base64.encode(bytes)), "encoding": "base64"]
+        )
         let read = try call(client, "sim.read", ["machine": m, "pid": 1, "address": .hex(a), "length": 6])
         #expect(read["encoding"] == "base64")
         #expect(Base64.decode(read["data"]?.stringValue ?? "") == bytes)
@@ -240,9 +324,15 @@ extension SimLimitsTests {
         _ = try call(client, "sim.spawn", ["machine": m])
         let pattern: JSON = ["start": "0x400000", "length": 65536, "count": 100_000, "order": "sequential"]
         let started = Date()
-        let error = try #require(serverError(client, "simulateTranslation", [
-            "source": "sim", "machine": m, "pid": 1, "pattern": pattern, "trace": true, "summaryOnly": false,
-        ]))
+        let error = try #require(
+            serverError(
+                client,
+                "simulateTranslation",
+                [
+                    "source": "sim", "machine": m, "pid": 1, "pattern": pattern, "trace": true, "summaryOnly": false,
+                ]
+            )
+        )
         #expect(error.code.rawValue == -32003 && error.data["resource"] == "responseBytes")
         #expect(error.data["limit"] == .int(64 << 20))
         #expect(Format.int(error.data["requested"]) > 64 << 20)
@@ -260,12 +350,21 @@ extension SimLimitsTests {
         let a = try memd.client()
         let m = try #require(try call(a, "sim.create")["machine"])
         _ = try call(a, "sim.spawn", ["machine": m])
-        let base = hexValue(try call(a, "sim.mmap", ["machine": m, "pid": 1, "length": .int(16 << 20), "prot": "rw-"])["address"])
+        let base = hexValue(
+            try call(a, "sim.mmap", ["machine": m, "pid": 1, "length": .int(16 << 20), "prot": "rw-"])["address"]
+        )
         for id in [501, 502] {
-            try a.send(Array((line([
-                "jsonrpc": "2.0", "id": .int(id), "method": "sim.touch",
-                "params": ["machine": m, "pid": 1, "address": .hex(base), "length": 10_000_000, "access": "write", "stride": 1],
-            ]) + "\n").utf8))
+            try a.send(
+                Array(
+                    (line([
+                        "jsonrpc": "2.0", "id": .int(id), "method": "sim.touch",
+                        "params": [
+                            "machine": m, "pid": 1, "address": .hex(base), "length": 10_000_000, "access": "write",
+                            "stride": 1,
+                        ],
+                    ]) + "\n").utf8
+                )
+            )
         }
         usleep(200_000)
         let b = try memd.client()
@@ -279,11 +378,17 @@ extension SimLimitsTests {
         let other = try timed {
             let n = try #require(try call(b, "sim.create")["machine"])
             _ = try call(b, "sim.spawn", ["machine": n])
-            _ = try call(b, "sim.touch", ["machine": n, "pid": 1, "address": "0x400000", "length": 65536, "access": "read"])
+            _ = try call(
+                b,
+                "sim.touch",
+                ["machine": n, "pid": 1, "address": "0x400000", "length": 65536, "access": "read"]
+            )
         }
         // A sim meminfo on the busy machine waits its turn in the queue (suspended), then answers.
-        print("while two 10M-access calls run: meminfo \(Int(meminfo * 1000)) ms, maps of self \(Int(maps * 1000)) ms, "
-            + "create+spawn+touch on another machine \(Int(other * 1000)) ms")
+        print(
+            "while two 10M-access calls run: meminfo \(Int(meminfo * 1000)) ms, maps of self \(Int(maps * 1000)) ms, "
+                + "create+spawn+touch on another machine \(Int(other * 1000)) ms"
+        )
         #expect(meminfo < 2 && maps < 2 && other < 2)
         a.disconnect()  // both long calls are cancelled: the machine answers again at once
         var count = 0

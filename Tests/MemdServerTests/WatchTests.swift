@@ -91,7 +91,11 @@ final class Kids {
 }
 
 /// A watch run to its end: the samples (checked against openrpc.json as they come) and the summary.
-func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> Void = { _, _ in }) throws
+func watch(
+    _ client: MemdClient,
+    _ params: JSONObject,
+    onSample: (Int, JSON) -> Void = { _, _ in }
+) throws
     -> (samples: [JSON], summary: JSON)
 {
     var samples: [JSON] = []
@@ -116,7 +120,8 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         let client = try memd.client()
         let kids = try Kids(["--gate", "--hold", "0.6", "24", "48", "16"])
         let (samples, summary) = try watch(
-            client, ["pids": [.int(Int(kids.pid))], "children": true, "untilExit": true, "intervalMs": 100, "pss": true]
+            client,
+            ["pids": [.int(Int(kids.pid))], "children": true, "untilExit": true, "intervalMs": 100, "pss": true]
         ) { index, _ in if index == 0 { kids.go() } }
         let (children, _) = kids.finish()
         #expect(children.count == 3)
@@ -147,8 +152,10 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         for (pid, child) in children {
             let peak = try #require(peaks.first { Format.int($0["pid"]) == pid }, "no peak for child \(pid)")
             let rssMax = Format.int(peak["rssMax"])
-            #expect(rssMax >= child.mib << 20 && rssMax >= child.held && rssMax <= child.hwm,
-                    "child \(pid) touched \(child.mib) MiB: rssMax \(rssMax), held \(child.held), VmHWM \(child.hwm)")
+            #expect(
+                rssMax >= child.mib << 20 && rssMax >= child.held && rssMax <= child.hwm,
+                "child \(pid) touched \(child.mib) MiB: rssMax \(rssMax), held \(child.held), VmHWM \(child.hwm)"
+            )
             #expect(Format.int(peak["pssMax"]) >= child.mib << 20)
             #expect(Format.int(peak["minflt"]) > 0 && peak["exitedAtMs"] != .null)
             #expect(Format.int(peak["ppid"]) == Int(kids.pid))
@@ -192,7 +199,9 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         // watch.stop from within the stream (same connection): the summary says "stop".
         let stopped = try watch(client, ["intervalMs": 100]) { index, sample in
             if index == 1 {
-                let stop = #"{"jsonrpc":"2.0","id":"s","method":"watch.stop","params":{"id":"# + "\(sample["requestId"]!)" + "}}\n"
+                let stop =
+                    #"{"jsonrpc":"2.0","id":"s","method":"watch.stop","params":{"id":"# + "\(sample["requestId"]!)"
+                    + "}}\n"
                 try? client.send(Array(stop.utf8))
             }
         }
@@ -202,7 +211,8 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         let other = try memd.client()
         do {
             _ = try other.call("watch", ["intervalMs": 100]) { _, sample in
-                let cancel = #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"# + "\(sample["requestId"]!)" + "}}\n"
+                let cancel =
+                    #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"# + "\(sample["requestId"]!)" + "}}\n"
                 try? other.send(Array(cancel.utf8))
             }
             Issue.record("a cancelled watch answered with a result")
@@ -218,7 +228,8 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         defer { memd.stop() }
         let client = try memd.client()
         let cases: [(JSONObject, String)] = [
-            (["intervalMs": 99], "intervalMs"), (["intervalMs": 60_001], "intervalMs"), (["intervalMs": "1s"], "intervalMs"),
+            (["intervalMs": 99], "intervalMs"), (["intervalMs": 60_001], "intervalMs"),
+            (["intervalMs": "1s"], "intervalMs"),
             (["pids": [0]], "pids"), (["pids": [-4]], "pids"), (["pids": ["1"]], "pids"), (["pids": 1], "pids"),
             (["pids": [.int(Int(Int32.max) + 1)]], "pids"), (["count": 0], "count"), (["durationMs": 0], "durationMs"),
             (["durationMs": .int(Int.max)], "durationMs"), (["untilExit": true], "untilExit"),
@@ -260,8 +271,12 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
             print(json.dumps(answers))
             """
         let result = try run(
-            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script,
-                        memd.socketPath])
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script,
+                memd.socketPath,
+            ]
+        )
         #expect(result.status == 0, "\(result.err)")
         let answers = try #require(try JSONParser.parse(result.out).objectValue)
         #expect(answers["root"]?["error"]?["code"] == -32002)
@@ -296,7 +311,8 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         defer { kill(-kids.pid, SIGKILL) }
         _ = kids.output.fileHandleForReading.availableData  // "ready"
         let client = try memd.client()
-        let request = #"{"jsonrpc":"2.0","id":1,"method":"watch","params":{"pids":[\#(kids.pid)],"children":true,"#
+        let request =
+            #"{"jsonrpc":"2.0","id":1,"method":"watch","params":{"pids":[\#(kids.pid)],"children":true,"#
             + #""intervalMs":100,"durationMs":3000}}\#n"#
         try client.send(Array(request.utf8))
         usleep(2_500_000)  // not reading
@@ -324,7 +340,8 @@ func watch(_ client: MemdClient, _ params: JSONObject, onSample: (Int, JSON) -> 
         let client = try memd.client()
         let kids = try Kids(["--gate", "--hold", "0.3", "--cgroup", cgroup.path, "96"])
         let (samples, summary) = try watch(
-            client, ["pids": [.int(Int(kids.pid))], "children": true, "untilExit": true, "intervalMs": 100]
+            client,
+            ["pids": [.int(Int(kids.pid))], "children": true, "untilExit": true, "intervalMs": 100]
         ) { index, _ in if index == 0 { kids.go() } }
         let (_, killed) = kids.finish()
         #expect(killed.count == 1, "the child was not OOM-killed")
@@ -357,7 +374,8 @@ struct SmallCgroup {
             return nil
         }
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { return nil }
-        let files = isV2 ? ["memory.max", "memory.swap.max"] : ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+        let files =
+            isV2 ? ["memory.max", "memory.swap.max"] : ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
         let values = isV2 ? [String(limitBytes), "0"] : [String(limitBytes), String(limitBytes)]
         for (file, value) in zip(files, values) {
             try? value.write(toFile: path + "/" + file, atomically: false, encoding: .utf8)
@@ -386,8 +404,13 @@ struct SmallCgroup {
     @Test func watchJSONLinesThenTheSummary() throws {
         let memd = try MemdHarness()
         defer { memd.stop() }
-        let result = try run(Self.memctl, ["watch", "--socket", memd.socketPath, "--json", "--count", "3",
-                                           "--interval", "100ms", "--pid", "\(getpid())", "--pss"])
+        let result = try run(
+            Self.memctl,
+            [
+                "watch", "--socket", memd.socketPath, "--json", "--count", "3",
+                "--interval", "100ms", "--pid", "\(getpid())", "--pss",
+            ]
+        )
         #expect(result.status == 0, "\(result.err)")
         let lines = try Self.lines(result.out)
         let samples = lines.dropLast()
@@ -442,25 +465,34 @@ struct SmallCgroup {
         let memd = try MemdHarness()
         defer { memd.stop() }
         let dir = memd.directory.path
-        let single = try run(Self.memctl, [
-            "run", "--socket", memd.socketPath, "--json", "-o", dir + "/one.json", "--",
-            "/usr/bin/time", "-f", "%M", "-o", dir + "/one.time",
-            "/usr/bin/python3", "-c", "import time; b = b'\\x01' * (64 << 20); time.sleep(0.6)",
-        ])
+        let single = try run(
+            Self.memctl,
+            [
+                "run", "--socket", memd.socketPath, "--json", "-o", dir + "/one.json", "--",
+                "/usr/bin/time", "-f", "%M", "-o", dir + "/one.time",
+                "/usr/bin/python3", "-c", "import time; b = b'\\x01' * (64 << 20); time.sleep(0.6)",
+            ]
+        )
         #expect(single.status == 0, "\(single.err)")
         let report = try JSONParser.parse(try readProc(dir + "/one.json"))
         let timeKiB = Int(try readProc(dir + "/one.time").trimmingCharacters(in: .whitespacesAndNewlines))!
-        let python = try #require(report["watch"]?["peaks"]?["processes"]?.arrayValue?.first { $0["command"] == "python3" })
+        let python = try #require(
+            report["watch"]?["peaks"]?["processes"]?.arrayValue?.first { $0["command"] == "python3" }
+        )
         // The kernel's per-CPU rss counters let readers differ by a few pages: 64 pages at most.
         let rssMax = Format.int(python["rssMax"])
         #expect(abs(rssMax - timeKiB * 1024) <= 64 * 4096, "rssMax \(rssMax) vs time -v \(timeKiB * 1024)")
         #expect(Format.int(python["rssMax"]) >= 64 << 20)
 
-        let tree = try run(Self.memctl, [
-            "run", "--socket", memd.socketPath, "--json", "-o", dir + "/tree.json", "--plot", dir + "/tree.svg", "--",
-            "/usr/bin/time", "-f", "%M", "-o", dir + "/tree.time", "/usr/bin/python3", Kids.script, "--together",
-            "--hold", "0.6", "24", "40",
-        ])
+        let tree = try run(
+            Self.memctl,
+            [
+                "run", "--socket", memd.socketPath, "--json", "-o", dir + "/tree.json", "--plot", dir + "/tree.svg",
+                "--",
+                "/usr/bin/time", "-f", "%M", "-o", dir + "/tree.time", "/usr/bin/python3", Kids.script, "--together",
+                "--hold", "0.6", "24", "40",
+            ]
+        )
         #expect(tree.status == 0, "\(tree.err)")
         let treeReport = try JSONParser.parse(try readProc(dir + "/tree.json"))
         let treeTimeKiB = Int(try readProc(dir + "/tree.time").trimmingCharacters(in: .whitespacesAndNewlines))!

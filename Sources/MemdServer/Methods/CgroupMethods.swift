@@ -22,7 +22,11 @@ enum CgroupMethods {
         }
     }
 
-    static func cgroups(_ params: CgroupsMethod.Params, attribution: Attribution, work: WaitingWork) async throws -> JSON {
+    static func cgroups(
+        _ params: CgroupsMethod.Params,
+        attribution: Attribution,
+        work: WaitingWork
+    ) async throws -> JSON {
         let hierarchy = try hierarchy(attribution)
         try existing(params.path, param: "path", in: hierarchy)
         let groups = try await work.run { _ in
@@ -49,7 +53,10 @@ enum CgroupMethods {
 
     /// `pageStats all` limited to the processes of a cgroup and its descendants.
     static func processes(
-        in cgroup: CgroupPath, peer: PeerCredentials, attribution: Attribution, work: WaitingWork
+        in cgroup: CgroupPath,
+        peer: PeerCredentials,
+        attribution: Attribution,
+        work: WaitingWork
     ) async throws -> JSON {
         let hierarchy = try hierarchy(attribution)
         try existing(cgroup, param: "cgroup", in: hierarchy)

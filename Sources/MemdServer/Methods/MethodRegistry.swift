@@ -32,7 +32,12 @@ public enum MethodRegistry {
                 }
             case .sim:
                 return try await SimMethods.maps(
-                    pid: params.pid, detail: params.detail, target: params.target, registry: sim, context: context)
+                    pid: params.pid,
+                    detail: params.detail,
+                    target: params.target,
+                    registry: sim,
+                    context: context
+                )
             }
         }
         table.async(PageStatsMethod.self) { params, context in
@@ -41,7 +46,11 @@ public enum MethodRegistry {
             }
             if let cgroup = params.cgroup {
                 return try await CgroupMethods.processes(
-                    in: cgroup, peer: context.peer, attribution: attribution, work: context.work)
+                    in: cgroup,
+                    peer: context.peer,
+                    attribution: attribution,
+                    work: context.work
+                )
             }
             if params.intervalMs > 0 { return try await ProcMethods.pageStats(sampling: params, peer: context.peer) }
             return try await context.work.run { _ in try ProcMethods.pageStats(params, peer: context.peer) }

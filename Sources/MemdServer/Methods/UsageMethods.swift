@@ -99,8 +99,13 @@ enum UsageMethods {
             // A thread's /proc/TID is readable but not listed: count each process once.
             guard identity.hasMemory, identity.tgid == pid else { return .hidden }
             var process = UsageProcess(
-                pid: pid, uid: identity.effectiveUID, command: identity.name, cgroup: nil, cmdline: nil,
-                memory: try files.processMemory())
+                pid: pid,
+                uid: identity.effectiveUID,
+                command: identity.name,
+                cgroup: nil,
+                cmdline: nil,
+                memory: try files.processMemory()
+            )
             if case .some(let controller) = options.cgroupController {
                 process.cgroup = try files.cgroup(controller: controller)
             }
@@ -119,7 +124,11 @@ enum UsageMethods {
 
     /// Reads `pids` in parallel on `attribution.threads` threads of `work`, each taking the next pid.
     static func collect(
-        _ pids: [Int32], peer: PeerCredentials, options: ReadOptions, attribution: Attribution, work: WaitingWork
+        _ pids: [Int32],
+        peer: PeerCredentials,
+        options: ReadOptions,
+        attribution: Attribution,
+        work: WaitingWork
     ) async throws -> Collected {
         let next = Counter()
         let workers = min(attribution.threads, max(1, pids.count / 8))
@@ -147,7 +156,10 @@ enum UsageMethods {
     }
 
     static func usage(
-        _ params: UsageMethod.Params, peer: PeerCredentials, attribution: Attribution, work: WaitingWork
+        _ params: UsageMethod.Params,
+        peer: PeerCredentials,
+        attribution: Attribution,
+        work: WaitingWork
     )
         async throws -> JSON
     {

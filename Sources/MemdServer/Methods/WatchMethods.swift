@@ -78,7 +78,13 @@ enum WatchMethods {
             }
             await stop.sleep(until: next)
         }
-        return summary(sampler, samples: sent, skipped: skipped, durationMs: Self.milliseconds(clock.now - start), endedBy: endedBy)
+        return summary(
+            sampler,
+            samples: sent,
+            skipped: skipped,
+            durationMs: Self.milliseconds(clock.now - start),
+            endedBy: endedBy
+        )
     }
 
     static func summary(_ sampler: WatchSampler, samples: Int, skipped: Int, durationMs: Int, endedBy: String) -> JSON {
@@ -87,12 +93,15 @@ enum WatchMethods {
         var peaksObject: JSONObject = [
             "systemUsed": int(peaks.systemUsed), "availableMin": int(peaks.availableMin),
             "pressureSomeAvg10Max": peaks.pressureSomeAvg10Max.map { .double($0) } ?? .null,
-            "processes": .array(sampler.tracked.filter { $0.lastAt != nil }.map { $0.summary(pss: sampler.params.pss) }),
+            "processes": .array(
+                sampler.tracked.filter { $0.lastAt != nil }.map { $0.summary(pss: sampler.params.pss) }
+            ),
             "treeRssMax": int(peaks.treeRssMax),
         ]
         if sampler.params.pss { peaksObject["treePssMax"] = int(peaks.treePssMax) }
         return [
-            "samples": .int(samples), "skipped": .int(skipped), "durationMs": .int(durationMs), "endedBy": .string(endedBy),
+            "samples": .int(samples), "skipped": .int(skipped), "durationMs": .int(durationMs),
+            "endedBy": .string(endedBy),
             "peaks": .object(peaksObject), "oomKills": .int(sampler.oomKills),
             "untracked": .int(sampler.untracked),
         ]

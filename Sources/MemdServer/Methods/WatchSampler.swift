@@ -4,7 +4,7 @@ import NIOConcurrencyHelpers
 import ProcFS
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Takes one watch's samples: the system's figures, the followed processes (found again in the
@@ -80,7 +80,10 @@ final class WatchSampler: @unchecked Sendable {
     // MARK: - The system
 
     /// meminfo (without raw), rates and pressure when `system`; /proc/vmstat in any case (oomKill).
-    private func systemSample(into sample: inout JSONObject, at now: ContinuousClock.Instant) throws(RPCError) -> Vmstat? {
+    private func systemSample(
+        into sample: inout JSONObject,
+        at now: ContinuousClock.Instant
+    ) throws(RPCError) -> Vmstat? {
         let vmstat: Vmstat?
         do {
             vmstat = try reader.vmstat()
@@ -120,9 +123,16 @@ final class WatchSampler: @unchecked Sendable {
         var parents: [(pid: Int32, ppid: Int32, startTime: Int)] = []
         for pid in listing where !knownPIDs.contains(pid) && index[pid] == nil {
             // Through the access rule: a process the client may not read is not followed, nor its children.
-            guard let stat = try? Access.read(pid: pid, peer: peer, capacity: 1024, { files throws(ProcError) in
-                try files.stat()
-            }) else { continue }
+            guard
+                let stat = try? Access.read(
+                    pid: pid,
+                    peer: peer,
+                    capacity: 1024,
+                    { files throws(ProcError) in
+                        try files.stat()
+                    }
+                )
+            else { continue }
             parents.append((pid, stat.ppid, stat.startTime))
         }
         knownPIDs = Set(listing)
@@ -138,7 +148,9 @@ final class WatchSampler: @unchecked Sendable {
                 }
                 track(candidate.pid, startTime: candidate.startTime, isNew: !isFirst)
                 if !isFirst {
-                    pendingEvents.append(["kind": "spawn", "pid": .int(Int(candidate.pid)), "ppid": .int(Int(candidate.ppid))])
+                    pendingEvents.append([
+                        "kind": "spawn", "pid": .int(Int(candidate.pid)), "ppid": .int(Int(candidate.ppid)),
+                    ])
                 }
                 found = true
             }
@@ -326,7 +338,11 @@ struct TrackedProcess {
     }
 
     /// Takes a reading into the peaks; the fault rates since the previous one (0 the first time).
-    mutating func update(_ reading: ProcessReading, elapsedMs: Int, at now: ContinuousClock.Instant)
+    mutating func update(
+        _ reading: ProcessReading,
+        elapsedMs: Int,
+        at now: ContinuousClock.Instant
+    )
         -> (minor: Double, major: Double)
     {
         let stat = reading.stat
@@ -339,7 +355,9 @@ struct TrackedProcess {
         if let lastAt {
             let seconds = (now - lastAt).seconds
             if seconds > 0 {
-                rates = (Double(stat.minflt - lastFaults.minor) / seconds, Double(stat.majflt - lastFaults.major) / seconds)
+                rates = (
+                    Double(stat.minflt - lastFaults.minor) / seconds, Double(stat.majflt - lastFaults.major) / seconds
+                )
             }
         }
         lastFaults = (stat.minflt, stat.majflt)
@@ -363,7 +381,8 @@ struct TrackedProcess {
         var entry: JSONObject = [
             "pid": .int(Int(pid)), "ppid": .int(Int(ppid)), "command": .string(command),
             "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "vszMax": .int(vszMax),
-            "minflt": .int(max(0, lastFaults.minor - first.minor)), "majflt": .int(max(0, lastFaults.major - first.major)),
+            "minflt": .int(max(0, lastFaults.minor - first.minor)),
+            "majflt": .int(max(0, lastFaults.major - first.major)),
             "exitedAtMs": exitedAtMs.map { .int($0) } ?? .null,
         ]
         if pss {

@@ -13,8 +13,10 @@ enum SimMethods {
     /// meminfo/maps/pageStats are given explicitly (no global).
     static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) -> SimRegistry {
         let limits = MachineLimits(
-            maxProcesses: config.maxSimProcesses, maxAccesses: SimulateTranslationMethod.maxCount,
-            budget: SimBudget(limit: config.maxSimMemory))
+            maxProcesses: config.maxSimProcesses,
+            maxAccesses: SimulateTranslationMethod.maxCount,
+            budget: SimBudget(limit: config.maxSimMemory)
+        )
         let registry = SimRegistry(limitPerUID: config.maxMachinesPerUID, limits: limits, health: config.health)
 
         table.async(SimCreateMethod.self) { p, context in
@@ -52,8 +54,11 @@ enum SimMethods {
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, _ in
                 let r = try m.spawn(
-                    command: p.command ?? "prog", textBytes: p.textBytes ?? 64 << 10, dataBytes: p.dataBytes ?? 16 << 10,
-                    stackBytes: p.stackBytes ?? 132 << 10)
+                    command: p.command ?? "prog",
+                    textBytes: p.textBytes ?? 64 << 10,
+                    dataBytes: p.dataBytes ?? 16 << 10,
+                    stackBytes: p.stackBytes ?? 132 << 10
+                )
                 var o: JSONObject = [
                     "source": "sim", "pid": r.pid.map { .int($0) } ?? .null,
                     "mappings": Mapping.jsonArray(r.mappings.map(mapping), detail: false),
@@ -72,8 +77,15 @@ enum SimMethods {
             if chars[1] == "w" { prot.insert(.write) }
             if chars[2] == "x" { prot.insert(.exec) }
             return try await sim.run(context) { [prot] m, _ in
-                let r = try m.mmap(pid: p.pid, length: p.length, protection: prot, shared: p.shared, file: p.file,
-                                   offset: p.offset, address: p.address)
+                let r = try m.mmap(
+                    pid: p.pid,
+                    length: p.length,
+                    protection: prot,
+                    shared: p.shared,
+                    file: p.file,
+                    offset: p.offset,
+                    address: p.address
+                )
                 var o: JSONObject = ["source": "sim", "address": r.address.map(JSON.hex) ?? .null]
                 if let e = r.errno { o["errno"] = .string(e) }
                 if let v = r.largestFreeRun { o["largestFreeRun"] = .int(Int(v)) }
@@ -95,9 +107,14 @@ enum SimMethods {
         table.async(SimTouchMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, shouldStop in
-                let r = try m.touch(pid: p.pid, address: p.address, length: p.length,
-                                    access: p.access == .write ? .write : .read, stride: p.stride,
-                                    shouldStop: shouldStop)
+                let r = try m.touch(
+                    pid: p.pid,
+                    address: p.address,
+                    length: p.length,
+                    access: p.access == .write ? .write : .read,
+                    stride: p.stride,
+                    shouldStop: shouldStop
+                )
                 return .object(touchJSON(r, m, pid: p.pid))
             }
         }
@@ -117,9 +134,13 @@ enum SimMethods {
                     }
                 }
                 if encoding == .base64 { data = Base64.encode(r.bytes) }
-                o.members.insert(contentsOf: [
-                    ("data", .string(data)), ("encoding", .string(encoding.rawValue)), ("length", .int(r.bytes.count)),
-                ], at: 1)
+                o.members.insert(
+                    contentsOf: [
+                        ("data", .string(data)), ("encoding", .string(encoding.rawValue)),
+                        ("length", .int(r.bytes.count)),
+                    ],
+                    at: 1
+                )
                 return .object(o)
             }
         }
@@ -128,7 +149,10 @@ enum SimMethods {
             return try await sim.run(context) { m, _ in
                 let r = try m.write(pid: p.pid, address: p.address, bytes: p.bytes)
                 var o = touchJSON(r, m, pid: p.pid)
-                o.members.insert(("bytesWritten", .int(r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0)), at: 1)
+                o.members.insert(
+                    ("bytesWritten", .int(r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0)),
+                    at: 1
+                )
                 return .object(o)
             }
         }
@@ -140,7 +164,9 @@ enum SimMethods {
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, _ in
                 let freed = try m.exit(pid: p.pid)
-                return ["source": "sim", "pid": .int(p.pid), "freedPages": .int(freed), "freedBytes": .int(freed * 4096)]
+                return [
+                    "source": "sim", "pid": .int(p.pid), "freedPages": .int(freed), "freedBytes": .int(freed * 4096),
+                ]
             }
         }
         table.async(SimulateTranslationMethod.self) { p, context in
@@ -180,7 +206,13 @@ enum SimMethods {
         }
     }
 
-    static func maps(pid: Int32, detail: Bool, target: Target, registry: SimRegistry, context: CallContext)
+    static func maps(
+        pid: Int32,
+        detail: Bool,
+        target: Target,
+        registry: SimRegistry,
+        context: CallContext
+    )
         async throws -> JSON
     {
         let sim = try machine(target.machine, registry, peer: context.peer)
@@ -203,7 +235,11 @@ enum SimMethods {
         }
     }
 
-    static func pageStats(_ params: PageStatsMethod.Params, registry: SimRegistry, context: CallContext)
+    static func pageStats(
+        _ params: PageStatsMethod.Params,
+        registry: SimRegistry,
+        context: CallContext
+    )
         async throws -> JSON
     {
         let sim = try machine(params.target.machine, registry, peer: context.peer)
@@ -272,7 +308,8 @@ enum SimMethods {
             if let machine { data["machine"] = .string(machine) }
             var message = error.message
             if let machine {
-                message = message.hasSuffix(" on this machine")
+                message =
+                    message.hasSuffix(" on this machine")
                     ? String(message.dropLast(" on this machine".count)) + " on machine \(machine)"
                     : message + " (machine \(machine))"
             }
@@ -283,7 +320,10 @@ enum SimMethods {
             return .invalidParams(error.parameter, error.message)
         case .resourceLimit:
             var e = RPCError.resourceLimit(
-                error.resource ?? "simulator", limit: error.limit ?? 0, requested: error.requested ?? 0)
+                error.resource ?? "simulator",
+                limit: error.limit ?? 0,
+                requested: error.requested ?? 0
+            )
             // simMemory always says how much of the call was done (0: it stopped before the first step).
             if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) {
                 e.data["completed"] = .int(done)
@@ -329,8 +369,16 @@ enum SimMethods {
             detail = s
         }
         return Mapping(
-            start: info.start, end: info.end, perms: info.perms, offset: info.offset, device: "00:00", inode: 0,
-            path: info.path, kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other, detail: detail)
+            start: info.start,
+            end: info.end,
+            perms: info.perms,
+            offset: info.offset,
+            device: "00:00",
+            inode: 0,
+            path: info.path,
+            kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other,
+            detail: detail
+        )
     }
 
     /// `sim.touch`'s result (also the fault part of read/write), with the process's rss after.
@@ -345,4 +393,3 @@ enum SimMethods {
         return o
     }
 }
-

@@ -27,7 +27,8 @@ final class SimMachine: Sendable {
     /// cancelled. A panicked machine answers -32004 with its reason; the simulator's errors become
     /// JSON-RPC errors; afterwards the machine gives back budget it no longer needs.
     func run<T: Sendable>(
-        _ context: CallContext, allowPanicked: Bool = false,
+        _ context: CallContext,
+        allowPanicked: Bool = false,
         _ body: @escaping @Sendable (Machine, @escaping () -> Bool) throws -> T
     ) async throws -> T {
         try await queue.acquire()

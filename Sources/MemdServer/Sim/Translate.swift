@@ -58,7 +58,9 @@ struct AddressGenerator {
 
 /// Outcome counts in the wire's order, every outcome present.
 struct OutcomeCounts {
-    static let names = ["translated", "tlbHit", "minorFault", "majorFault", "cowFault", "notPresent", "swapped", "segv"]
+    static let names = [
+        "translated", "tlbHit", "minorFault", "majorFault", "cowFault", "notPresent", "swapped", "segv",
+    ]
     var counts: [String: Int] = [:]
     mutating func add(_ name: String, _ n: Int = 1) { counts[name, default: 0] += n }
     var json: JSON {
@@ -135,8 +137,14 @@ enum SimTranslate {
                     for _ in 0..<min(cancelCheckInterval, gen.remaining) { buffer.append(gen.next()) }
                     let s: TranslationSummary
                     do {
-                        s = try m.translateBatch(pid: p.pid, pattern: .addresses(buffer), access: access, mode: mode,
-                                                 dryRun: p.dryRun, shouldStop: shouldStop)
+                        s = try m.translateBatch(
+                            pid: p.pid,
+                            pattern: .addresses(buffer),
+                            access: access,
+                            mode: mode,
+                            dryRun: p.dryRun,
+                            shouldStop: shouldStop
+                        )
                     } catch let error as MMUError {
                         throw error.resource == nil ? error : SimMethods.adding(count, to: error)
                     }
@@ -158,8 +166,14 @@ enum SimTranslate {
                     if translations.count % 4096 == 4095, shouldStop() { throw CancellationError() }
                     let t: Translation
                     do {
-                        t = try m.translate(pid: p.pid, address: gen.next(), access: access, mode: mode,
-                                            dryRun: p.dryRun, trace: p.trace)
+                        t = try m.translate(
+                            pid: p.pid,
+                            address: gen.next(),
+                            access: access,
+                            mode: mode,
+                            dryRun: p.dryRun,
+                            trace: p.trace
+                        )
                     } catch let error as MMUError {
                         throw error.resource == nil ? error : SimMethods.adding(translations.count, to: error)
                     }
@@ -193,13 +207,15 @@ enum SimTranslate {
         if !t.oomKilled.isEmpty { o["oomKilled"] = .array(t.oomKilled.map { .int($0) }) }
         if let owner = t.physicalOwner { o["physicalOwner"] = .int(owner) }
         if let walk = t.walk {
-            o["walk"] = .array(walk.map { step in
-                [
-                    "level": .string(step.level.description), "index": .int(step.index),
-                    "tableFrame": .int(Int(step.tableFrame)), "entry": .hex(step.entry),
-                    "flags": .array(step.flags.names.map { .string($0) }),
-                ]
-            })
+            o["walk"] = .array(
+                walk.map { step in
+                    [
+                        "level": .string(step.level.description), "index": .int(step.index),
+                        "tableFrame": .int(Int(step.tableFrame)), "entry": .hex(step.entry),
+                        "flags": .array(step.flags.names.map { .string($0) }),
+                    ]
+                }
+            )
         }
         return .object(o)
     }
@@ -218,7 +234,10 @@ enum RealTranslate {
     }
 
     static func translate(
-        _ p: TranslateParams, peer: PeerCredentials, maxResponseBytes: Int, shouldStop: () -> Bool
+        _ p: TranslateParams,
+        peer: PeerCredentials,
+        maxResponseBytes: Int,
+        shouldStop: () -> Bool
     ) throws -> JSON {
         let pid = Int32(p.pid)  // 1…Int32.max, checked where the params are decoded
         // maps and pagemap are opened through /proc/PID's descriptor and judged on what was opened
