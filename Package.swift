@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // Leaves: no NIO, no sockets.
@@ -21,16 +23,34 @@ let package = Package(
         .target(name: "ProcFS"),
         .target(name: "MMU"),
         .target(
-            name: "MemdProtocol", dependencies: ["JSONRPC", "ProcFS"], exclude: ["openrpc.json"],
-            plugins: ["EmbedOpenRPC"]),
+            name: "MemdProtocol",
+            dependencies: ["JSONRPC", "ProcFS"],
+            exclude: ["openrpc.json"],
+            plugins: ["EmbedOpenRPC"]
+        ),
         .executableTarget(name: "embed-json", path: "Sources/embed-json"),
         .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["embed-json"]),
         .target(name: "ExperimentsShims"),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
+        // The HTTP /metrics listener: node_exporter's names for /proc, memd's health.
+        .target(
+            name: "MemdMetrics",
+            dependencies: [
+                "ProcFS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "MemdServer",
             dependencies: [
-                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments",
+                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments", "MemdMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -41,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "memd",
             dependencies: [
-                "MemdServer",
+                "MemdServer", "MemdMetrics", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -61,6 +81,15 @@ let package = Package(
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS", "JSONRPC"]),
+        .testTarget(
+            name: "MemdMetricsTests",
+            dependencies: [
+                "MemdMetrics", "ProcFS", "MemdProtocol", "JSONRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .testTarget(
             name: "MemdServerTests",
             dependencies: [

@@ -14,7 +14,8 @@ struct EmbedOpenRPC: BuildToolPlugin {
                 executable: try context.tool(named: "embed-json").url,
                 arguments: [input.path, output.path],
                 inputFiles: [input],
-                outputFiles: [output])
+                outputFiles: [output]
+            )
         ]
     }
 }

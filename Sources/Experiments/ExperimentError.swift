@@ -6,7 +6,7 @@ import ProcFS
 public struct ExperimentError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         /// A limit of the server: `resource` names it (`experimentBytes`,
-        /// `concurrentExperiments`, `experimentsPerUid`).
+        /// `concurrentExperiments`, `experimentsPerUID`).
         case resourceLimit(resource: String, limit: Int, requested: Int)
         /// Not possible on this host (no memory cgroup, no simulator counterpart, …).
         case unsupported

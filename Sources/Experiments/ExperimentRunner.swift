@@ -116,7 +116,7 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// Admits one experiment, or throws which limit it would pass: experiments at once
-    /// (`concurrentExperiments`), per uid other than root (`experimentsPerUid`), and the
+    /// (`concurrentExperiments`), per uid other than root (`experimentsPerUID`), and the
     /// bytes all running experiments really allocate together (`experimentBytes`).
     private func acquire(client: ClientIdentity, bytes: Int, limit: Int) throws(ExperimentError) {
         let maximum = limits.maxConcurrent
@@ -127,7 +127,7 @@ public struct ExperimentRunner: Sendable {
             }
             let mine = state.perUID[client.uid, default: 0]
             if client.uid != 0, mine >= perUID {
-                return .resourceLimit("experimentsPerUid", limit: perUID, requested: mine + 1)
+                return .resourceLimit("experimentsPerUID", limit: perUID, requested: mine + 1)
             }
             let (total, overflow) = state.bytes.addingReportingOverflow(bytes)
             guard !overflow, total <= limit else {

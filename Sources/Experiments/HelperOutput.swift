@@ -1,4 +1,5 @@
 import JSONRPC
+import MemdProtocol
 import ProcFS
 
 #if canImport(Glibc)
@@ -125,10 +126,10 @@ enum HelperLine: Equatable {
             case "failed", "removed":
                 guard case .bool = value else { throw .untrusted("\(key) is not a boolean") }
             case "pid":
-                let pid = try integer(value, key, 1...Int(Int32.max))
+                let pid = try integer(value, key, PID.range)
                 guard pid == Int(memlab) else { throw .untrusted("pid \(pid) is not memlab's (\(memlab))") }
             case "childPid":
-                let pid = Int32(try integer(value, key, 1...Int(Int32.max)))
+                let pid = Int32(try integer(value, key, PID.range))  // within Int32 by PID.range
                 guard isDescendant(pid) else {
                     throw .untrusted("childPid \(pid) is not a descendant of memlab (\(memlab))")
                 }

@@ -25,7 +25,8 @@ public struct JSONParser {
     /// Parses `buffer`; a top-level array with more than `maxTopLevelElements` elements stops the
     /// parse there (`isOverElementLimit`), before the rest is built.
     public static func parse(
-        _ buffer: UnsafeBufferPointer<UInt8>, maxTopLevelElements: Int = .max
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        maxTopLevelElements: Int = .max
     ) throws(Error) -> JSON {
         var parser = Cursor(bytes: buffer)
         parser.maxTopLevelElements = maxTopLevelElements
@@ -60,9 +61,15 @@ public struct JSONParser {
             case UInt8(ascii: "{"): return try object(depth: depth + 1)
             case UInt8(ascii: "["): return try array(depth: depth + 1)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
             default: throw error("unexpected character")
             }

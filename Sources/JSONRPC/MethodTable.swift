@@ -31,19 +31,22 @@ public struct MethodTable<Context: Sendable>: Sendable {
 
     /// A method that decides per call whether it answers now or later.
     public mutating func method<M: MethodDescriptor>(
-        _ method: M.Type, _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome
+        _ method: M.Type,
+        _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome
     ) {
         handlers[M.name] = { raw, context in try body(try MethodTable.decode(M.self, raw), context) }
     }
 
     public mutating func inline<M: MethodDescriptor>(
-        _ method: M.Type, _ body: @escaping @Sendable (M.Params, Context) throws -> JSON
+        _ method: M.Type,
+        _ body: @escaping @Sendable (M.Params, Context) throws -> JSON
     ) {
         handlers[M.name] = { raw, context in .now(try body(try MethodTable.decode(M.self, raw), context)) }
     }
 
     public mutating func async<M: MethodDescriptor>(
-        _ method: M.Type, _ body: @escaping @Sendable (M.Params, Context) async throws -> JSON
+        _ method: M.Type,
+        _ body: @escaping @Sendable (M.Params, Context) async throws -> JSON
     ) {
         handlers[M.name] = { raw, context in
             let params = try MethodTable.decode(M.self, raw)

@@ -67,7 +67,10 @@ public struct ParamReader: Sendable {
     }
 
     /// One of a fixed set of strings, as an enum.
-    public mutating func choice<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type)
+    public mutating func choice<T: RawRepresentable & CaseIterable>(
+        _ name: String,
+        as type: T.Type
+    )
         throws(RPCError) -> T? where T.RawValue == String
     {
         guard let string = try string(name) else { return nil }
@@ -116,7 +119,9 @@ public struct ParamReader: Sendable {
 
     public mutating func array(_ name: String) throws(RPCError) -> [JSON]? {
         guard let value = value(name) else { return nil }
-        guard let array = value.arrayValue else { throw .invalidParams(name, "must be an array, not \(value.typeName)") }
+        guard let array = value.arrayValue else {
+            throw .invalidParams(name, "must be an array, not \(value.typeName)")
+        }
         return array
     }
 }

@@ -54,14 +54,20 @@ extension RPCError {
 
     public static func requestTooLarge(limit: Int) -> RPCError {
         RPCError(
-            .invalidRequest, kind: "requestTooLarge",
+            .invalidRequest,
+            kind: "requestTooLarge",
             "request line longer than \(limit) bytes; the connection will be closed",
-            data: ["limit": .int(limit)])
+            data: ["limit": .int(limit)]
+        )
     }
 
     public static func methodNotFound(_ method: String) -> RPCError {
-        RPCError(.methodNotFound, kind: "methodNotFound", "method '\(method)' not found (rpc.discover lists them)",
-            data: ["method": .string(method)])
+        RPCError(
+            .methodNotFound,
+            kind: "methodNotFound",
+            "method '\(method)' not found (rpc.discover lists them)",
+            data: ["method": .string(method)]
+        )
     }
 
     public static func invalidParams(_ param: String?, _ reason: String) -> RPCError {
@@ -81,20 +87,31 @@ extension RPCError {
     }
 
     public static func permissionDenied(pid: Int, reason: String) -> RPCError {
-        RPCError(.permissionDenied, kind: "permissionDenied", "permission denied for process \(pid): \(reason)",
-            data: ["pid": .int(pid), "reason": .string(reason)])
+        RPCError(
+            .permissionDenied,
+            kind: "permissionDenied",
+            "permission denied for process \(pid): \(reason)",
+            data: ["pid": .int(pid), "reason": .string(reason)]
+        )
     }
 
     /// `resource` names the limit (`batch`, `connections`, `experimentBytes`, …).
     public static func resourceLimit(_ resource: String, limit: Int, requested: Int) -> RPCError {
-        RPCError(.resourceLimit, kind: "resourceLimit",
+        RPCError(
+            .resourceLimit,
+            kind: "resourceLimit",
             "\(resource) limit exceeded: \(requested) requested, at most \(limit) allowed",
-            data: ["resource": .string(resource), "limit": .int(limit), "requested": .int(requested)])
+            data: ["resource": .string(resource), "limit": .int(limit), "requested": .int(requested)]
+        )
     }
 
     public static func unsupported(_ reason: String) -> RPCError {
-        RPCError(.unsupported, kind: "unsupported", "unsupported on this host: \(reason)",
-            data: ["reason": .string(reason)])
+        RPCError(
+            .unsupported,
+            kind: "unsupported",
+            "unsupported on this host: \(reason)",
+            data: ["reason": .string(reason)]
+        )
     }
 
     public static func simNotFound(_ message: String, data: JSONObject = [:]) -> RPCError {

@@ -39,8 +39,11 @@ extension Machine {
         var outcome = Outcome.translated
         if !Self.permits(w.effective, access, mode) {
             if va >> 47 != 0 {
-                let why = w.isPresent
-                    ? (mode == .user ? "kernel address from user mode (supervisor-only page)" : "\(access.rawValue) not allowed on kernel page")
+                let why =
+                    w.isPresent
+                    ? (mode == .user
+                        ? "kernel address from user mode (supervisor-only page)"
+                        : "\(access.rawValue) not allowed on kernel page")
                     : "unmapped kernel address"
                 return AccessResult(outcome: .segv, segv: why)
             }
@@ -96,7 +99,13 @@ extension Machine {
     /// Counts one access into a touch result; returns false when the process died (stop).
     /// Where `n` bytes at `va` are in physical memory for a user access by `p`
     /// (faults handled), or nil once `t` records why the access stopped (segv, OOM).
-    func physicalAddress(_ p: SimProcess, _ va: UInt64, _ n: Int, _ kind: Access, into t: inout TouchResult)
+    func physicalAddress(
+        _ p: SimProcess,
+        _ va: UInt64,
+        _ n: Int,
+        _ kind: Access,
+        into t: inout TouchResult
+    )
         throws(MMUError) -> UInt64?
     {
         if config.addressing == .physical {
@@ -114,7 +123,9 @@ extension Machine {
         switch r.outcome {
         case .minorFault: t.minorFaults += 1
         case .majorFault: t.majorFaults += 1
-        case .cowFault: t.minorFaults += 1; t.cowFaults += 1
+        case .cowFault:
+            t.minorFaults += 1
+            t.cowFaults += 1
         default: break
         }
         if r.killed || !p.isAlive { return false }
@@ -130,34 +141,45 @@ extension Machine {
     /// `sim.touch`: accesses `address`, `address + stride`, … below `address + length`, each through
     /// the TLB and page tables like a program's loads or stores. A refused access kills the process
     /// (SIGSEGV) and stops; so does an OOM kill of the process.
-    public func touch(pid: Int, address: UInt64, length: UInt64, access: Access, stride: UInt64 = Page.size)
-        throws(MMUError) -> TouchResult
-    {
+    ///
+    /// At most `limits.maxAccesses` accesses (`resourceLimit` "accesses" before any); `shouldStop` is
+    /// asked every `limits.stopCheckInterval` accesses (true: `cancelled`). A simMemory limit met on
+    /// the way stops the call with `completed` = the accesses done, which stay done.
+    public func touch(
+        pid: Int,
+        address: UInt64,
+        length: UInt64,
+        access: Access,
+        stride: UInt64 = Page.size,
+        shouldStop: (() -> Bool)? = nil
+    ) throws(MMUError) -> TouchResult {
         let p = try process(pid)
-        guard stride > 0 else { throw .invalid("stride", "must be positive") }
-        guard length > 0, length <= 1 << 47 else { throw .invalid("length", "must be 1 B … 128 TiB") }
-        guard length / stride <= 100_000_000 else { throw .invalid("length", "more than 100,000,000 accesses") }
+        guard length > 0 else { throw .invalid("length", "must be positive") }
+        _ = try Checked.end(address, length)
+        let count = try Checked.accesses(length: length, stride: stride, limit: limits.maxAccesses)
         killedThisCall = []
         var t = TouchResult()
-        if config.addressing == .physical {
-            // No MMU, no faults: any address inside physical memory works, whoever owns it.
-            var off: UInt64 = 0
-            while off < length {
-                guard physicalAccess(address &+ off, 1) != nil else {
-                    t.segv = SegvInfo(address: address &+ off, reason: "beyond physical memory (bus error)")
+        let interval = max(1, limits.stopCheckInterval)
+        for i in 0..<count {
+            if i % interval == interval - 1, let shouldStop, shouldStop() { throw .cancelled(completed: i) }
+            // i × stride < length ≤ 2^64 − address: no overflow.
+            let va = address + UInt64(i) * stride
+            if config.addressing == .physical {
+                // No MMU, no faults: any address inside physical memory works, whoever owns it.
+                guard physicalAccess(va, 1) != nil else {
+                    t.segv = SegvInfo(address: va, reason: "beyond physical memory (bus error)")
                     break
                 }
                 t.pagesTouched += 1
-                off += stride
+                continue
             }
-            return t
-        }
-        var off: UInt64 = 0
-        while off < length {
-            let va = address &+ off
-            let r = try self.access(p, va, access, .user)
+            let r: AccessResult
+            do throws(MMUError) {
+                r = try self.access(p, va, access, .user)
+            } catch {
+                throw error.completing(i)
+            }
             if !record(r, va, p, into: &t) { break }
-            off += stride
         }
         t.oomKilled = killedThisCall
         return t
@@ -167,11 +189,11 @@ extension Machine {
     public func read(pid: Int, address: UInt64, length: Int) throws(MMUError) -> ReadResult {
         let p = try process(pid)
         guard length >= 0, length <= 4096 else { throw .invalid("length", "must be 0 … 4096") }
+        let end = try Checked.end(address, UInt64(length))
         killedThisCall = []
         var t = TouchResult()
         var out: [UInt8] = []
         var pos = address
-        let end = address &+ UInt64(length)
         while pos < end {
             let n = Int(min(end - pos, Page.size - (pos & (Page.size - 1))))
             guard let pa = try physicalAddress(p, pos, n, .read, into: &t) else { break }
@@ -189,6 +211,8 @@ extension Machine {
     public func write(pid: Int, address: UInt64, bytes: [UInt8]) throws(MMUError) -> TouchResult {
         let p = try process(pid)
         guard bytes.count <= 4096 else { throw .invalid("data", "at most 4096 bytes") }
+        _ = try Checked.end(address, UInt64(bytes.count), "data")
+        try ensureBudget(2 * Self.pageCost)
         killedThisCall = []
         var t = TouchResult()
         var pos = address

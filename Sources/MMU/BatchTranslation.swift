@@ -6,38 +6,58 @@ extension Machine {
     /// TLB hits and clean walks run in a tight loop over flat buffers, anything else (fault, permission,
     /// dirty-bit update, non-canonical) drops to the general path for that one access.
     public func translateBatch(
-        pid: Int, pattern: AddressPattern, access: Access = .read, mode: Mode = .user, dryRun: Bool = false
+        pid: Int,
+        pattern: AddressPattern,
+        access: Access = .read,
+        mode: Mode = .user,
+        dryRun: Bool = false,
+        shouldStop: (() -> Bool)? = nil
     ) throws(MMUError) -> TranslationSummary {
         let p = try process(pid)
         killedThisCall = []
         var summary = TranslationSummary()
         var counts = [Int](repeating: 0, count: Outcome.allCases.count)
-        func check(_ count: Int) throws(MMUError) {
-            guard count >= 0, count <= 100_000_000 else { throw .invalid("count", "must be 0 … 100,000,000") }
+        func count(_ n: Int) throws(MMUError) -> Int {
+            guard n >= 0 else { throw .invalid("count", "must not be negative") }
+            return try Checked.accesses(count: UInt64(n), limit: limits.maxAccesses)
+        }
+        /// Runs `total` accesses in slices of `stopCheckInterval`, asking `shouldStop` between slices.
+        func slices<S: AddressStream>(_ stream: inout S, _ total: Int) throws(MMUError) {
+            let interval = max(1, limits.stopCheckInterval)
+            var done = 0
+            while done < total && p.isAlive {
+                if done > 0, let shouldStop, shouldStop() { throw .cancelled(completed: done) }
+                let n = min(interval, total - done)
+                try run(p, &stream, n, access, mode, dryRun, &summary, &counts)
+                done += n
+            }
         }
         switch pattern {
-        case .sequential(let start, let length, let count):
-            try check(count)
+        case .sequential(let start, let length, let n):
+            let total = try count(n)
             guard length > 0 else { throw .invalid("length", "must be positive") }
+            _ = try Checked.end(start, length)
             var s = StrideStream(start: start, length: length, step: Page.size)
-            try run(p, &s, count, access, mode, dryRun, &summary, &counts)
-        case .stride(let start, let length, let stride, let count):
-            try check(count)
+            try slices(&s, total)
+        case .stride(let start, let length, let stride, let n):
+            let total = try count(n)
             guard length > 0 else { throw .invalid("length", "must be positive") }
             guard stride > 0 else { throw .invalid("stride", "must be positive") }
+            _ = try Checked.end(start, length)
             var s = StrideStream(start: start, length: length, step: stride)
-            try run(p, &s, count, access, mode, dryRun, &summary, &counts)
-        case .random(let start, let length, let seed, let count):
-            try check(count)
+            try slices(&s, total)
+        case .random(let start, let length, let seed, let n):
+            let total = try count(n)
             guard length > 0 else { throw .invalid("length", "must be positive") }
+            _ = try Checked.end(start, length)
             var s = XorshiftStream(start: start, length: length, seed: seed)
-            try run(p, &s, count, access, mode, dryRun, &summary, &counts)
+            try slices(&s, total)
         case .addresses(let list):
-            try check(list.count)
+            let total = try count(list.count)
             try list.withUnsafeBufferPointer { (buf) throws(MMUError) in
                 guard let base = buf.baseAddress else { return }
                 var s = BufferStream(base: base)
-                try run(p, &s, buf.count, access, mode, dryRun, &summary, &counts)
+                try slices(&s, total)
             }
         }
         for o in Outcome.allCases { summary.outcomes[o] = counts[Self.outcomeIndex(o)] }
@@ -49,14 +69,28 @@ extension Machine {
     static func outcomeIndex(_ o: Outcome) -> Int { Outcome.allCases.firstIndex(of: o)! }
 
     func run<S: AddressStream>(
-        _ p: SimProcess, _ stream: inout S, _ count: Int, _ access: Access, _ mode: Mode, _ dryRun: Bool,
-        _ summary: inout TranslationSummary, _ counts: inout [Int]
+        _ p: SimProcess,
+        _ stream: inout S,
+        _ count: Int,
+        _ access: Access,
+        _ mode: Mode,
+        _ dryRun: Bool,
+        _ summary: inout TranslationSummary,
+        _ counts: inout [Int]
     ) throws(MMUError) {
         if dryRun {
             for _ in 0..<count {
                 let va = stream.next()
-                var t = Translation(address: va, vpn: 0, indices: PageIndices(address: 0), mapping: nil,
-                                    isPresent: false, pfn: nil, physicalAddress: nil, outcome: .segv)
+                var t = Translation(
+                    address: va,
+                    vpn: 0,
+                    indices: PageIndices(address: 0),
+                    mapping: nil,
+                    isPresent: false,
+                    pfn: nil,
+                    physicalAddress: nil,
+                    outcome: .segv
+                )
                 let o: Outcome
                 if config.addressing == .physical {
                     o = physicalAccess(va, 1) == nil ? .segv : .translated
@@ -84,7 +118,8 @@ extension Machine {
             return
         }
         switchTo(p)
-        let required = PTEFlags.present.rawValue | (mode == .user ? PTEFlags.user.rawValue : 0)
+        let required =
+            PTEFlags.present.rawValue | (mode == .user ? PTEFlags.user.rawValue : 0)
             | (access == .write ? PTEFlags.writable.rawValue | PTEFlags.dirty.rawValue : 0)
         let forbidden = access == .exec ? PTEFlags.noExecute.rawValue : 0
         let asid: UInt64 = config.pcid ? UInt64(p.pid) << TLB.asidShift : 0
@@ -154,13 +189,21 @@ extension Machine {
                 // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
                 var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
                 var e = entries[at]
-                if e & 1 == 0 { pending = va; hasPending = true; break access }
+                if e & 1 == 0 {
+                    pending = va
+                    hasPending = true
+                    break access
+                }
                 var perm = e
                 var nx = e
                 var pagesMask: UInt64 = 0
                 at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
                 e = entries[at]
-                if e & 1 == 0 { pending = va; hasPending = true; break access }
+                if e & 1 == 0 {
+                    pending = va
+                    hasPending = true
+                    break access
+                }
                 perm &= e
                 nx |= e
                 if e & PTEFlags.hugePage.rawValue != 0 {
@@ -168,7 +211,11 @@ extension Machine {
                 } else {
                     at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
                     e = entries[at]
-                    if e & 1 == 0 { pending = va; hasPending = true; break access }
+                    if e & 1 == 0 {
+                        pending = va
+                        hasPending = true
+                        break access
+                    }
                     perm &= e
                     nx |= e
                     if e & PTEFlags.hugePage.rawValue != 0 {
@@ -180,8 +227,10 @@ extension Machine {
                         nx |= e
                     }
                 }
-                let eff = (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
-                    | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue)) | (nx & PTEFlags.noExecute.rawValue)
+                let eff =
+                    (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
+                    | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue))
+                    | (nx & PTEFlags.noExecute.rawValue)
                 if eff & required != required || eff & forbidden != 0 {
                     pending = va
                     hasPending = true
@@ -194,7 +243,10 @@ extension Machine {
                 var victim = base
                 w = base
                 while w < end {
-                    if tags[w] == TLB.invalidTag { victim = w; break }
+                    if tags[w] == TLB.invalidTag {
+                        victim = w
+                        break
+                    }
                     if stamps[w] < stamps[victim] { victim = w }
                     w &+= 1
                 }
@@ -219,7 +271,16 @@ extension Machine {
             // General path for this one access.
             let hitsBefore = tlb.hits
             let missesBefore = tlb.misses
-            let r = try self.access(p, pending, access, mode)
+            let r: AccessResult
+            do throws(MMUError) {
+                r = try self.access(p, pending, access, mode)
+            } catch {
+                // Everything before this access is done and counted (the simMemory limit's `completed`).
+                counts[Self.outcomeIndex(.translated)] += translated
+                counts[Self.outcomeIndex(.tlbHit)] += hitCount
+                summary.physicalAddressSum = sum
+                throw error.completing(counts.reduce(0, +))
+            }
             summary.tlbHits &+= tlb.hits &- hitsBefore
             summary.tlbMisses &+= tlb.misses &- missesBefore
             if r.killed || !p.isAlive { break }

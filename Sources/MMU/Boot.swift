@@ -24,7 +24,8 @@ extension Machine {
             let va = Layout.directMapBase + (pfn << Page.shift)
             if pfn % 512 == 0 && frames - pfn >= 512 {
                 let pd = bootTable(va, down: .pd)
-                tables[pd, PageIndices(address: va).pd] = PageTableEntry(pfn: pfn, flags: dataFlags.union(.hugePage)).rawValue
+                tables[pd, PageIndices(address: va).pd] =
+                    PageTableEntry(pfn: pfn, flags: dataFlags.union(.hugePage)).rawValue
                 pfn += 512
             } else {
                 let pt = bootTable(va, down: .pt)
@@ -35,7 +36,8 @@ extension Machine {
         for i in 0..<UInt64(textFrames) {
             let va = Layout.kernelTextBase + (i << Page.shift)
             let pt = bootTable(va, down: .pt)
-            tables[pt, PageIndices(address: va).pt] = PageTableEntry(pfn: i, flags: [.present, .accessed, .global]).rawValue
+            tables[pt, PageIndices(address: va).pt] =
+                PageTableEntry(pfn: i, flags: [.present, .accessed, .global]).rawValue
         }
     }
 

@@ -56,18 +56,23 @@ struct ContiguousAllocator {
         allocations.sort { $0.run.start < $1.run.start }
     }
 
-    /// Frees the parts of `pid`'s allocations inside `[start, end)`; returns frames freed.
-    mutating func release(pid: Int, from start: Int, to end: Int) -> Int {
-        var freed = 0
+    /// Frees the parts of `pid`'s allocations inside `[start, end)`; returns the runs freed.
+    mutating func release(pid: Int, from start: Int, to end: Int) -> [Run] {
+        var freed: [Run] = []
         var kept: [Allocation] = []
         for a in allocations {
-            guard a.pid == pid, a.run.start < end, start < a.run.end else { kept.append(a); continue }
+            guard a.pid == pid, a.run.start < end, start < a.run.end else {
+                kept.append(a)
+                continue
+            }
             let lo = max(a.run.start, start)
             let hi = min(a.run.end, end)
-            if a.run.start < lo { kept.append(Allocation(run: Run(start: a.run.start, count: lo - a.run.start), pid: pid)) }
+            if a.run.start < lo {
+                kept.append(Allocation(run: Run(start: a.run.start, count: lo - a.run.start), pid: pid))
+            }
             if hi < a.run.end { kept.append(Allocation(run: Run(start: hi, count: a.run.end - hi), pid: pid)) }
             giveBack(Run(start: lo, count: hi - lo))
-            freed += hi - lo
+            freed.append(Run(start: lo, count: hi - lo))
         }
         allocations = kept.sorted { $0.run.start < $1.run.start }
         return freed
@@ -78,7 +83,11 @@ struct ContiguousAllocator {
         free.sort { $0.start < $1.start }
         var merged: [Run] = []
         for f in free {
-            if let last = merged.last, last.end == f.start { merged[merged.count - 1].count += f.count } else { merged.append(f) }
+            if let last = merged.last, last.end == f.start {
+                merged[merged.count - 1].count += f.count
+            } else {
+                merged.append(f)
+            }
         }
         free = merged
     }

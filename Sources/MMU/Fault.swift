@@ -17,7 +17,9 @@ extension Machine {
     /// disk when not cached: major), or a copy for a write to a copy-on-write page.
     func handleFault(_ p: SimProcess, _ va: UInt64, _ access: Access, _ mode: Mode) throws(MMUError) -> FaultResult {
         if va >> 47 != 0 {
-            return .segv(mode == .user ? "kernel address from user mode (supervisor-only page)" : "unmapped kernel address")
+            return .segv(
+                mode == .user ? "kernel address from user mode (supervisor-only page)" : "unmapped kernel address"
+            )
         }
         guard let vi = p.vmaIndex(containing: va) else { return .segv("no mapping at this address (SEGV_MAPERR)") }
         let vma = p.vmas[vi]
@@ -25,6 +27,8 @@ extension Machine {
             return .segv("\(access.rawValue) not allowed by mapping \(vma.perms) (SEGV_ACCERR)")
         }
         if vma.isPFNMap { return .segv("no page in raw PFN mapping (SIGBUS)") }
+        // Before anything changes: the host memory this fault may need at most (limits.md §2).
+        try ensureBudget(Self.faultReserve)
         if let r = try hugeFault(p, va, access, vma) { return r }
         guard var (slot, index) = try ensureLeafTable(p, va) else { return .killed }
         var e = tables[slot, index]
@@ -66,7 +70,10 @@ extension Machine {
             if old == zeroFrame {
                 p.rssAnon += 1
             } else {
-                if memory.ownerOf(old) == .pageCache { p.rssFile -= 1; p.rssAnon += 1 }
+                if memory.ownerOf(old) == .pageCache {
+                    p.rssFile -= 1
+                    p.rssAnon += 1
+                }
                 memory.release(old)
             }
             invalidateTLB(p, page)
@@ -76,13 +83,19 @@ extension Machine {
         guard let fileID = vma.fileID else {
             // Private anonymous: read → the shared zero page; write → a new zeroed frame (`do_anonymous_page`).
             if access != .write {
-                tables[slot, index] = PageTableEntry(
-                    pfn: UInt64(zeroFrame), flags: PTEFlags([.present, .user, .accessed]).union(nx)).rawValue
+                tables[slot, index] =
+                    PageTableEntry(
+                        pfn: UInt64(zeroFrame),
+                        flags: PTEFlags([.present, .user, .accessed]).union(nx)
+                    ).rawValue
                 return .minor
             }
             guard let f = try allocateFrame(.anonymous, for: p) else { return .killed }
-            tables[slot, index] = PageTableEntry(
-                pfn: UInt64(f), flags: PTEFlags([.present, .writable, .user, .accessed, .dirty]).union(nx)).rawValue
+            tables[slot, index] =
+                PageTableEntry(
+                    pfn: UInt64(f),
+                    flags: PTEFlags([.present, .writable, .user, .accessed, .dirty]).union(nx)
+                ).rawValue
             p.rssAnon += 1
             return .minor
         }
@@ -110,7 +123,10 @@ extension Machine {
         if vma.isShared {
             var flags: PTEFlags = [.present, .user, .accessed]
             if vma.protection.contains(.write) { flags.insert(.writable) }
-            if access == .write { flags.insert(.dirty); cache.markDirty(pfn: cached) }
+            if access == .write {
+                flags.insert(.dirty)
+                cache.markDirty(pfn: cached)
+            }
             tables[slot, index] = PageTableEntry(pfn: UInt64(cached), flags: flags.union(nx)).rawValue
             memory.retain(cached)
             if isShmem { p.rssShmem += 1 } else { p.rssFile += 1 }
@@ -119,11 +135,17 @@ extension Machine {
         if access == .write {
             // Private write: the page cache page is read, then copied into an anonymous frame.
             memory.retain(cached)  // hold it while a frame is found (reclaim must not take it)
-            guard let f = try allocateFrame(.anonymous, for: p) else { memory.release(cached); return .killed }
+            guard let f = try allocateFrame(.anonymous, for: p) else {
+                memory.release(cached)
+                return .killed
+            }
             if let bytes = memory.contents[cached] { memory.contents[f] = bytes }
             memory.release(cached)
-            tables[slot, index] = PageTableEntry(
-                pfn: UInt64(f), flags: PTEFlags([.present, .writable, .user, .accessed, .dirty]).union(nx)).rawValue
+            tables[slot, index] =
+                PageTableEntry(
+                    pfn: UInt64(f),
+                    flags: PTEFlags([.present, .writable, .user, .accessed, .dirty]).union(nx)
+                ).rawValue
             p.rssAnon += 1
             return result
         }

@@ -4,6 +4,7 @@ extension Machine {
     /// reference count goes up. The parent's TLB entries are flushed (they may be writable).
     func forkProcess(_ parent: SimProcess) throws(MMUError) -> Int {
         if config.addressing == .physical { return try forkPhysical(parent) }
+        try ensureBudget(Self.processCost + parent.vmas.count * Self.mappingCost + Self.faultReserve)
         let child = SimProcess(pid: nextPID, command: parent.command)
         guard let root = try allocateFrame(.pageTable, for: parent) else {
             throw .unknownPID(parent.pid)  // the parent was OOM-killed finding the child's PML4
@@ -15,13 +16,24 @@ extension Machine {
         for i in 256..<512 { tables.copyEntry(from: (kernelPML4Slot, i), to: (child.pml4Slot, i)) }
         processes[child.pid] = child
         child.vmas = parent.vmas
+        child.coveredFloor = parent.coveredFloor
 
         for v in parent.vmas where parent.isAlive && child.isAlive {
             var leaves: [(UInt64, Int, Int, PageLevel)] = []
             forEachLeaf(parent.pml4Slot, v.start, v.end, includeSwap: true) { leaves.append(($0, $1, $2, $3)) }
             for (va, slot, index, level) in leaves {
                 guard parent.isAlive, child.isAlive else { break }
-                guard let (cslot, cindex) = try ensureLeafTable(child, va, target: level), parent.isAlive else { break }
+                let leaf: (slot: Int, index: Int)?
+                do throws(MMUError) {
+                    // The child's tables may need up to three new tables per leaf (and reclaim).
+                    try ensureBudget(Self.faultReserve)
+                    leaf = try ensureLeafTable(child, va, target: level)
+                } catch {
+                    // Over the budget (or a panic): no half-made child stays behind.
+                    if child.isAlive { exitProcess(child) }
+                    throw error
+                }
+                guard let (cslot, cindex) = leaf, parent.isAlive else { break }
                 var e = tables[slot, index]
                 if Self.isSwapEntry(e) {
                     // A swapped page: both tables refer to the slot (finding a frame may have swapped it).
@@ -47,7 +59,9 @@ extension Machine {
                 switch memory.ownerOf(f) {
                 case .anonymous: child.rssAnon += 1
                 case .pageCache:
-                    if let page = cache.pages[f], cache.files[page.fileID].isShmem { child.rssShmem += 1 } else {
+                    if let page = cache.pages[f], cache.files[page.fileID].isShmem {
+                        child.rssShmem += 1
+                    } else {
                         child.rssFile += 1
                     }
                 default: break

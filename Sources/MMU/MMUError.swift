@@ -14,6 +14,10 @@ public struct MMUError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let machinePanicked = Code(rawValue: "machinePanicked")
         /// A parameter is out of range or malformed; `parameter` names it (server: -32602).
         public static let invalidArgument = Code(rawValue: "invalidArgument")
+        /// A limit of the simulator was reached (`resource` names it; server: -32003).
+        public static let resourceLimit = Code(rawValue: "resourceLimit")
+        /// The call's stop check said stop (server: the call was cancelled).
+        public static let cancelled = Code(rawValue: "cancelled")
         public var description: String { rawValue }
     }
 
@@ -22,11 +26,41 @@ public struct MMUError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// The offending parameter's name, for `invalidArgument`.
     public var parameter: String?
+    /// For `resourceLimit`: which limit (`simMemory`, `simProcesses`, `accesses`), its value, what was
+    /// asked, and how many accesses or pages the call had done before it stopped (they stay done).
+    public var resource: String?
+    public var limit: Int?
+    public var requested: Int?
+    public var completed: Int?
 
     public init(code: Code, message: String, parameter: String? = nil) {
         self.code = code
         self.message = message
         self.parameter = parameter
+    }
+
+    static func limit(_ resource: String, limit: Int, requested: Int, completed: Int? = nil) -> MMUError {
+        let message = "\(resource) limit exceeded: \(requested) requested, at most \(limit) allowed"
+        var e = MMUError(code: .resourceLimit, message: message)
+        e.resource = resource
+        e.limit = limit
+        e.requested = requested
+        e.completed = completed
+        return e
+    }
+
+    static func cancelled(completed: Int) -> MMUError {
+        var e = MMUError(code: .cancelled, message: "stopped after \(completed) accesses")
+        e.completed = completed
+        return e
+    }
+
+    /// The same error with `completed` set (a resource limit or cancel reached inside a loop).
+    func completing(_ done: Int) -> MMUError {
+        guard code == .resourceLimit || code == .cancelled else { return self }
+        var e = self
+        e.completed = done + (completed ?? 0)
+        return e
     }
 
     public var description: String {

@@ -19,9 +19,15 @@ public struct MachineConfig: Sendable, Equatable {
     public var swapBytes: UInt64 = 0
 
     public init(
-        physicalBytes: UInt64 = 64 << 20, tlbEntries: Int = 64, tlbWays: Int = 4, pcid: Bool = false,
-        addressBits: Int = 47, hugePages: Bool = false, addressing: Addressing = .virtual,
-        panicOnOom: Bool = false, swapBytes: UInt64 = 0
+        physicalBytes: UInt64 = 64 << 20,
+        tlbEntries: Int = 64,
+        tlbWays: Int = 4,
+        pcid: Bool = false,
+        addressBits: Int = 47,
+        hugePages: Bool = false,
+        addressing: Addressing = .virtual,
+        panicOnOom: Bool = false,
+        swapBytes: UInt64 = 0
     ) {
         self.physicalBytes = physicalBytes
         self.tlbEntries = tlbEntries

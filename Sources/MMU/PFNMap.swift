@@ -5,8 +5,12 @@ extension Machine {
     /// below 2^40. The mapping is shared and shows as `path`. `address` is honoured when free, else a hint.
     /// The benchmark uses it to lay out the reference walkers' 1 GiB at frames from 4 GiB up.
     public func mapPFNs(
-        pid: Int, address: UInt64?, pageCount: Int, protection: Protection = [.read, .write],
-        path: String = "/dev/mem", pfn: (Int) -> UInt64
+        pid: Int,
+        address: UInt64?,
+        pageCount: Int,
+        protection: Protection = [.read, .write],
+        path: String = "/dev/mem",
+        pfn: (Int) -> UInt64
     ) throws(MMUError) -> MmapResult {
         let p = try process(pid)
         guard config.addressing == .virtual else { throw .invalid("addressing", "PFN maps need an MMU") }
@@ -18,10 +22,21 @@ extension Machine {
                 throw .invalid("pfn", "frame \(f) is RAM or beyond 2^40: only device frames can be mapped")
             }
         }
-        guard let start = findFreeRange(p, size: size, hint: address) else { return MmapResult(address: nil, errno: "ENOMEM") }
+        guard let start = findFreeRange(p, size: size, hint: address) else {
+            return MmapResult(address: nil, errno: "ENOMEM")
+        }
         killedThisCall = []
-        let vma = VMA(start: start, end: start + size, protection: protection, isShared: true, kind: .file, fileID: nil,
-                      offset: 0, path: path, isPFNMap: true)
+        let vma = VMA(
+            start: start,
+            end: start + size,
+            protection: protection,
+            isShared: true,
+            kind: .file,
+            fileID: nil,
+            offset: 0,
+            path: path,
+            isPFNMap: true
+        )
         p.insert(vma)
         var flags: PTEFlags = [.present, .user]
         if protection.contains(.write) { flags.insert(.writable) }

@@ -34,6 +34,9 @@ struct PageCache {
     var nextSequence: UInt64 = 0
     var dirtyCount = 0
     var shmemCount = 0
+    /// Pages held as "disk" contents, and the bytes of file names (host memory, see `hostBytes`).
+    private(set) var diskPages = 0
+    private(set) var nameBytes = 0
 
     mutating func file(named name: String, sizeBytes: UInt64, isShmem: Bool = false) -> Int {
         if let id = fileByName[name] {
@@ -42,8 +45,14 @@ struct PageCache {
         }
         let id = files.count
         files.append(SimFile(id: id, name: name, sizeBytes: sizeBytes, isShmem: isShmem))
+        nameBytes += name.utf8.count
         if !isShmem { fileByName[name] = id }
         return id
+    }
+
+    /// Stores a page of a file on "disk".
+    mutating func setDisk(_ fileID: Int, _ index: Int, _ bytes: [UInt8]) {
+        if files[fileID].disk.updateValue(bytes, forKey: index) == nil { diskPages += 1 }
     }
 
     mutating func add(pfn: Int, fileID: Int, index: Int) {

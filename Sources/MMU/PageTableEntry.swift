@@ -52,7 +52,10 @@ public struct PageTableEntry: RawRepresentable, Sendable, Hashable {
 
 /// The four levels of the x86-64 walk, top to bottom.
 public enum PageLevel: Int, Sendable, CaseIterable, CustomStringConvertible {
-    case pml4 = 3, pdpt = 2, pd = 1, pt = 0
+    case pml4 = 3
+    case pdpt = 2
+    case pd = 1
+    case pt = 0
     /// Shift of this level's 9-bit index in a virtual address.
     public var shift: UInt64 { Page.shift + 9 * UInt64(rawValue) }
     public var description: String {

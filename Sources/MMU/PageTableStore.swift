@@ -9,12 +9,12 @@ final class PageTableStore {
     /// Parallel to `entries`: for an entry that points to a table, that table's slot (else -1), so the
     /// walk's next table is loaded beside the entry instead of after it (4 dependent loads, as hardware).
     private(set) var children: UnsafeMutablePointer<Int32>
-    private var slotCapacity: Int
+    private(set) var slotCapacity: Int
     private(set) var slotCount = 0
     private var freeSlots: [Int32] = []
     /// pfn → slot, -1 for frames that are not tables.
     private(set) var slotByFrame: UnsafeMutablePointer<Int32>
-    private var slotByFrameCapacity: Int
+    private(set) var slotByFrameCapacity: Int
     private(set) var frameBySlot: [Int] = []
 
     init() {
@@ -82,14 +82,16 @@ final class PageTableStore {
 
     /// Points entry `index` of table `slot` at the table in `child` (a non-leaf entry).
     func link(_ slot: Int, _ index: Int, to child: Int, flags: PTEFlags) {
-        entries[slot &* Page.entriesPerTable &+ index] = PageTableEntry(pfn: UInt64(frameBySlot[child]), flags: flags).rawValue
+        entries[slot &* Page.entriesPerTable &+ index] =
+            PageTableEntry(pfn: UInt64(frameBySlot[child]), flags: flags).rawValue
         children[slot &* Page.entriesPerTable &+ index] = Int32(child)
     }
 
     /// Copies one entry with its child link (a process PML4 taking the kernel half of swapper_pg_dir).
     func copyEntry(from: (slot: Int, index: Int), to: (slot: Int, index: Int)) {
         entries[to.slot &* Page.entriesPerTable &+ to.index] = entries[from.slot &* Page.entriesPerTable &+ from.index]
-        children[to.slot &* Page.entriesPerTable &+ to.index] = children[from.slot &* Page.entriesPerTable &+ from.index]
+        children[to.slot &* Page.entriesPerTable &+ to.index] =
+            children[from.slot &* Page.entriesPerTable &+ from.index]
     }
 
     @inline(__always) subscript(slot: Int, index: Int) -> UInt64 {

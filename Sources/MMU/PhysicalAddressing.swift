@@ -18,15 +18,23 @@ extension Machine {
         if physical.allocate(at: Int(linked >> Page.shift), frames, pid: pid) {
             start = Int(linked >> Page.shift)
         } else {
-            let holder = physical.owner(of: Int(linked >> Page.shift)).map { $0 == 0 ? "the kernel" : "pid \($0)" }
+            let holder =
+                physical.owner(of: Int(linked >> Page.shift)).map { $0 == 0 ? "the kernel" : "pid \($0)" }
                 ?? "another allocation"
             guard let s = physical.allocate(frames, pid: pid) else {
                 return SpawnResult(
-                    pid: nil, mappings: [], linkedAddress: linked, loadAddress: 0, errno: "ENOMEM",
-                    problem: "no contiguous run of \(image) bytes (largest free run \(UInt64(physical.largestFreeRun) << Page.shift) bytes)")
+                    pid: nil,
+                    mappings: [],
+                    linkedAddress: linked,
+                    loadAddress: 0,
+                    errno: "ENOMEM",
+                    problem:
+                        "no contiguous run of \(image) bytes (largest free run \(UInt64(physical.largestFreeRun) << Page.shift) bytes)"
+                )
             }
             start = s
-            problem = "linked to run at 0x\(String(linked, radix: 16)), which \(holder) occupies; loaded at "
+            problem =
+                "linked to run at 0x\(String(linked, radix: 16)), which \(holder) occupies; loaded at "
                 + "0x\(String(UInt64(s) << Page.shift, radix: 16)) its absolute addresses point into the wrong memory"
         }
         nextPID += 1
@@ -35,61 +43,134 @@ extension Machine {
         p.loadAddress = base
         let path = command.hasPrefix("/") ? command : "/usr/bin/" + command
         var at = base
-        p.insert(VMA(start: at, end: at + text, protection: [.read, .exec], isShared: false, kind: .file, fileID: nil,
-                     offset: 0, path: path))
+        p.insert(
+            VMA(
+                start: at,
+                end: at + text,
+                protection: [.read, .exec],
+                isShared: false,
+                kind: .file,
+                fileID: nil,
+                offset: 0,
+                path: path
+            )
+        )
         at += text
         if data > 0 {
-            p.insert(VMA(start: at, end: at + data, protection: [.read, .write], isShared: false, kind: .file,
-                         fileID: nil, offset: text, path: path))
+            p.insert(
+                VMA(
+                    start: at,
+                    end: at + data,
+                    protection: [.read, .write],
+                    isShared: false,
+                    kind: .file,
+                    fileID: nil,
+                    offset: text,
+                    path: path
+                )
+            )
             at += data
         }
-        p.insert(VMA(start: at, end: at + Layout.heapBytes, protection: [.read, .write], isShared: false, kind: .heap,
-                     fileID: nil, offset: 0, path: "[heap]"))
+        p.insert(
+            VMA(
+                start: at,
+                end: at + Layout.heapBytes,
+                protection: [.read, .write],
+                isShared: false,
+                kind: .heap,
+                fileID: nil,
+                offset: 0,
+                path: "[heap]"
+            )
+        )
         at += Layout.heapBytes
-        p.insert(VMA(start: at, end: at + stack, protection: [.read, .write], isShared: false, kind: .stack,
-                     fileID: nil, offset: 0, path: "[stack]"))
+        p.insert(
+            VMA(
+                start: at,
+                end: at + stack,
+                protection: [.read, .write],
+                isShared: false,
+                kind: .stack,
+                fileID: nil,
+                offset: 0,
+                path: "[stack]"
+            )
+        )
         p.rssAnon = frames
         processes[pid] = p
-        return SpawnResult(pid: pid, mappings: p.vmas.map(mappingInfo), linkedAddress: linked, loadAddress: base,
-                           problem: problem)
+        return SpawnResult(
+            pid: pid,
+            mappings: p.vmas.map(mappingInfo),
+            linkedAddress: linked,
+            loadAddress: base,
+            problem: problem
+        )
     }
 
     func mmapPhysical(_ p: SimProcess, size: UInt64) -> MmapResult {
         let frames = Int(size >> Page.shift)
         guard let start = physical.allocate(frames, pid: p.pid) else {
-            return MmapResult(address: nil, errno: "ENOMEM",
-                              largestFreeRun: UInt64(physical.largestFreeRun) << Page.shift,
-                              freeBytes: UInt64(physical.freeFrames) << Page.shift)
+            return MmapResult(
+                address: nil,
+                errno: "ENOMEM",
+                largestFreeRun: UInt64(physical.largestFreeRun) << Page.shift,
+                freeBytes: UInt64(physical.freeFrames) << Page.shift
+            )
         }
         let a = UInt64(start) << Page.shift
-        p.insert(VMA(start: a, end: a + size, protection: [.read, .write], isShared: false, kind: .anon, fileID: nil,
-                     offset: 0, path: nil))
+        p.insert(
+            VMA(
+                start: a,
+                end: a + size,
+                protection: [.read, .write],
+                isShared: false,
+                kind: .anon,
+                fileID: nil,
+                offset: 0,
+                path: nil
+            )
+        )
         p.rssAnon += frames
         return MmapResult(address: a)
     }
 
-    func munmapPhysical(_ p: SimProcess, address: UInt64, length: UInt64) -> Int {
-        let freed = physical.release(pid: p.pid, from: Int(address >> Page.shift),
-                                     to: Int(min(address &+ length, config.physicalBytes) >> Page.shift))
+    /// munmap without an MMU: frees the parts of `p`'s own runs inside `[address, end)` (checked to
+    /// lie in physical memory); the bytes of another process's frames there are not touched.
+    func munmapPhysical(_ p: SimProcess, address: UInt64, end: UInt64) -> Int {
+        let runs = physical.release(pid: p.pid, from: Int(address >> Page.shift), to: Int(end >> Page.shift))
         var kept: [VMA] = []
-        let end = address &+ length
         for v in p.vmas {
-            guard v.start < end && address < v.end else { kept.append(v); continue }
-            if v.start < address { var l = v; l.end = address; kept.append(l) }
-            if v.end > end { var r = v; r.offset += end - v.start; r.start = end; kept.append(r) }
+            guard v.start < end && address < v.end else {
+                kept.append(v)
+                continue
+            }
+            if v.start < address {
+                var l = v
+                l.end = address
+                kept.append(l)
+            }
+            if v.end > end {
+                var r = v
+                r.offset += end - v.start
+                r.start = end
+                kept.append(r)
+            }
         }
         p.vmas = kept
-        for f in Int(address >> Page.shift)..<Int(min(end, config.physicalBytes) >> Page.shift) { memory.contents[f] = nil }
+        var freed = 0
+        for run in runs {
+            for f in run.start..<run.end { memory.contents[f] = nil }
+            freed += run.count
+        }
         p.rssAnon -= freed
         return freed
     }
 
     func exitPhysical(_ p: SimProcess) -> Int {
-        var freed = 0
         for a in physical.allocations where a.pid == p.pid {
             for f in a.run.start..<a.run.end { memory.contents[f] = nil }
         }
-        freed = physical.release(pid: p.pid, from: 0, to: physical.frameCount)
+        let freed = physical.release(pid: p.pid, from: 0, to: physical.frameCount).reduce(0) { $0 + $1.count }
         p.vmas = []
         p.rssAnon = 0
         p.isAlive = false
@@ -98,7 +179,10 @@ extension Machine {
     }
 
     func forkPhysical(_ p: SimProcess) throws(MMUError) -> Int {
-        throw .invalid("pid", "fork needs an MMU: without one the child cannot have the parent's addresses (nommu Linux offers only vfork)")
+        throw .invalid(
+            "pid",
+            "fork needs an MMU: without one the child cannot have the parent's addresses (nommu Linux offers only vfork)"
+        )
     }
 
     /// Any address inside physical memory is accessible to every process: nothing checks ownership.

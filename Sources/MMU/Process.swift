@@ -19,6 +19,10 @@ final class SimProcess {
     var swapPages = 0
     /// User page-table frames (PML4 included).
     var tableFrames = 0
+    /// `[coveredFloor, mmap_base)` has no free byte (nil: `mmap_base` itself), so a top-down search
+    /// for free space may start there: 65,530 stacked mmaps cost a binary search each, not a scan.
+    /// Reset when anything is unmapped.
+    var coveredFloor: UInt64?
     /// Physical mode: where the program was loaded.
     var loadAddress: UInt64 = 0
 
@@ -41,14 +45,30 @@ final class SimProcess {
         return lo < vmas.count && vmas[lo].start <= address ? lo : nil
     }
 
-    func insert(_ vma: VMA) {
-        var i = 0
-        while i < vmas.count && vmas[i].start < vma.start { i += 1 }
-        vmas.insert(vma, at: i)
+    /// Index of the first VMA whose start is at or above `address` (binary search).
+    func firstIndex(startingAtOrAbove address: UInt64) -> Int {
+        var lo = 0
+        var hi = vmas.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if vmas[mid].start < address { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
-    /// Whether `[start, end)` overlaps no mapping.
+    func insert(_ vma: VMA) {
+        vmas.insert(vma, at: firstIndex(startingAtOrAbove: vma.start))
+    }
+
+    /// Whether `[start, end)` overlaps no mapping (mappings do not overlap, so only the first one
+    /// ending above `start` can).
     func isFree(_ start: UInt64, _ end: UInt64) -> Bool {
-        !vmas.contains { $0.start < end && start < $0.end }
+        var lo = 0
+        var hi = vmas.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if vmas[mid].end <= start { lo = mid + 1 } else { hi = mid }
+        }
+        return lo == vmas.count || vmas[lo].start >= end
     }
 }

@@ -12,8 +12,10 @@ public struct Protection: OptionSet, Sendable, Hashable, CustomStringConvertible
         let chars = Array(text.utf8)
         guard chars.count == 3 else { return nil }
         var p = Protection()
-        for (i, (letter, flag)) in [(UInt8(ascii: "r"), Protection.read), (UInt8(ascii: "w"), .write),
-                                    (UInt8(ascii: "x"), .exec)].enumerated() {
+        for (i, (letter, flag)) in [
+            (UInt8(ascii: "r"), Protection.read), (UInt8(ascii: "w"), .write),
+            (UInt8(ascii: "x"), .exec),
+        ].enumerated() {
             if chars[i] == letter { p.insert(flag) } else if chars[i] != UInt8(ascii: "-") { return nil }
         }
         self = p

@@ -15,7 +15,7 @@ extension Machine {
                 if cache.files[page.fileID].isShmem || memory.refcountOf(pfn) != 1 { continue }
                 if page.isDirty {
                     if pass == 0 { continue }
-                    cache.files[page.fileID].disk[page.index] = memory.bytes(pfn)
+                    cache.setDisk(page.fileID, page.index, memory.bytes(pfn))
                     cache.markClean(pfn: pfn)
                     pgpgout += Page.size >> 10
                 }
@@ -42,7 +42,7 @@ extension Machine {
         var written = 0
         for pfn in cache.pages.keys.sorted() {
             guard let page = cache.pages[pfn], page.isDirty, !cache.files[page.fileID].isShmem else { continue }
-            cache.files[page.fileID].disk[page.index] = memory.bytes(pfn)
+            cache.setDisk(page.fileID, page.index, memory.bytes(pfn))
             cache.markClean(pfn: pfn)
             pgpgout += Page.size >> 10
             written += 1

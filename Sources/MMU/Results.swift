@@ -140,3 +140,13 @@ public struct FrameInfo: Sendable, Equatable {
     public var owner: FrameOwner
     public var refcount: Int
 }
+
+/// `sim.munmap`'s result: frames freed, or the errno Linux would give (nothing changed then).
+public struct MunmapResult: Sendable, Equatable {
+    public var freedPages: Int
+    public var errno: String?
+    public init(freedPages: Int, errno: String? = nil) {
+        self.freedPages = freedPages
+        self.errno = errno
+    }
+}

@@ -27,12 +27,19 @@ extension Machine {
         let cached = UInt64(cache.pages.count) * ps
         let anon = UInt64(memory.count(.anonymous)) * ps
         let shmem = UInt64(cache.shmemCount) * ps
+        // Committed_AS, saturating: each process commits less than 2^48, but enough processes (up to
+        // --max-sim-processes) could pass what a JSON integer holds.
         var committed: UInt64 = 0
         for p in processes.values {
-            for v in p.vmas where (!v.isShared && v.protection.contains(.write)) || (v.isShared && v.fileID != nil
-                && cache.files[v.fileID!].isShmem) {
-                committed += v.size
+            var mine: UInt64 = 0
+            for v in p.vmas
+            where (!v.isShared && v.protection.contains(.write))
+                || (v.isShared && v.fileID != nil
+                    && cache.files[v.fileID!].isShmem)
+            {
+                mine += v.size
             }
+            committed = mine > UInt64(Int.max) - committed ? UInt64(Int.max) : committed + mine
         }
         let inactive = UInt64(reclaimable) * ps
         return [

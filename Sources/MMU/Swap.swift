@@ -5,7 +5,7 @@ struct SwapSpace {
     let slotCount: Int
     private var refcount: [UInt32] = []
     private var freeList: [UInt32] = []
-    private var highWater = 0
+    private(set) var highWater = 0
     private(set) var used = 0
     var contents: [Int: [UInt8]] = [:]
 
@@ -100,7 +100,13 @@ extension Machine {
     }
 
     /// Swap-in (`do_swap_page`): a major fault reading the page back into a new frame.
-    func swapIn(_ p: SimProcess, _ vma: VMA, _ slot: Int, _ index: Int, _ access: Access) throws(MMUError) -> FaultResult {
+    func swapIn(
+        _ p: SimProcess,
+        _ vma: VMA,
+        _ slot: Int,
+        _ index: Int,
+        _ access: Access
+    ) throws(MMUError) -> FaultResult {
         let s = Int(PageTableEntry(rawValue: tables[slot, index]).pfn)
         guard let f = try allocateFrame(.anonymous, for: p) else { return .killed }
         if let bytes = swap.contents[s] { memory.contents[f] = bytes }

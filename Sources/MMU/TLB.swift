@@ -62,7 +62,10 @@ final class TLB {
         var w = base
         let end = base &+ ways
         while w < end {
-            if tags[w] == Self.invalidTag { victim = w; break }
+            if tags[w] == Self.invalidTag {
+                victim = w
+                break
+            }
             if stamps[w] < stamps[victim] { victim = w }
             w &+= 1
         }

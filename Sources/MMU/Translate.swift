@@ -7,13 +7,25 @@ extension Machine {
     /// counters, no fault handling): `translated`, `notPresent`, `cowFault` (a write would copy) or `segv`.
     /// With `trace`, `walk` lists every level as the tables stand afterwards.
     public func translate(
-        pid: Int, address: UInt64, access: Access = .read, mode: Mode = .user, dryRun: Bool = false,
+        pid: Int,
+        address: UInt64,
+        access: Access = .read,
+        mode: Mode = .user,
+        dryRun: Bool = false,
         trace: Bool = false
     ) throws(MMUError) -> Translation {
         let p = try process(pid)
         killedThisCall = []
-        var t = Translation(address: address, vpn: address >> Page.shift, indices: PageIndices(address: address),
-                            mapping: nil, isPresent: false, pfn: nil, physicalAddress: nil, outcome: .translated)
+        var t = Translation(
+            address: address,
+            vpn: address >> Page.shift,
+            indices: PageIndices(address: address),
+            mapping: nil,
+            isPresent: false,
+            pfn: nil,
+            physicalAddress: nil,
+            outcome: .translated
+        )
         if let i = p.vmaIndex(containing: address) { t.mapping = mappingInfo(p.vmas[i]) }
         if config.addressing == .physical {
             return translatePhysical(p, t)
@@ -46,15 +58,23 @@ extension Machine {
     }
 
     /// What an access would do, without doing it.
-    func dryRunOutcome(_ p: SimProcess, _ va: UInt64, _ w: WalkResult, _ access: Access, _ mode: Mode,
-                       _ t: inout Translation) -> Outcome {
+    func dryRunOutcome(
+        _ p: SimProcess,
+        _ va: UInt64,
+        _ w: WalkResult,
+        _ access: Access,
+        _ mode: Mode,
+        _ t: inout Translation
+    ) -> Outcome {
         if Self.permits(w.effective, access, mode) { return .translated }
         func segv(_ why: String) -> Outcome {
             t.segv = SegvInfo(address: va, reason: why)
             return .segv
         }
         if va >> 47 != 0 {
-            return segv(w.isPresent ? "kernel address from user mode (supervisor-only page)" : "unmapped kernel address")
+            return segv(
+                w.isPresent ? "kernel address from user mode (supervisor-only page)" : "unmapped kernel address"
+            )
         }
         guard let i = p.vmaIndex(containing: va) else { return segv("no mapping at this address (SEGV_MAPERR)") }
         guard p.vmas[i].protection.allows(access) else {

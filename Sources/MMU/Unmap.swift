@@ -46,7 +46,11 @@ extension Machine {
                 switch memory.ownerOf(f) {
                 case .anonymous: p.rssAnon -= 1
                 case .pageCache:
-                    if let page = cache.pages[f], cache.files[page.fileID].isShmem { p.rssShmem -= 1 } else { p.rssFile -= 1 }
+                    if let page = cache.pages[f], cache.files[page.fileID].isShmem {
+                        p.rssShmem -= 1
+                    } else {
+                        p.rssFile -= 1
+                    }
                     if e & PTEFlags.dirty.rawValue != 0 { cache.markDirty(pfn: f) }
                 default: break
                 }
@@ -72,8 +76,12 @@ extension Machine {
         }
         var freed = 0
         var kept: [VMA] = []
+        p.coveredFloor = nil
         for v in p.vmas {
-            guard v.start < end && start < v.end else { kept.append(v); continue }
+            guard v.start < end && start < v.end else {
+                kept.append(v)
+                continue
+            }
             freed += zap(p, v, max(v.start, start), min(v.end, end))
             if v.start < start {
                 var left = v

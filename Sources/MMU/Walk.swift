@@ -27,8 +27,15 @@ extension Machine {
         while true {
             let i = PageIndices(address: va).index(at: level)
             let e = tables[slot, i]
-            steps?.pointee.append(WalkStep(level: level, index: i, tableFrame: UInt64(tables.frameBySlot[slot]),
-                                           entry: e, flags: PageTableEntry(rawValue: e).flags))
+            steps?.pointee.append(
+                WalkStep(
+                    level: level,
+                    index: i,
+                    tableFrame: UInt64(tables.frameBySlot[slot]),
+                    entry: e,
+                    flags: PageTableEntry(rawValue: e).flags
+                )
+            )
             r.entry = e
             r.slot = slot
             r.index = i
@@ -42,7 +49,8 @@ extension Machine {
                 let pagesPerEntry: UInt64 = level == .pt ? 1 : (level == .pd ? 512 : 512 * 512)
                 r.pfn = (base & ~(pagesPerEntry - 1)) + ((va >> Page.shift) & (pagesPerEntry - 1))
                 r.pageSize = pagesPerEntry << Page.shift
-                r.effective = (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
+                r.effective =
+                    (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
                     | (acc & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue)) | nx
                 return r
             }
@@ -66,7 +74,11 @@ extension Machine {
     /// The PT slot (or PD slot, for a huge leaf) of user address `va`, creating missing tables down to
     /// `target` (PT by default; PD to place a 2 MiB page). Returns the slot and index of the entry at
     /// `target` (or of the huge leaf met on the way). nil when the process was OOM-killed meanwhile.
-    func ensureLeafTable(_ p: SimProcess, _ va: UInt64, target: PageLevel = .pt) throws(MMUError) -> (slot: Int, index: Int)? {
+    func ensureLeafTable(
+        _ p: SimProcess,
+        _ va: UInt64,
+        target: PageLevel = .pt
+    ) throws(MMUError) -> (slot: Int, index: Int)? {
         var slot = p.pml4Slot
         var level = PageLevel.pml4
         while level != target {
@@ -105,8 +117,13 @@ extension Machine {
     /// Calls `body(va, slot, index, level)` for every present leaf entry of `[start, end)` in the user
     /// half, skipping absent subtrees (so a sparse 100 TiB mapping costs only what is mapped).
     /// With `includeSwap`, non-present PT entries holding a swap slot are visited too.
-    func forEachLeaf(_ rootSlot: Int, _ start: UInt64, _ end: UInt64, includeSwap: Bool = false,
-                     _ body: (UInt64, Int, Int, PageLevel) -> Void) {
+    func forEachLeaf(
+        _ rootSlot: Int,
+        _ start: UInt64,
+        _ end: UInt64,
+        includeSwap: Bool = false,
+        _ body: (UInt64, Int, Int, PageLevel) -> Void
+    ) {
         func visit(_ slot: Int, _ level: PageLevel, _ base: UInt64) {
             let span: UInt64 = 1 << level.shift
             let first = start > base ? Int((start - base) >> level.shift) : 0
@@ -121,8 +138,11 @@ extension Machine {
                 if level == .pt || (level != .pml4 && e & PTEFlags.hugePage.rawValue != 0) {
                     body(va, slot, i, level)
                 } else {
-                    visit(tables.slot(ofFrame: Int(PageTableEntry(rawValue: e).pfn)),
-                          PageLevel(rawValue: level.rawValue - 1)!, va)
+                    visit(
+                        tables.slot(ofFrame: Int(PageTableEntry(rawValue: e).pfn)),
+                        PageLevel(rawValue: level.rawValue - 1)!,
+                        va
+                    )
                 }
             }
         }

@@ -1,7 +1,7 @@
 import JSONRPC
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A blocking client for one memd connection: one request line out, lines in
@@ -64,7 +64,11 @@ public final class MemdClient {
     public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Calls `method` and returns its result, or throws the server's error.
-    public func call(_ method: String, _ params: JSONObject = [:], onNotification: (String, JSON) -> Void = { _, _ in })
+    public func call(
+        _ method: String,
+        _ params: JSONObject = [:],
+        onNotification: (String, JSON) -> Void = { _, _ in }
+    )
         throws(Failure) -> JSON
     {
         let id = nextID
@@ -96,7 +100,9 @@ public final class MemdClient {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a peer that closed gives EPIPE, not a SIGPIPE that kills the caller.
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            let written = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw .connectionLost(String(cString: strerror(errno)))

@@ -1,4 +1,5 @@
 import JSONRPC
+import ProcFS
 
 /// Where a method reads memory from.
 public enum Source: String, Sendable, CaseIterable {
@@ -21,15 +22,29 @@ public struct Target: Sendable, Equatable {
 
 /// A pid param: a positive integer that fits pid_t.
 func decodePID(_ params: inout ParamReader, _ name: String = "pid") throws(RPCError) -> Int32? {
-    try params.int(name, min: 1, max: Int(Int32.max)).map { Int32($0) }
+    try params.int(name, min: PID.range.lowerBound, max: PID.range.upperBound).map { Int32($0) }
+}
+
+/// The one rule for a pid, real or simulated, from a client or from memlab: 1 … 2^31−1 (pid_t).
+public enum PID {
+    public static let range = 1...Int(Int32.max)
+
+    /// `value` as a pid, or nil when it is not an integer in `range`.
+    public static func checked(_ value: JSON) -> Int32? {
+        guard let number = value.intValue, range.contains(number) else { return nil }
+        return Int32(number)
+    }
 }
 
 /// `meminfo` — what `free` and `sar -r` show.
 public enum MeminfoMethod: MethodDescriptor {
     public static let name = "meminfo"
-    public struct Params: Sendable { public var target: Target }
+    public struct Params: Sendable {
+        public var target: Target
+        public var cgroup: CgroupPath? = nil
+    }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
-        Params(target: try Target.decode(&p))
+        Params(target: try Target.decode(&p), cgroup: try decodeCgroupParam(&p))
     }
 }
 
@@ -57,13 +72,16 @@ public enum PageStatsMethod: MethodDescriptor {
         public var all: Bool
         public var intervalMs: Int
         public var target: Target
+        public var cgroup: CgroupPath? = nil
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let pid = try decodePID(&p)
         let all = try p.bool("all") ?? false
         if pid != nil, all { throw .invalidParams("all", "give either pid or all, not both") }
         let interval = try p.int("intervalMs", min: 0, max: maxIntervalMs) ?? 0
-        return Params(pid: pid, all: all, intervalMs: interval, target: try Target.decode(&p))
+        let cgroup = try decodeCgroupParam(&p)
+        if cgroup != nil, !all { throw .invalidParams("cgroup", "only with all: true") }
+        return Params(pid: pid, all: all, intervalMs: interval, target: try Target.decode(&p), cgroup: cgroup)
     }
 }
 

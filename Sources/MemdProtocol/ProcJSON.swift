@@ -115,8 +115,10 @@ extension Pressure {
     /// averages as the kernel prints them (percent), `totalUs` its `total=` (microseconds).
     public var json: JSON {
         func stall(_ s: Stall) -> JSON {
-            ["avg10": .double(s.avg10), "avg60": .double(s.avg60), "avg300": .double(s.avg300),
-             "totalUs": .int(s.totalMicroseconds)]
+            [
+                "avg10": .double(s.avg10), "avg60": .double(s.avg60), "avg300": .double(s.avg300),
+                "totalUs": .int(s.totalMicroseconds),
+            ]
         }
         return ["some": stall(some), "full": full.map(stall) ?? .null]
     }

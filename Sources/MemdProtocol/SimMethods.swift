@@ -7,13 +7,17 @@ import JSONRPC
 /// A simulated machine's id param (`"m1"`, …).
 func decodeMachine(_ p: inout ParamReader) throws(RPCError) -> String {
     let machine = try p.requiredString("machine")
-    guard !machine.isEmpty, machine.utf8.count <= 64 else { throw .invalidParams("machine", "must be a machine id like \"m1\"") }
+    guard !machine.isEmpty, machine.utf8.count <= 64 else {
+        throw .invalidParams("machine", "must be a machine id like \"m1\"")
+    }
     return machine
 }
 
 /// A simulated pid: a positive integer.
 func decodeSimPID(_ p: inout ParamReader) throws(RPCError) -> Int {
-    guard let pid = try p.int("pid", min: 1, max: Int(Int32.max)) else { throw .invalidParams("pid", "required") }
+    guard let pid = try p.int("pid", min: PID.range.lowerBound, max: PID.range.upperBound) else {
+        throw .invalidParams("pid", "required")
+    }
     return pid
 }
 
@@ -44,10 +48,16 @@ public enum SimCreateMethod: MethodDescriptor {
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         Params(
-            physicalBytes: try decodeBytes(&p, "physicalBytes", min: 1), tlbEntries: try p.int("tlbEntries", min: 1),
-            tlbWays: try p.int("tlbWays", min: 1), pcid: try p.bool("pcid"), addressBits: try p.int("addressBits"),
-            hugePages: try p.bool("hugePages"), addressing: try p.choice("addressing", as: SimAddressing.self),
-            panicOnOom: try p.bool("panicOnOom"), swapBytes: try decodeBytes(&p, "swapBytes"))
+            physicalBytes: try decodeBytes(&p, "physicalBytes", min: 1),
+            tlbEntries: try p.int("tlbEntries", min: 1),
+            tlbWays: try p.int("tlbWays", min: 1),
+            pcid: try p.bool("pcid"),
+            addressBits: try p.int("addressBits"),
+            hugePages: try p.bool("hugePages"),
+            addressing: try p.choice("addressing", as: SimAddressing.self),
+            panicOnOom: try p.bool("panicOnOom"),
+            swapBytes: try decodeBytes(&p, "swapBytes")
+        )
     }
 }
 
@@ -63,9 +73,12 @@ public enum SimSpawnMethod: MethodDescriptor {
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         Params(
-            machine: try decodeMachine(&p), command: try p.string("command"),
-            textBytes: try decodeBytes(&p, "textBytes", min: 1), dataBytes: try decodeBytes(&p, "dataBytes"),
-            stackBytes: try decodeBytes(&p, "stackBytes", min: 1))
+            machine: try decodeMachine(&p),
+            command: try p.string("command"),
+            textBytes: try decodeBytes(&p, "textBytes", min: 1),
+            dataBytes: try decodeBytes(&p, "dataBytes"),
+            stackBytes: try decodeBytes(&p, "stackBytes", min: 1)
+        )
     }
 }
 
@@ -97,13 +110,21 @@ public enum SimMmapMethod: MethodDescriptor {
             var f = ParamReader(object)
             let name = try f.requiredString("name")
             guard let size = try f.int("sizeBytes", min: 0) else { throw .invalidParams("file", "sizeBytes required") }
+            guard size <= 1 << 40 else { throw .invalidParams("file", "sizeBytes must be at most 1 TiB") }
             do { try f.finish() } catch { throw .invalidParams("file", "unknown member (file takes name, sizeBytes)") }
             file = (name, UInt64(size))
         }
         let offset = try p.address("offset") ?? 0
         return Params(
-            machine: machine, pid: pid, length: length, prot: prot, shared: try p.bool("shared") ?? false, file: file,
-            offset: offset, address: try p.address("address"))
+            machine: machine,
+            pid: pid,
+            length: length,
+            prot: prot,
+            shared: try p.bool("shared") ?? false,
+            file: file,
+            offset: offset,
+            address: try p.address("address")
+        )
     }
 }
 
@@ -141,7 +162,9 @@ public enum SimTouchMethod: MethodDescriptor {
         let pid = try decodeSimPID(&p)
         let address = try p.requiredAddress("address")
         guard let length = try decodeBytes(&p, "length", min: 1) else { throw .invalidParams("length", "required") }
-        guard let access = try p.choice("access", as: SimTouchAccess.self) else { throw .invalidParams("access", "required") }
+        guard let access = try p.choice("access", as: SimTouchAccess.self) else {
+            throw .invalidParams("access", "required")
+        }
         let stride = try decodeBytes(&p, "stride", min: 1) ?? 4096
         return Params(machine: machine, pid: pid, address: address, length: length, access: access, stride: stride)
     }
@@ -163,8 +186,12 @@ public enum SimReadMethod: MethodDescriptor {
         let address = try p.requiredAddress("address")
         let length = try p.requiredInt("length", min: 0, max: 4096)
         return Params(
-            machine: machine, pid: pid, address: address, length: length,
-            encoding: try p.choice("encoding", as: SimEncoding.self) ?? .utf8)
+            machine: machine,
+            pid: pid,
+            address: address,
+            length: length,
+            encoding: try p.choice("encoding", as: SimEncoding.self) ?? .utf8
+        )
     }
 }
 
@@ -293,8 +320,15 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         if source == .proc, machine != nil { throw .invalidParams("machine", "only with source \"sim\"") }
         if machine == nil, dryRun { throw .invalidParams("dryRun", "only for a simulated process (with machine)") }
         return Params(
-            addresses: addresses, access: access, mode: mode, trace: trace,
-            summaryOnly: summaryOnly || addresses.count > maxListed, dryRun: dryRun, pid: pid, machine: machine)
+            addresses: addresses,
+            access: access,
+            mode: mode,
+            trace: trace,
+            summaryOnly: summaryOnly || addresses.count > maxListed,
+            dryRun: dryRun,
+            pid: pid,
+            machine: machine
+        )
     }
 
     static func decodePattern(_ object: JSONObject) throws(RPCError) -> Pattern {
@@ -305,24 +339,34 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         }
         do throws(RPCError) {
             let start = try p.requiredAddress("start")
-            guard let length = try p.address("length"), length > 0 else { throw RPCError.invalidParams("length", "required, positive") }
+            guard let length = try p.address("length"), length > 0 else {
+                throw RPCError.invalidParams("length", "required, positive")
+            }
             let count = try p.requiredInt("count", min: 0)
-            if count > maxCount { throw RPCError.resourceLimit("translationCount", limit: maxCount, requested: count) }
-            guard let order = try p.choice("order", as: Order.self) else { throw RPCError.invalidParams("order", "required") }
+            if count > maxCount { throw RPCError.resourceLimit("accesses", limit: maxCount, requested: count) }
+            guard let order = try p.choice("order", as: Order.self) else {
+                throw RPCError.invalidParams("order", "required")
+            }
             var stride: UInt64 = 4096
             var seed: UInt64 = 0
             switch order {
             case .sequential:
                 break
             case .stride:
-                guard let s = try p.address("stride"), s > 0 else { throw RPCError.invalidParams("stride", "required with order \"stride\", positive") }
+                guard let s = try p.address("stride"), s > 0 else {
+                    throw RPCError.invalidParams("stride", "required with order \"stride\", positive")
+                }
                 stride = s
             case .random:
-                guard let s = try p.address("seed") else { throw RPCError.invalidParams("seed", "required with order \"random\"") }
+                guard let s = try p.address("seed") else {
+                    throw RPCError.invalidParams("seed", "required with order \"random\"")
+                }
                 seed = s
             }
             try p.finish()
-            guard start <= UInt64.max - length else { throw RPCError.invalidParams("length", "start + length overflows") }
+            guard start <= UInt64.max - length else {
+                throw RPCError.invalidParams("length", "start + length overflows")
+            }
             return Pattern(start: start, length: length, count: count, order: order, stride: stride, seed: seed)
         } catch {
             if error.code == .invalidParams { throw sub(error) }
@@ -341,7 +385,10 @@ public enum Base64 {
         var i = 0
         while i + 3 <= bytes.count {
             let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            out += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)],
+                alphabet[Int(n & 63)],
+            ]
             i += 3
         }
         let rest = bytes.count - i
@@ -350,7 +397,9 @@ public enum Base64 {
             out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
         } else if rest == 2 {
             let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+            out += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "="),
+            ]
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -17,8 +17,13 @@ public struct CallContext: Sendable {
     let isWritable: @Sendable () -> Bool
 
     public init(
-        peer: PeerCredentials, requestID: JSON, logger: Logger, work: WaitingWork, maxResponseBytes: Int,
-        isWritable: @escaping @Sendable () -> Bool = { true }, send: @escaping @Sendable ([UInt8]) -> Void
+        peer: PeerCredentials,
+        requestID: JSON,
+        logger: Logger,
+        work: WaitingWork,
+        maxResponseBytes: Int,
+        isWritable: @escaping @Sendable () -> Bool = { true },
+        send: @escaping @Sendable ([UInt8]) -> Void
     ) {
         self.peer = peer
         self.requestID = requestID

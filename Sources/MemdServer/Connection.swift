@@ -1,5 +1,6 @@
 import JSONRPC
 import Logging
+import MemdProtocol
 import NIOCore
 
 /// One client connection: reads lines, runs calls, writes each response as a line.
@@ -37,8 +38,18 @@ final class Connection: ChannelDuplexHandler {
     /// The client shut down its writing side: nothing more will come.
     private var isInputClosed = false
     private var isClosing = false
+    /// Inside a burst of reads: responses are written, and flushed once at its end (one writev
+    /// for a pipelined client's many answers instead of one write each).
+    private var isReading = false
+    private var needsFlush = false
 
-    init(dispatcher: Dispatcher, peer: PeerCredentials, config: ServerConfig, logger: Logger, registry: ConnectionRegistry) {
+    init(
+        dispatcher: Dispatcher,
+        peer: PeerCredentials,
+        config: ServerConfig,
+        logger: Logger,
+        registry: ConnectionRegistry
+    ) {
         self.dispatcher = dispatcher
         self.peer = peer
         self.config = config
@@ -57,6 +68,7 @@ final class Connection: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        isReading = true
         switch unwrapInboundIn(data) {
         case .tooLong:
             write(context, Response.error(id: .null, .requestTooLarge(limit: config.maxRequestBytes)))
@@ -66,10 +78,27 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        flushIfNeeded(context)
+        context.fireChannelReadComplete()
+    }
+
+    private func flushIfNeeded(_ context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
     /// Handles waiting lines while nothing pauses reading, then reads again or, after a
     /// half-close with nothing left to answer, closes.
     private func resume(_ context: ChannelHandlerContext) {
+        let wasReading = isReading
+        isReading = true
         while !isPaused(context), let line = waiting.popFirst() { handle(context, line) }
+        isReading = wasReading
+        if !isReading { flushIfNeeded(context) }
         guard !isClosing else { return }
         if isInputClosed, tasks.isEmpty, waiting.isEmpty {
             closeWhenSent(context)
@@ -139,47 +168,85 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
-    /// Plans every member; answers at once if none needs a task, else runs the tasks' members in
-    /// turn as one task and answers when all are done.
+    /// Batches of more members than this are planned in their task, not on the event loop: a
+    /// thousand inline calls (a 50 MB batch of `rpc.discover`) must not hold up every other
+    /// connection of the loop.
+    static let inlineBatchLimit = 16
+
+    /// Plans every member; answers at once if none needs a task (and the batch is small), else
+    /// runs the members in turn as one task and answers when all are done. Every member's id is
+    /// known to the call table before anything runs, so a cancel can reach any of them.
     private func handleBatch(_ context: ChannelHandlerContext, _ entries: [Entry]) {
-        var replies: [[UInt8]?] = []
-        var later: [(slot: Int, call: Dispatcher.Call)] = []
-        var cancels: [JSON] = []
-        var size = 2
-        let makeContext = callContext(context)
-        for entry in entries {
-            switch dispatcher.plan(entry, context: makeContext) {
-            case .done(let reply):
-                replies.append(reply)
-            case .cancel(let target, let reply):
-                cancels.append(target)
-                replies.append(reply)
-            case .task(let call):
-                later.append((replies.count, call))
-                replies.append(nil)
+        calls.expect(
+            entries.compactMap { entry in
+                guard case .request(let request) = entry, request.method != CancelRequestMethod.name else { return nil }
+                return key(request.id)
             }
-            size += replies.last??.count ?? 0
-            if size > dispatcher.maxResponseBytes {  // stop building: a lower bound is enough
-                write(context, dispatcher.tooLong(id: .null, requested: size))
-                return
+        )
+        let (calls, dispatcher, makeContext) = (self.calls, self.dispatcher, callContext(context))
+        guard entries.count <= Self.inlineBatchLimit else {
+            startTask(context) {
+                await Connection.run(Connection.plan(entries, dispatcher, makeContext, calls), calls, dispatcher)
             }
-        }
-        calls.expect(later.compactMap { $0.call.isNotification ? nil : key($0.call.id) })
-        for target in cancels { calls.cancel(key(target)) }
-        guard !later.isEmpty else {
-            if let reply = Connection.batch(replies, dispatcher) { write(context, reply) }
             return
         }
-        let calls = self.calls
-        let dispatcher = self.dispatcher
-        let (ready, members) = (replies, later)
-        startTask(context) {
-            var replies = ready
-            for (slot, call) in members {
-                replies[slot] = await Connection.run(call, in: calls, dispatcher)
-            }
-            return Connection.batch(replies, dispatcher)
+        let plan = Connection.plan(entries, dispatcher, makeContext, calls)
+        if plan.later.isEmpty || plan.tooLong != nil {
+            if let reply = plan.tooLong ?? Connection.batch(plan.replies, dispatcher) { write(context, reply) }
+            return
         }
+        startTask(context) { await Connection.run(plan, calls, dispatcher) }
+    }
+
+    /// A batch planned: the replies ready in their slots, the calls to run for the others.
+    struct BatchPlan: Sendable {
+        var replies: [[UInt8]?] = []
+        var later: [(slot: Int, call: Dispatcher.Call)] = []
+        /// The batch's response would pass the size limit: the error line that replaces it.
+        var tooLong: [UInt8]?
+    }
+
+    /// Plans every member of a batch, carrying out its cancels.
+    private static func plan(
+        _ entries: [Entry],
+        _ dispatcher: Dispatcher,
+        _ makeContext: (Request) -> CallContext,
+        _ calls: CallTable
+    ) -> BatchPlan {
+        var plan = BatchPlan()
+        var size = 2
+        for entry in entries {
+            let step = dispatcher.plan(entry, context: makeContext)
+            if case .request(let request) = entry, request.method != CancelRequestMethod.name, !step.isTask {
+                calls.end(JSONWriter.string(request.id))  // expected, but answered already
+            }
+            switch step {
+            case .done(let reply):
+                plan.replies.append(reply)
+            case .cancel(let target, let reply):
+                calls.cancel(JSONWriter.string(target))
+                plan.replies.append(reply)
+            case .task(let call):
+                plan.later.append((plan.replies.count, call))
+                plan.replies.append(nil)
+            }
+            size += plan.replies.last??.count ?? 0
+            if size > dispatcher.maxResponseBytes {  // stop building: a lower bound is enough
+                plan.tooLong = dispatcher.tooLong(id: .null, requested: size)
+                return plan
+            }
+        }
+        return plan
+    }
+
+    /// Runs a planned batch's calls in turn; the batch's response line.
+    private static func run(_ plan: BatchPlan, _ calls: CallTable, _ dispatcher: Dispatcher) async -> [UInt8]? {
+        if let tooLong = plan.tooLong { return tooLong }
+        var replies = plan.replies
+        for (slot, call) in plan.later {
+            replies[slot] = await Connection.run(call, in: calls, dispatcher)
+        }
+        return Connection.batch(replies, dispatcher)
     }
 
     /// Runs one call as a task of its own, reachable by `$/cancelRequest` through its id.
@@ -193,7 +260,11 @@ final class Connection: ChannelDuplexHandler {
             return Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method))
         }
         defer { calls.end(key) }
-        return await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        return await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     /// A batch's response line (nil if every member was a notification), within the size limit.
@@ -229,23 +300,27 @@ final class Connection: ChannelDuplexHandler {
     }
 
     /// How a call learns who asked and sends its notifications.
-    private func callContext(_ context: ChannelHandlerContext) -> (Request) -> CallContext {
+    private func callContext(_ context: ChannelHandlerContext) -> @Sendable (Request) -> CallContext {
         let channel = context.channel
         let (peer, logger, dispatcher) = (self.peer, self.logger, self.dispatcher)
         return { request in
             CallContext(
-                peer: peer, requestID: request.id, logger: logger, work: dispatcher.work,
-                maxResponseBytes: dispatcher.maxResponseBytes, isWritable: { channel.isWritable }
-            ) { bytes in
-                channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
-            }
+                peer: peer,
+                requestID: request.id,
+                logger: logger,
+                work: dispatcher.work,
+                maxResponseBytes: dispatcher.maxResponseBytes,
+                isWritable: { channel.isWritable },
+                send: { bytes in channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) }
+            )
         }
     }
 
     private func key(_ id: JSON) -> String { JSONWriter.string(id) }
 
     private func write(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        if isReading { needsFlush = true } else { context.flush() }
     }
 
     /// Stops reading, and closes once everything written so far has been sent.

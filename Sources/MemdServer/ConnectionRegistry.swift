@@ -23,7 +23,10 @@ final class ConnectionRegistry: Sendable {
         let refusal = channels.withLockedValue { open -> RPCError? in
             guard open.count < config.maxConnections else {
                 return .resourceLimit(
-                    "connections", limit: config.maxConnections, requested: config.maxConnections + 1)
+                    "connections",
+                    limit: config.maxConnections,
+                    requested: config.maxConnections + 1
+                )
             }
             if uid != 0 {
                 let mine = open.values.reduce(0) { $0 + ($1.uid == uid ? 1 : 0) }
@@ -35,8 +38,10 @@ final class ConnectionRegistry: Sendable {
             return nil
         }
         if refusal == nil {
+            config.health?.connectionOpened()
             channel.closeFuture.whenComplete { [self] _ in
                 channels.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+                config.health?.connectionClosed()
             }
         }
         return refusal

@@ -1,5 +1,6 @@
 import JSONRPC
 import Logging
+import MemdMetrics
 import MemdProtocol
 
 /// Decides, once, what each entry needs, and turns every outcome into its response bytes (nil for
@@ -11,6 +12,8 @@ struct Dispatcher: Sendable {
     let logger: Logger
     let work: WaitingWork
     let maxResponseBytes: Int
+    /// memd's own counters for /metrics (`--metrics-listen`); nil: not kept.
+    let health: HealthMetrics?
 
     enum Plan {
         /// Answered already; nil: nothing to send (a notification).
@@ -19,6 +22,11 @@ struct Dispatcher: Sendable {
         case cancel(target: JSON, reply: [UInt8]?)
         /// Work that may take long: run `Call.run` as a task.
         case task(Call)
+
+        var isTask: Bool {
+            if case .task = self { return true }
+            return false
+        }
     }
 
     /// A call whose work runs as a task.
@@ -27,36 +35,53 @@ struct Dispatcher: Sendable {
         let method: String
         let isNotification: Bool
         let work: @Sendable () async throws -> JSON
+        /// When it was read (its duration, for /metrics, runs from here).
+        let arrived: ContinuousClock.Instant
     }
 
     /// Plans an entry where it was read: decodes its params and runs it now if its method
     /// answers now.
     func plan(_ entry: Entry, context: (Request) -> CallContext) -> Plan {
+        let arrived = ContinuousClock.now
         let request: Request
         let isNotification: Bool
         switch entry {
         case .invalid(let id, let error):
+            count(HealthMetrics.otherMethod, error, since: arrived)
             return .done(Response.error(id: id, error))
         case .notification(let r):
             (request, isNotification) = (r, true)
         case .request(let r):
             (request, isNotification) = (r, false)
         }
-        func answer(_ error: RPCError) -> Plan { .done(isNotification ? nil : Response.error(id: request.id, error)) }
+        func answer(_ error: RPCError) -> Plan {
+            count(request.method, error, since: arrived)
+            return .done(isNotification ? nil : Response.error(id: request.id, error))
+        }
 
         if request.method == CancelRequestMethod.name {
             guard let target = CancelRequestMethod.target(request.params) else {
                 return answer(.invalidParams("id", "required"))
             }
+            count(request.method, nil, since: arrived)
             return .cancel(target: target, reply: isNotification ? nil : Response.result(id: request.id, .null))
         }
         guard let handler = methods[request.method] else { return answer(.methodNotFound(request.method)) }
         do {
             switch try handler(request.params, context(request)) {
             case .now(let result):
+                count(request.method, nil, since: arrived)
                 return .done(isNotification ? nil : response(id: request.id, result))
             case .later(let work):
-                return .task(Call(id: request.id, method: request.method, isNotification: isNotification, work: work))
+                return .task(
+                    Call(
+                        id: request.id,
+                        method: request.method,
+                        isNotification: isNotification,
+                        work: work,
+                        arrived: arrived
+                    )
+                )
             }
         } catch {
             return answer(wireError(error, method: request.method))
@@ -68,10 +93,24 @@ struct Dispatcher: Sendable {
         do {
             let result = try await call.work()
             if Task.isCancelled { throw CancellationError() }
+            count(call.method, nil, since: call.arrived)
             return call.isNotification ? nil : response(id: call.id, result)
         } catch {
-            return call.isNotification ? nil : Response.error(id: call.id, wireError(error, method: call.method))
+            let error = wireError(error, method: call.method)
+            count(call.method, error, since: call.arrived)
+            return call.isNotification ? nil : Response.error(id: call.id, error)
         }
+    }
+
+    /// One call answered, for /metrics: its method, its code (0 for a result), how long it took.
+    private func count(_ method: String, _ error: RPCError?, since arrived: ContinuousClock.Instant) {
+        guard let health else { return }
+        let (seconds, attoseconds) = (ContinuousClock.now - arrived).components
+        health.requestFinished(
+            method: method,
+            code: error.map { Int($0.code.rawValue) } ?? 0,
+            seconds: Double(seconds) + Double(attoseconds) * 1e-18
+        )
     }
 
     /// The response line of a result, or -32003 `responseBytes` when it is too long.

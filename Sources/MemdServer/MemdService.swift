@@ -5,7 +5,7 @@ import NIOPosix
 import ServiceLifecycle
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// memd as a `Service`: listens on the Unix socket until a graceful shutdown
@@ -19,12 +19,20 @@ public final class MemdService: Service {
     let group: EventLoopGroup
     let registry = ConnectionRegistry()
 
-    public init(config: ServerConfig, methods: MethodTable<CallContext>, logger: Logger,
-                group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(
+        config: ServerConfig,
+        methods: MethodTable<CallContext>,
+        logger: Logger,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.config = config
         self.dispatcher = Dispatcher(
-            methods: methods, logger: logger, work: WaitingWork(threads: config.waitingThreads),
-            maxResponseBytes: config.maxResponseBytes)
+            methods: methods,
+            logger: logger,
+            work: WaitingWork(threads: config.waitingThreads),
+            maxResponseBytes: config.maxResponseBytes,
+            health: config.health
+        )
         self.logger = logger
         self.group = group
     }
@@ -59,7 +67,8 @@ public final class MemdService: Service {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(
                 ChannelOptions.writeBufferWaterMark,
-                value: .init(low: config.maxUnsentBytes / 2, high: config.maxUnsentBytes))
+                value: .init(low: config.maxUnsentBytes / 2, high: config.maxUnsentBytes)
+            )
             .childChannelInitializer { channel in
                 PeerCredentials.of(channel).flatMapThrowing { peer in
                     if let refusal = registry.admit(channel, uid: peer.uid, config: config) {
@@ -68,18 +77,32 @@ public final class MemdService: Service {
                     }
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "peer"] = "pid=\(peer.pid) uid=\(peer.uid)"
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(
-                        maxLength: config.maxRequestBytes,
-                        idleTimeout: .milliseconds(Int64(config.idlePartialLineSeconds * 1000)))))
-                    try channel.pipeline.syncOperations.addHandler(Connection(
-                        dispatcher: dispatcher, peer: peer, config: config, logger: connectionLogger,
-                        registry: registry))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(
+                            LineFrameDecoder(
+                                maxLength: config.maxRequestBytes,
+                                idleTimeout: .milliseconds(Int64(config.idlePartialLineSeconds * 1000))
+                            )
+                        )
+                    )
+                    try channel.pipeline.syncOperations.addHandler(
+                        Connection(
+                            dispatcher: dispatcher,
+                            peer: peer,
+                            config: config,
+                            logger: connectionLogger,
+                            registry: registry
+                        )
+                    )
                 }
             }
             .bind(unixDomainSocketPath: path)
             .get()
         if config.socketMode != 0o600, !SocketFile.setMode(path, config.socketMode) {
-            logger.warning("could not set the socket's mode", metadata: ["mode": "\(String(config.socketMode, radix: 8))"])
+            logger.warning(
+                "could not set the socket's mode",
+                metadata: ["mode": "\(String(config.socketMode, radix: 8))"]
+            )
         }
         return channel
     }

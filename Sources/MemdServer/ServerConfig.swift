@@ -1,3 +1,5 @@
+import MemdMetrics
+
 /// memd's options: the socket and the limits of the contract, each a `memd` flag.
 public struct ServerConfig: Sendable {
     public var socketPath: String
@@ -15,6 +17,10 @@ public struct ServerConfig: Sendable {
     public var idlePartialLineSeconds: Double = 30
     /// Simulated machines per uid.
     public var maxMachinesPerUID = 16
+    /// Host bytes all simulated machines may hold together (`-32003 simMemory` beyond).
+    public var maxSimMemory = 1 << 30
+    /// Processes per simulated machine (`-32003 simProcesses` beyond).
+    public var maxSimProcesses = 1024
     /// Watches running at once per uid other than root.
     public var maxWatchesPerUID = 16
     /// Experiments at once (server-wide).
@@ -31,6 +37,12 @@ public struct ServerConfig: Sendable {
     public var maxResponseBytes = 64 << 20
     /// Threads for work that waits (/proc reads of other processes, the simulator).
     public var waitingThreads = 8
+    /// memd's own counters for /metrics (requests, latency, connections, …); nil: not kept.
+    public var health: HealthMetrics?
+    /// The memory cgroup tree `cgroups` reads (nil: the host's own, found in mountinfo).
+    public var cgroupRoot: String?
+    /// Threads reading /proc/PID/smaps_rollup in parallel for `usage`.
+    public var usageThreads = 2
 
     public init(socketPath: String) { self.socketPath = socketPath }
 }

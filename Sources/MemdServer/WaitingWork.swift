@@ -26,6 +26,28 @@ public final class WaitingWork: Sendable {
         }
     }
 
+    /// Runs `body` on `workers` pool threads at once (each gets its index: a fan-out, e.g. `usage`
+    /// reading every process); their results, in no particular order.
+    public func parallel<T: Sendable>(
+        workers: Int,
+        _ body: @escaping @Sendable (_ worker: Int, CancelFlag) throws -> T
+    ) async throws -> [T] {
+        let flag = CancelFlag()
+        return try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: T.self) { group in
+                for worker in 0..<max(1, workers) {
+                    group.addTask { try await self.pool.runIfActive { try body(worker, flag) } }
+                }
+                var results: [T] = []
+                for try await result in group { results.append(result) }
+                try Task.checkCancellation()
+                return results
+            }
+        } onCancel: {
+            flag.cancel()
+        }
+    }
+
     public func shutdown() async throws { try await pool.shutdownGracefully() }
 }
 

@@ -89,8 +89,16 @@ public struct Mapping: Sendable, Equatable {
     public var detail: SmapsDetail?
 
     public init(
-        start: UInt64, end: UInt64, perms: String, offset: UInt64, device: String, inode: UInt64,
-        path: String?, isDeleted: Bool = false, kind: MappingKind? = nil, detail: SmapsDetail? = nil
+        start: UInt64,
+        end: UInt64,
+        perms: String,
+        offset: UInt64,
+        device: String,
+        inode: UInt64,
+        path: String?,
+        isDeleted: Bool = false,
+        kind: MappingKind? = nil,
+        detail: SmapsDetail? = nil
     ) {
         self.start = start
         self.end = end

@@ -89,8 +89,15 @@ public enum MapsParser {
             path = decodeEscapes(name)
         }
         return Mapping(
-            start: start, end: end, perms: String(perms), offset: offset, device: String(device),
-            inode: UInt64(inode), path: path, isDeleted: isDeleted)
+            start: start,
+            end: end,
+            perms: String(perms),
+            offset: offset,
+            device: String(device),
+            inode: UInt64(inode),
+            path: path,
+            isDeleted: isDeleted
+        )
     }
 
     static let newlineEscape = Array("\\012".utf8)

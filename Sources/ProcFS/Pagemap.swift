@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// One 8-byte entry of /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst).

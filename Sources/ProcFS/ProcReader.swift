@@ -10,7 +10,10 @@ public struct ProcReader {
         self.file = ProcFile(capacity: capacity)
     }
 
-    mutating func parse<T>(_ path: String, _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T)
+    mutating func parse<T>(
+        _ path: String,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> T
+    )
         throws(ProcError) -> T
     {
         try file.read(path)

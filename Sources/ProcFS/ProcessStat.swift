@@ -17,7 +17,10 @@ public struct ProcessStat: Sendable, Equatable {
 
     /// Parses one stat line. The name may hold spaces and ')' — so fields are
     /// counted from the last ')'.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, path: String = "stat") throws(ProcError) -> ProcessStat {
+    public static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        path: String = "stat"
+    ) throws(ProcError) -> ProcessStat {
         guard let open = bytes.firstIndex(of: UInt8(ascii: "(")),
             let close = bytes.lastIndex(of: UInt8(ascii: ")")), close > open
         else { throw .malformed(path: path, reason: "no (comm)") }
@@ -33,9 +36,16 @@ public struct ProcessStat: Sendable, Equatable {
         while numbers.count < 21, let value = rest.decimal() { numbers.append(value) }
         guard numbers.count == 21 else { throw .malformed(path: path, reason: "too few fields") }
         return ProcessStat(
-            pid: Int32(pid), comm: comm, state: Character(Unicode.Scalar(stateByte)),
-            ppid: Int32(numbers[0]), minflt: numbers[6], majflt: numbers[8],
-            vsize: numbers[19], rssPages: numbers[20], startTime: numbers[18])
+            pid: Int32(pid),
+            comm: comm,
+            state: Character(Unicode.Scalar(stateByte)),
+            ppid: Int32(numbers[0]),
+            minflt: numbers[6],
+            majflt: numbers[8],
+            vsize: numbers[19],
+            rssPages: numbers[20],
+            startTime: numbers[18]
+        )
     }
 }
 

@@ -11,7 +11,8 @@ struct CallCommand: ParsableCommand {
             Params are given as --name value; their JSON types come from the method's schema \
             (rpc.discover). A boolean param may be given alone (--detail). --params '{...}' \
             gives them all as one JSON object. Example: memctl call maps --pid 1234 --detail
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -138,8 +139,11 @@ struct MethodsCommand: ParsableCommand {
                     return param["required"]?.boolValue == true ? name : name + "?"
                 }
                 let summary = method["summary"]?.stringValue ?? ""
-                print(Format.pad(name, 22, right: false) + " " + Format.pad(params.joined(separator: " "), 40, right: false)
-                    + " " + summary)
+                print(
+                    Format.pad(name, 22, right: false) + " "
+                        + Format.pad(params.joined(separator: " "), 40, right: false)
+                        + " " + summary
+                )
             }
         }
     }

@@ -6,7 +6,8 @@ import JSONRPC
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
-        abstract: "Run an experiment: segv, mmap, malloc, filemap, demandPaging, cow, vmExhaustion, oom.")
+        abstract: "Run an experiment: segv, mmap, malloc, filemap, demandPaging, cow, vmExhaustion, oom."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The experiment.") var name: String
@@ -56,5 +57,5 @@ func standardErrorRaw(_ text: String) {
 }
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif

@@ -27,7 +27,9 @@ func renderExperiment(_ result: JSON) -> String {
     ]
     if let real = result["real"], real.objectValue != nil {
         lines.append("")
-        lines.append("real (pid \(real["pid"]?.intValue ?? 0), uid \(real["uid"]?.intValue ?? 0), \(real["durationMs"]?.intValue ?? 0) ms)")
+        lines.append(
+            "real (pid \(real["pid"]?.intValue ?? 0), uid \(real["uid"]?.intValue ?? 0), \(real["durationMs"]?.intValue ?? 0) ms)"
+        )
         lines += renderBackend(name, real).map(indent)
     }
     if let sim = result["sim"], sim.objectValue != nil {
@@ -57,23 +59,38 @@ func renderBackend(_ name: String, _ r: JSON) -> [String] {
                 ["requested", formatBytes(r["requestedBytes"]?.intValue)],
                 ["allocations", "\(r["allocations"]?.intValue ?? 0) × \(formatBytes(r["blockBytes"]?.intValue))"],
                 ["heap + arenas grew", formatBytes(r["heapGrowthBytes"]?.intValue)],
-                ["overhead", formatBytes(r["overheadBytes"]?.intValue) + "  (malloc takes memory from the kernel in pools)"],
-            ], header: nil)
+                [
+                    "overhead",
+                    formatBytes(r["overheadBytes"]?.intValue) + "  (malloc takes memory from the kernel in pools)",
+                ],
+            ],
+            header: nil
+        )
     case "vmExhaustion":
         return table(
             [
                 ["RLIMIT_AS", formatBytes(r["limitBytes"]?.intValue)],
                 ["mmap of", formatBytes(r["attemptBytes"]?.intValue)],
                 ["failed with", r["errno"]?.stringValue ?? "(did not fail)"],
-                ["MemAvailable", formatBytes(r["memAvailable"]?.intValue) + "  (virtual memory ran out, not physical)"],
-            ], header: nil)
+                [
+                    "MemAvailable",
+                    formatBytes(r["memAvailable"]?.intValue) + "  (virtual memory ran out, not physical)",
+                ],
+            ],
+            header: nil
+        )
     case "oom":
         return table(
             [
-                ["limit", "\(r["cgroup"]?.stringValue.map { "cgroup \($0)" } ?? "the whole simulated machine"): \(formatBytes(r["limitBytes"]?.intValue))"],
+                [
+                    "limit",
+                    "\(r["cgroup"]?.stringValue.map { "cgroup \($0)" } ?? "the whole simulated machine"): \(formatBytes(r["limitBytes"]?.intValue))",
+                ],
                 ["killed by", r["killedBy"]?.stringValue ?? "(not killed)"],
                 ["oom_kill count", "\(r["oomKillsBefore"]?.intValue ?? 0) → \(r["oomKillsAfter"]?.intValue ?? 0)"],
-            ], header: nil)
+            ],
+            header: nil
+        )
     default:
         return [JSONWriter.string(r)]
     }
@@ -97,7 +114,8 @@ private func renderDemandPaging(_ r: JSON) -> [String] {
     let maxRss = samples.compactMap { $0["rss"]?.intValue }.max() ?? 1
     let labels = samples.map { s in
         let touched = s["touchedBytes"]?.intValue ?? 0
-        return s["phase"]?.stringValue == "touched" ? "touched \(formatBytes(touched))" : (s["phase"]?.stringValue ?? "")
+        return s["phase"]?.stringValue == "touched"
+            ? "touched \(formatBytes(touched))" : (s["phase"]?.stringValue ?? "")
     }
     let labelWidth = labels.map(\.count).max() ?? 0
     for (label, s) in zip(labels, samples) {
@@ -113,7 +131,8 @@ private func renderDemandPaging(_ r: JSON) -> [String] {
 }
 
 private func renderCow(_ r: JSON) -> [String] {
-    let before = r["child"]?["beforeWrite"], after = r["child"]?["afterWrite"]
+    let before = r["child"]?["beforeWrite"]
+    let after = r["child"]?["afterWrite"]
     var lines = [
         "size \(formatBytes(r["size"]?.intValue)); before fork: system used \(formatBytes(r["beforeFork"]?["systemUsed"]?.intValue)), parent rss \(formatBytes(r["beforeFork"]?["parentRss"]?.intValue))",
         "",
@@ -129,15 +148,21 @@ private func renderCow(_ r: JSON) -> [String] {
     if let afterFork = r["systemUsedAfterFork"]?.intValue {
         lines.append("")
         lines.append("system used grew \(signedBytes(afterFork - usedBefore)) at the fork")
-        lines.append("system used grew \(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - afterFork)) at the write")
+        lines.append(
+            "system used grew \(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - afterFork)) at the write"
+        )
     } else {
         lines.append("")
-        lines.append("system used after the write: \(formatBytes(r["systemUsedAfterWrite"]?.intValue)) (\(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - usedBefore)) since the fork)")
+        lines.append(
+            "system used after the write: \(formatBytes(r["systemUsedAfterWrite"]?.intValue)) (\(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - usedBefore)) since the fork)"
+        )
     }
     if let anon = r["anonPages"], let before = anon["beforeFork"]?.intValue, let fork = anon["afterFork"]?.intValue,
         let write = anon["afterWrite"]?.intValue
     {
-        lines.append("anonymous memory (AnonPages) grew \(signedBytes(fork - before)) at the fork, \(signedBytes(write - fork)) at the write")
+        lines.append(
+            "anonymous memory (AnonPages) grew \(signedBytes(fork - before)) at the fork, \(signedBytes(write - fork)) at the write"
+        )
     }
     lines.append("page faults during the write: \(r["faultsDuringWrite"]?.intValue ?? 0)")
     return lines
@@ -145,7 +170,8 @@ private func renderCow(_ r: JSON) -> [String] {
 
 private func mappingLine(_ m: JSON) -> String {
     let path = m["path"]?.stringValue ?? ""
-    return "\(m["start"]?.stringValue ?? "?")-\(m["end"]?.stringValue ?? "?") \(m["perms"]?.stringValue ?? "????") \(pad(formatBytes(m["size"]?.intValue), 10)) \(path)"
+    return
+        "\(m["start"]?.stringValue ?? "?")-\(m["end"]?.stringValue ?? "?") \(m["perms"]?.stringValue ?? "????") \(pad(formatBytes(m["size"]?.intValue), 10)) \(path)"
 }
 
 private func renderMmap(_ r: JSON) -> [String] {
@@ -171,7 +197,9 @@ private func renderFilemap(_ r: JSON) -> [String] {
             ["read through the mapping", quoted(r["before"])],
             ["after memcpy(\"HELLO\")", quoted(r["after"])],
             ["the file, by read()", quoted(r["fileAfter"])],
-        ], header: nil)
+        ],
+        header: nil
+    )
     return lines
 }
 

@@ -9,18 +9,28 @@ enum Format {
         return right ? spaces + text : text + spaces
     }
 
-    /// Like `free -h`: 3 significant figures with binary units (`23Gi`, `1.2Gi`, `512Mi`).
+    /// Exactly what procps 4's `free -h` prints (free.c, scale_size): bytes if that takes at most 4
+    /// characters; else, from Ki up, the first of `%.1f` (rounded, of a float) or `%ld` (truncated)
+    /// whose number takes at most 3 characters: 25,276,502,016 bytes is `23Gi`, not `24Gi`.
     static func human(_ bytes: Int) -> String {
-        let units = ["B", "Ki", "Mi", "Gi", "Ti", "Pi"]
-        var value = Double(bytes)
-        var unit = 0
-        while abs(value) >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
+        if bytes < 1000, bytes >= 0 { return "\(bytes)B" }
+        var scale = 1.0
+        for unit in ["K", "M", "G", "T", "P"] {
+            scale *= 1024
+            let value = Double(bytes) / scale
+            let rounded = cFormat("%.1f", Double(Float(value)))
+            if rounded.utf8.count <= 3 { return rounded + unit + "i" }
+            let truncated = String(Int(value))
+            if truncated.utf8.count <= 3 { return truncated + unit + "i" }
         }
-        if unit == 0 { return "\(bytes)B" }
-        if abs(value) < 10 { return fixed(value, 1) + units[unit] }
-        return "\(Int(value.rounded()))" + units[unit]
+        return "\(bytes)B"
+    }
+
+    /// printf's rendering of one double (its rounding, not Swift's).
+    static func cFormat(_ format: String, _ value: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func fixed(_ value: Double, _ digits: Int) -> String {
@@ -57,7 +67,9 @@ enum Format {
             return "[\n" + elements.map { inner + pretty($0, indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
         case .object(let object) where !object.isEmpty:
             return "{\n"
-                + object.members.map { inner + JSONWriter.string(.string($0.key)) + ": " + pretty($0.value, indent: inner) }
+                + object.members.map {
+                    inner + JSONWriter.string(.string($0.key)) + ": " + pretty($0.value, indent: inner)
+                }
                 .joined(separator: ",\n") + "\n\(indent)}"
         default:
             return JSONWriter.string(json)
@@ -66,5 +78,5 @@ enum Format {
 }
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif

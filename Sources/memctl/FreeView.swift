@@ -3,11 +3,15 @@ import JSONRPC
 
 /// `memctl free`: the table `free` prints, from `meminfo`.
 struct FreeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "free", abstract: "Memory in use and free, like free(1).")
+    static let configuration = CommandConfiguration(
+        commandName: "free",
+        abstract: "Memory in use and free, like free(1)."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .short, help: "Human-readable (Ki, Mi, Gi).") var h = false
     @Flag(name: .short, help: "Bytes.") var b = false
+    @Flag(name: .short, help: "Kibibytes (the default).") var k = false
     @Flag(name: .short, help: "Mebibytes.") var m = false
     @Flag(name: .short, help: "Gibibytes.") var g = false
     @Option(name: .long, help: "Read a simulated machine instead.") var machine: String?
@@ -38,11 +42,17 @@ enum FreeView {
             }
         }
         let header = ["total", "used", "free", "shared", "buff/cache", "available"]
-        var lines = [Format.pad("", 7) + header.map { " " + Format.pad($0, 11) }.joined()]
-        lines.append(Format.pad("Mem:", 7, right: false)
-            + ["total", "used", "free", "shared", "buffCache", "available"].map { " " + Format.pad(cell($0), 11) }.joined())
-        lines.append(Format.pad("Swap:", 7, right: false)
-            + ["swapTotal", "swapUsed", "swapFree"].map { " " + Format.pad(cell($0), 11) }.joined())
+        // procps 4's free.c: the label in 8 columns, then " %11s" per figure.
+        var lines = [Format.pad("", 8) + header.map { " " + Format.pad($0, 11) }.joined()]
+        lines.append(
+            Format.pad("Mem:", 8, right: false)
+                + ["total", "used", "free", "shared", "buffCache", "available"].map { " " + Format.pad(cell($0), 11) }
+                .joined()
+        )
+        lines.append(
+            Format.pad("Swap:", 8, right: false)
+                + ["swapTotal", "swapUsed", "swapFree"].map { " " + Format.pad(cell($0), 11) }.joined()
+        )
         return lines.joined(separator: "\n")
     }
 }

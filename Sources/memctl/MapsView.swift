@@ -4,7 +4,9 @@ import JSONRPC
 /// `memctl maps PID`: the mappings as `pmap -x` lays them out, from `maps` with detail.
 struct MapsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "maps", abstract: "A process's mappings, like pmap -x (Kbytes, RSS, Dirty per mapping).")
+        commandName: "maps",
+        abstract: "A process's mappings, like pmap -x (Kbytes, RSS, Dirty per mapping)."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The process id.") var pid: Int
@@ -35,13 +37,17 @@ enum MapsView {
             totals.size += size
             totals.rss += rss
             totals.dirty += dirty
-            lines.append(address + " " + Format.pad("\(size / 1024)", 7) + " " + Format.pad("\(rss / 1024)", 7) + " "
-                + Format.pad("\(dirty / 1024)", 7) + " " + (mapping["perms"]?.stringValue ?? "----") + "  "
-                + name(mapping))
+            lines.append(
+                address + " " + Format.pad("\(size / 1024)", 7) + " " + Format.pad("\(rss / 1024)", 7) + " "
+                    + Format.pad("\(dirty / 1024)", 7) + " " + (mapping["perms"]?.stringValue ?? "----") + "  "
+                    + name(mapping)
+            )
         }
         lines.append("---------------- ------- ------- ------- ")
-        lines.append("total kB         " + Format.pad("\(totals.size / 1024)", 7) + " "
-            + Format.pad("\(totals.rss / 1024)", 7) + " " + Format.pad("\(totals.dirty / 1024)", 7))
+        lines.append(
+            "total kB         " + Format.pad("\(totals.size / 1024)", 7) + " "
+                + Format.pad("\(totals.rss / 1024)", 7) + " " + Format.pad("\(totals.dirty / 1024)", 7)
+        )
         return lines.joined(separator: "\n")
     }
 

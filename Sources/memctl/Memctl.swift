@@ -3,7 +3,7 @@ import JSONRPC
 import MemdProtocol
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// memctl: the thin client. `call` speaks the protocol; the views only format
@@ -17,9 +17,10 @@ struct Memctl: ParsableCommand {
             "Exit status: 0 ok, 1 memd answered an error, 2 usage, 3 cannot connect to memd (or the server is not root or you).",
         subcommands: [
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
-            SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self, WatchCommand.self,
-            RunCommand.self,
-        ])
+            SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,
+            SmemCommand.self, CgroupsCommand.self, WatchCommand.self, RunCommand.self,
+        ]
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -48,7 +49,9 @@ struct Memctl: ParsableCommand {
 struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: "memd's socket (default: $MEMD_SOCKET, $XDG_RUNTIME_DIR/memd.sock, /run/memd.sock for root, /tmp/memd-<uid>.sock then /run/memd.sock for others).")
+        help:
+            "memd's socket (default: $MEMD_SOCKET, $XDG_RUNTIME_DIR/memd.sock, /run/memd.sock for root, /tmp/memd-<uid>.sock then /run/memd.sock for others)."
+    )
     var socket: String?
 
     var path: String { SocketPath.forClient(explicit: socket) }

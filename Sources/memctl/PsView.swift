@@ -4,7 +4,9 @@ import JSONRPC
 /// `memctl ps`: `ps -eo pid,vsz,rss,maj_flt,min_flt,comm`, from `pageStats all`.
 struct PsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ps", abstract: "Every process you may see with vsz, rss (KiB) and page faults, like ps -eo.")
+        commandName: "ps",
+        abstract: "Every process you may see with vsz, rss (KiB) and page faults, like ps -eo."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -21,9 +23,11 @@ enum PsView {
                 + Format.pad("MINFL", 10) + " COMMAND"
         ]
         for row in result["processes"]?.arrayValue ?? [] {
-            lines.append(Format.pad("\(Format.int(row["pid"]))", 7) + Format.pad("\(Format.int(row["vsz"]) / 1024)", 10)
-                + Format.pad("\(Format.int(row["rss"]) / 1024)", 9) + Format.pad("\(Format.int(row["majflt"]))", 8)
-                + Format.pad("\(Format.int(row["minflt"]))", 10) + " " + (row["command"]?.stringValue ?? ""))
+            lines.append(
+                Format.pad("\(Format.int(row["pid"]))", 7) + Format.pad("\(Format.int(row["vsz"]) / 1024)", 10)
+                    + Format.pad("\(Format.int(row["rss"]) / 1024)", 9) + Format.pad("\(Format.int(row["majflt"]))", 8)
+                    + Format.pad("\(Format.int(row["minflt"]))", 10) + " " + (row["command"]?.stringValue ?? "")
+            )
         }
         return lines.joined(separator: "\n")
     }

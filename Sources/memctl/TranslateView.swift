@@ -5,7 +5,8 @@ import JSONRPC
 struct TranslateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "translate",
-        abstract: "Translate virtual addresses of a real process (pagemap) or a simulated one (--machine).")
+        abstract: "Translate virtual addresses of a real process (pagemap) or a simulated one (--machine)."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: "The process (real, or simulated with --machine).") var pid: Int
@@ -43,7 +44,9 @@ enum TranslateView {
     static func render(_ result: JSON) -> String {
         var lines: [String] = []
         let source = result["source"]?.stringValue ?? "?"
-        let who = source == "sim" ? "simulated pid \(Format.int(result["pid"])) on \(result["machine"]?.stringValue ?? "?")"
+        let who =
+            source == "sim"
+            ? "simulated pid \(Format.int(result["pid"])) on \(result["machine"]?.stringValue ?? "?")"
             : "pid \(Format.int(result["pid"]))"
         lines.append("translation for \(who)")
         for t in result["translations"]?.arrayValue ?? [] {
@@ -52,10 +55,13 @@ enum TranslateView {
         }
         if let summary = result["summary"] {
             lines.append("")
-            let outcomes = summary["outcomes"]?.objectValue?.members.filter { ($0.value.intValue ?? 0) > 0 }
+            let outcomes =
+                summary["outcomes"]?.objectValue?.members.filter { ($0.value.intValue ?? 0) > 0 }
                 .map { "\($0.key) \($0.value.intValue ?? 0)" }.joined(separator: ", ") ?? ""
             var line = "summary: \(Format.int(summary["count"])) addresses: \(outcomes)"
-            if source == "sim" { line += "; TLB \(Format.int(summary["tlbHits"])) hits, \(Format.int(summary["tlbMisses"])) misses" }
+            if source == "sim" {
+                line += "; TLB \(Format.int(summary["tlbHits"])) hits, \(Format.int(summary["tlbMisses"])) misses"
+            }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -67,17 +73,21 @@ enum TranslateView {
         let i = t["indices"]
         lines.append("\(address)  vpn \(hex(Format.int(t["vpn"])))")
         lines.append(
-            "  pml4 \(Format.int(i?["pml4"])) │ pdpt \(Format.int(i?["pdpt"])) │ pd \(Format.int(i?["pd"])) │ pt \(Format.int(i?["pt"])) │ offset \(hex(Format.int(i?["offset"])))")
+            "  pml4 \(Format.int(i?["pml4"])) │ pdpt \(Format.int(i?["pdpt"])) │ pd \(Format.int(i?["pd"])) │ pt \(Format.int(i?["pt"])) │ offset \(hex(Format.int(i?["offset"])))"
+        )
         if let m = t["mapping"], m != .null {
             let path = m["path"]?.stringValue ?? "[anon]"
-            lines.append("  in \(m["start"]?.stringValue ?? "")-\(m["end"]?.stringValue ?? "") \(m["perms"]?.stringValue ?? "") \(path)")
+            lines.append(
+                "  in \(m["start"]?.stringValue ?? "")-\(m["end"]?.stringValue ?? "") \(m["perms"]?.stringValue ?? "") \(path)"
+            )
         } else {
             lines.append("  in no mapping")
         }
         for step in t["walk"]?.arrayValue ?? [] {
             let level = step["level"]?.stringValue ?? "?"
             let flags = step["flags"]?.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? ""
-            var line = "  " + Format.pad(level, 7, right: false) + " [" + Format.pad("\(Format.int(step["index"]))", 3) + "]"
+            var line =
+                "  " + Format.pad(level, 7, right: false) + " [" + Format.pad("\(Format.int(step["index"]))", 3) + "]"
             if let frame = step["tableFrame"]?.intValue { line += " in table frame \(frame)" }
             line += " = \(step["entry"]?.stringValue ?? "?")"
             line += flags.isEmpty ? "  (empty)" : "  \(flags)"

@@ -1,12 +1,22 @@
 import ArgumentParser
 import Logging
+import MemdMetrics
 import MemdProtocol
 import MemdServer
+import ProcFS
 import ServiceLifecycle
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
+
+/// glibc's mallopt(3) and two of its parameters (<malloc.h>, which the Glibc module does not import).
+@_silgen_name("mallopt") private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+private let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
+private let arenaMax: Int32 = -8  // M_ARENA_MAX
+
+/// Every limit's default, from the one place that decides it.
+private let defaults = ServerConfig(socketPath: "")
 
 /// memd: the memory introspection server. Argument parsing and wiring only.
 @main
@@ -19,7 +29,8 @@ struct Memd: AsyncParsableCommand {
             $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
             for anyone else. Talk to it with memctl, \
             or paste a line into `socat - UNIX-CONNECT:PATH`.
-            """)
+            """
+    )
 
     @Option(name: .long, help: "Socket path.")
     var socket: String?
@@ -28,52 +39,93 @@ struct Memd: AsyncParsableCommand {
     var socketMode: String = "0600"
 
     @Option(name: .long, help: "Longest request line, in bytes.")
-    var maxRequestBytes: Int = 1 << 20
+    var maxRequestBytes: Int = defaults.maxRequestBytes
 
     @Option(name: .long, help: "Most entries in one batch.")
-    var maxBatch: Int = 1000
+    var maxBatch: Int = defaults.maxBatch
 
     @Option(name: .long, help: "Most connections at once.")
-    var maxConnections: Int = 256
+    var maxConnections: Int = defaults.maxConnections
 
     @Option(name: .long, help: "Most connections at once of one uid other than root.")
-    var maxConnectionsPerUid: Int = 64
+    var maxConnectionsPerUid: Int = defaults.maxConnectionsPerUID
 
     @Option(name: .long, help: "Longest response line, in bytes (longer: -32003 responseBytes).")
-    var maxResponseBytes: Int = 64 << 20
+    var maxResponseBytes: Int = defaults.maxResponseBytes
 
     @Option(name: .long, help: "Unsent response bytes on a connection above which memd stops reading it.")
-    var maxUnsentBytes: Int = 4 << 20
+    var maxUnsentBytes: Int = defaults.maxUnsentBytes
 
     @Option(name: .long, help: "Most calls in flight per connection (then reading pauses).")
-    var maxInFlight: Int = 64
+    var maxInFlight: Int = defaults.maxInFlight
 
     @Option(name: .long, help: "Seconds a connection may hold a partial line with no new byte.")
-    var idleTimeout: Double = 30
+    var idleTimeout: Double = defaults.idlePartialLineSeconds
 
     @Option(name: .long, help: "Simulated machines per uid.")
-    var maxMachines: Int = 16
+    var maxMachines: Int = defaults.maxMachinesPerUID
+
+    @Option(name: .long, help: "Host bytes for all simulated machines together (page tables, contents, cache).")
+    var maxSimMemory: Int = defaults.maxSimMemory
+
+    @Option(name: .long, help: "Processes per simulated machine.")
+    var maxSimProcesses: Int = defaults.maxSimProcesses
 
     @Option(name: .long, help: "Watches running at once per uid other than root.")
     var maxWatches: Int = 16
 
     @Option(name: .long, help: "Experiments running at once.")
-    var maxExperiments: Int = 2
+    var maxExperiments: Int = defaults.maxExperiments
 
-    @Option(name: .customLong("max-experiments-per-uid"), help: "Experiments running at once for one uid other than root.")
+    @Option(
+        name: .customLong("max-experiments-per-uid"),
+        help: "Experiments running at once for one uid other than root."
+    )
     var maxExperimentsPerUID: Int = 1
 
     @Option(name: .long, help: "Seconds an experiment may run.")
-    var experimentTimeout: Double = 120
+    var experimentTimeout: Double = defaults.experimentTimeoutSeconds
 
     @Option(name: .long, help: "Path of the experiment helper (default: memlab beside memd).")
     var helper: String?
+
+    @Option(
+        name: .long,
+        help: """
+            Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9731, [::1]:9731). \
+            Binds exactly there: use a loopback address unless the network is meant to read them.
+            """
+    )
+    var metricsListen: String?
+
+    @Option(name: .long, help: "Longest HTTP request to the metrics listener (head and body), in bytes.")
+    var metricsMaxRequestBytes: Int = 16 * 1024
+
+    @Option(name: .long, help: "Seconds an HTTP request to the metrics listener may take to arrive.")
+    var metricsRequestTimeout: Double = 10
+
+    @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
+    var metricsMaxConnections: Int = 16
+
+    @Flag(name: .long, help: "Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup.")
+    var metricsUsage = false
+
+    @Option(name: .long, help: "Levels of memory cgroups below the root that /metrics reports (0: the root only).")
+    var metricsCgroupDepth: Int = 3
+
+    @Option(name: .long, help: "The memory cgroup tree for `cgroups` (default: the host's v2 or v1 memory hierarchy).")
+    var cgroupRoot: String?
+
+    @Option(name: .long, help: "Threads reading processes in parallel for `usage`.")
+    var usageThreads: Int = 2
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, like 0600") }
+        guard UInt32(socketMode, radix: 8) != nil else {
+            throw ValidationError("--socket-mode must be octal, like 0600")
+        }
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
             ("--max-connections-per-uid", maxConnectionsPerUid), ("--max-response-bytes", maxResponseBytes),
@@ -81,14 +133,42 @@ struct Memd: AsyncParsableCommand {
             ("--max-in-flight", maxInFlight), ("--max-machines", maxMachines), ("--max-experiments", maxExperiments),
             ("--max-watches", maxWatches),
             ("--max-experiments-per-uid", maxExperimentsPerUID),
+            ("--max-sim-memory", maxSimMemory), ("--max-sim-processes", maxSimProcesses),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
         guard idleTimeout > 0, experimentTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        if let metricsListen {
+            do { _ = try ListenAddress(parsing: metricsListen) } catch {
+                throw ValidationError("--metrics-listen: \(error)")
+            }
+        }
+        guard metricsMaxRequestBytes >= 256 else {
+            throw ValidationError("--metrics-max-request-bytes must be at least 256")
+        }
+        guard metricsMaxConnections >= 1 else { throw ValidationError("--metrics-max-connections must be at least 1") }
+        guard (0...32).contains(metricsCgroupDepth) else {
+            throw ValidationError("--metrics-cgroup-depth must be 0…32")
+        }
+        // Checked before it becomes nanoseconds: a huge value must not trap.
+        guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
+            throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")
+        }
+        guard (1...64).contains(usageThreads) else { throw ValidationError("--usage-threads must be 1…64") }
+        if let cgroupRoot, let problem = Attribution.problem(cgroupRoot: cgroupRoot) {
+            throw ValidationError("--cgroup-root: \(problem)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
     func run() async throws {
+        // Big replies (maps of 60,000 mappings: ~9 MB, several copies) must not stay with memd once
+        // sent. glibc raises its mmap threshold after each big free, so later big buffers come from
+        // the heaps of the threads that made them and stay there (98 MiB after a few maps, rising).
+        // A fixed threshold keeps every buffer over 256 KiB mmapped: freed means given back; and
+        // two arenas instead of one per thread keep the small-allocation heaps from multiplying.
+        _ = mallopt(mmapThreshold, 256 << 10)
+        _ = mallopt(arenaMax, 2)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "memd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -104,21 +184,54 @@ struct Memd: AsyncParsableCommand {
         config.maxInFlight = maxInFlight
         config.idlePartialLineSeconds = idleTimeout
         config.maxMachinesPerUID = maxMachines
+        config.maxSimMemory = maxSimMemory
+        config.maxSimProcesses = maxSimProcesses
         config.maxExperiments = maxExperiments
         config.maxWatchesPerUID = maxWatches
         config.maxExperimentsPerUID = maxExperimentsPerUID
         config.experimentTimeoutSeconds = experimentTimeout
         config.helperPath = helper
+        config.cgroupRoot = cgroupRoot
+        config.usageThreads = usageThreads
 
         StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()
-        let service = MemdService(
-            config: config, methods: MethodRegistry.table(config: config, openRPC: openRPC), logger: logger)
+        if metricsListen != nil {
+            // Made before the method table, whose registries count into it; the methods it knows by
+            // name are the document's (rpc.discover's test keeps the two the same).
+            let names = (openRPC["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+            config.health = HealthMetrics(
+                version: openRPC["info"]?["version"]?.stringValue ?? "unknown",
+                methods: names + [CancelRequestMethod.name]
+            )
+        }
+        let methods = MethodRegistry.table(config: config, openRPC: openRPC)
+        let service = MemdService(config: config, methods: methods, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if let metricsListen, let address = try? ListenAddress(parsing: metricsListen) {
+            var options = MetricsOptions(listen: address)
+            options.maxRequestBytes = metricsMaxRequestBytes
+            options.requestTimeoutSeconds = metricsRequestTimeout
+            options.maxConnections = metricsMaxConnections
+            // The tree `cgroups` reads: --cgroup-root, else the host's (v2, else v1's memory mount).
+            let cgroups = cgroupRoot.flatMap { try? CgroupHierarchy.inspect($0).get() } ?? CgroupHierarchy.detect()
+            var perUser: (@Sendable () -> [UserMemory])?
+            if metricsUsage { perUser = { HostUsage.byUser() } }
+            let scraper = Scraper(
+                health: config.health,
+                cgroups: cgroups,
+                cgroupDepth: metricsCgroupDepth,
+                perUserUsage: perUser
+            )
+            services.append(.init(service: MetricsServer(options: options, scraper: scraper, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch {

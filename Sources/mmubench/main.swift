@@ -8,6 +8,7 @@
 //   form=addresses  the stream pre-generated into an array, only translation timed (as the C walker does)
 //   form=pattern    the stream generated inside the batch call (what simulateTranslation's pattern does)
 import MMU
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,6 @@ import Glibc
 let vaBase: UInt64 = 0x7f00_0000_0000
 let space: UInt64 = 1 << 30
 let pages = Int(space >> 12)
-
 
 func makeMachine() throws(MMUError) -> (Machine, Int) {
     let m = try Machine(config: MachineConfig(physicalBytes: 64 << 20, tlbEntries: 64, tlbWays: 4))
@@ -59,13 +59,15 @@ func run(_ name: String, rand: Bool, n: Int, seed: UInt64) throws(MMUError) {
         let summary = try m.translateBatch(pid: pid, pattern: pattern)
         let elapsed = clock.now - t0
         let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        let faults = summary.count - (summary.outcomes[Outcome.translated] ?? 0) - (summary.outcomes[Outcome.tlbHit] ?? 0)
+        let faults =
+            summary.count - (summary.outcomes[Outcome.translated] ?? 0) - (summary.outcomes[Outcome.tlbHit] ?? 0)
         let hex = String(summary.physicalAddressSum, radix: 16)
         let checksum = String(repeating: "0", count: max(0, 16 - hex.count)) + hex
         print(
             "impl=Swift form=\(form) tlb=sa16x4 pattern=\(name) translations=\(n) secs=\(String(format4(secs))) "
                 + "tps=\(Int((Double(n) / secs).rounded())) ns_per=\(format2(secs * 1e9 / Double(n))) "
-                + "hits=\(summary.tlbHits) misses=\(summary.tlbMisses) faults=\(faults) checksum=\(checksum)")
+                + "hits=\(summary.tlbHits) misses=\(summary.tlbMisses) faults=\(faults) checksum=\(checksum)"
+        )
     }
 }
 

@@ -74,7 +74,7 @@ import Glibc
         let small = ExperimentRequest(name: .demandPaging, sizeBytes: 4 << 20, stepBytes: 4 << 20)
         let first = Held(shared, small, client: nobody)
         await first.waitStarted()
-        #expect(await refusal { _ = try await shared.run(small, client: nobody) } == "experimentsPerUid")
+        #expect(await refusal { _ = try await shared.run(small, client: nobody) } == "experimentsPerUID")
         // Root is not limited per uid: the second slot is its.
         let rootOne = Held(shared, small, client: root)
         await rootOne.waitStarted()

@@ -9,7 +9,7 @@ import Testing
         ("\"a\\u00e9\\n\\\"\"", .string("aé\n\"")), ("\"\\ud83d\\ude00\"", .string("😀")),
         ("[1,[2,{}]]", .array([.int(1), .array([.int(2), .object([:])])])),
         (" {\"a\" : 1 , \"b\":[ ]} ", .object(["a": 1, "b": []])),
-        ("9223372036854775807", .int(Int.max)), ("9223372036854775808", .double(9223372036854775808)),
+        ("9223372036854775807", .int(Int.max)), ("9223372036854775808", .double(9_223_372_036_854_775_808)),
     ])
     func parsesValid(text: String, expected: JSON) throws {
         #expect(try JSONParser.parse(text) == expected)

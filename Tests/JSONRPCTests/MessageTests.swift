@@ -14,27 +14,40 @@ import Testing
 
     @Test func positionalParamsAreInvalidParams() throws {
         guard case .request(let request) = try single(#"{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}"#)
-        else { Issue.record("not a request"); return }
+        else {
+            Issue.record("not a request")
+            return
+        }
         #expect(request.id == .int(1))
         #expect(throws: RPCError.self) { try ParamReader(request.params) }
     }
 
     @Test func notificationHasNoID() throws {
         guard case .notification(let request) = try single(#"{"jsonrpc":"2.0","method":"update","params":[1,2,3,4,5]}"#)
-        else { Issue.record("not a notification"); return }
+        else {
+            Issue.record("not a notification")
+            return
+        }
         #expect(request.method == "update")
     }
 
     @Test func nullIDIsARequest() throws {
         guard case .request(let request) = try single(#"{"jsonrpc":"2.0","method":"m","id":null}"#) else {
-            Issue.record("not a request"); return
+            Issue.record("not a request")
+            return
         }
         #expect(request.id == .null)
     }
 
     @Test func parseErrorIsNotInvalidRequest() {
-        guard case .parseError(let error) = Message.parse(Array(#"{"jsonrpc":"2.0","method":"foobar,"params":"bar","baz]"#.utf8))
-        else { Issue.record("expected a parse error"); return }
+        guard
+            case .parseError(let error) = Message.parse(
+                Array(#"{"jsonrpc":"2.0","method":"foobar,"params":"bar","baz]"#.utf8)
+            )
+        else {
+            Issue.record("expected a parse error")
+            return
+        }
         #expect(error.code == .parseError)
         #expect(error.kind == "parseError")
     }
@@ -50,18 +63,28 @@ import Testing
     ])
     func invalidRequestsKeepTheirID(text: String, id: JSON) throws {
         guard case .invalid(let gotID, let error) = try single(text) else {
-            Issue.record("expected invalid: \(text)"); return
+            Issue.record("expected invalid: \(text)")
+            return
         }
         #expect(gotID == id)
         #expect(error.code == .invalidRequest)
     }
 
     @Test func emptyBatchAndInvalidBatches() {
-        guard case .emptyBatch = Message.parse(Array("[]".utf8)) else { Issue.record("[] not empty batch"); return }
-        guard case .batch(let entries) = Message.parse(Array("[1,2,3]".utf8)) else { Issue.record("not a batch"); return }
+        guard case .emptyBatch = Message.parse(Array("[]".utf8)) else {
+            Issue.record("[] not empty batch")
+            return
+        }
+        guard case .batch(let entries) = Message.parse(Array("[1,2,3]".utf8)) else {
+            Issue.record("not a batch")
+            return
+        }
         #expect(entries.count == 3)
         for entry in entries {
-            guard case .invalid(.null, let error) = entry else { Issue.record("not invalid"); continue }
+            guard case .invalid(.null, let error) = entry else {
+                Issue.record("not invalid")
+                continue
+            }
             #expect(error.code == .invalidRequest)
         }
     }
@@ -72,7 +95,10 @@ import Testing
             {"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":"2"},{"foo":"boo"},\
             {"jsonrpc":"2.0","method":"foo.get","params":{"name":"myself"},"id":"5"},{"jsonrpc":"2.0","method":"get_data","id":"9"}]
             """
-        guard case .batch(let entries) = Message.parse(Array(text.utf8)) else { Issue.record("not a batch"); return }
+        guard case .batch(let entries) = Message.parse(Array(text.utf8)) else {
+            Issue.record("not a batch")
+            return
+        }
         let kinds = entries.map { entry -> String in
             switch entry {
             case .request: return "request"

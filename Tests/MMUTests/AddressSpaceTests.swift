@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct AddressSpaceTests {
@@ -31,13 +32,17 @@ struct AddressSpaceTests {
     @Test func spawnLaysOutTextDataHeapStack() throws {
         let m = try makeMachine()
         let r = try m.spawn(command: "cat", textBytes: 8192, dataBytes: 4096, stackBytes: 8192)
-        let maps = r.mappings.map { "\(String($0.start, radix: 16))-\(String($0.end, radix: 16)) \($0.perms) \($0.path ?? "") \($0.kind)" }
-        #expect(maps == [
-            "400000-402000 r-xp /usr/bin/cat file",
-            "402000-403000 rw-p /usr/bin/cat file",
-            "403000-424000 rw-p [heap] heap",
-            "7fffffffd000-7ffffffff000 rw-p [stack] stack",
-        ])
+        let maps = r.mappings.map {
+            "\(String($0.start, radix: 16))-\(String($0.end, radix: 16)) \($0.perms) \($0.path ?? "") \($0.kind)"
+        }
+        #expect(
+            maps == [
+                "400000-402000 r-xp /usr/bin/cat file",
+                "402000-403000 rw-p /usr/bin/cat file",
+                "403000-424000 rw-p [heap] heap",
+                "7fffffffd000-7ffffffff000 rw-p [stack] stack",
+            ]
+        )
         #expect(r.mappings[1].offset == 8192)
     }
 
@@ -51,7 +56,13 @@ struct AddressSpaceTests {
         (.read, .user, 0x0000_8000_0000_0000, .segv, nil),
         (.read, .kernel, 0x1234_5678_9abc_def0, .segv, nil),
     ])
-    func kernelHalfIsSupervisorOnly(access: Access, mode: Mode, address: UInt64, outcome: Outcome, physical: UInt64?)
+    func kernelHalfIsSupervisorOnly(
+        access: Access,
+        mode: Mode,
+        address: UInt64,
+        outcome: Outcome,
+        physical: UInt64?
+    )
         throws
     {
         let m = try makeMachine()

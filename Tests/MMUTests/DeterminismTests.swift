@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct DeterminismTests {
@@ -22,14 +23,20 @@ struct DeterminismTests {
         _ = try m.touch(pid: c, address: a, length: 8 * MiB, access: .write)
         _ = try m.munmap(pid: p, address: a + MiB, length: MiB)
         let summary = try m.translateBatch(
-            pid: c, pattern: .random(start: a, length: 8 * MiB, seed: 7, count: 50_000), access: .write)
+            pid: c,
+            pattern: .random(start: a, length: 8 * MiB, seed: 7, count: 50_000),
+            access: .write
+        )
         let translations = try (0..<8).map { i in
             try m.translate(pid: c, address: a + UInt64(i) * 3 * page + 5, trace: true)
         }
         return Snapshot(
             meminfo: try m.meminfo().map { "\($0.key)=\($0.bytes)" },
             vmstat: try m.vmstat().map { "\($0.key)=\($0.value)" },
-            maps: try m.mappings(pid: c, detail: true), translations: translations, summary: summary)
+            maps: try m.mappings(pid: c, detail: true),
+            translations: translations,
+            summary: summary
+        )
     }
 
     @Test func sameOperationsGiveIdenticalResults() throws {
@@ -48,8 +55,13 @@ struct DeterminismTests {
             let a = try mmapAnon(m, p, 64 * page)
             _ = try m.touch(pid: p, address: a, length: 32 * page, access: .read)
             if m === batch {
-                sums.append(try m.translateBatch(
-                    pid: p, pattern: .stride(start: a, length: 64 * page, stride: 1024, count: 600), access: .write))
+                sums.append(
+                    try m.translateBatch(
+                        pid: p,
+                        pattern: .stride(start: a, length: 64 * page, stride: 1024, count: 600),
+                        access: .write
+                    )
+                )
             } else {
                 var s = TranslationSummary()
                 var off: UInt64 = 0
@@ -69,8 +81,10 @@ struct DeterminismTests {
     }
 
     @Test(arguments: [
-        (AddressPattern.sequential(start: 0x7f00_0000_0000, length: 3 * 4096, count: 5),
-         [0x7f00_0000_0000, 0x7f00_0000_1000, 0x7f00_0000_2000, 0x7f00_0000_0000, 0x7f00_0000_1000] as [UInt64]),
+        (
+            AddressPattern.sequential(start: 0x7f00_0000_0000, length: 3 * 4096, count: 5),
+            [0x7f00_0000_0000, 0x7f00_0000_1000, 0x7f00_0000_2000, 0x7f00_0000_0000, 0x7f00_0000_1000] as [UInt64]
+        ),
         (.stride(start: 0x1000, length: 100, stride: 64, count: 4), [0x1000, 0x1040, 0x1024, 0x1064]),
     ])
     func patternsWrapWithinLength(pattern: AddressPattern, expected: [UInt64]) throws {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct ForkTests {
@@ -10,7 +11,9 @@ struct ForkTests {
         let a = try mmapAnon(m, parent, 10 * page)
         #expect(a == 0x7fff_f7ff_5000)
         _ = try m.touch(pid: parent, address: a, length: 10 * page, access: .write)
-        let before = try (0..<10).map { i in try #require(try m.translate(pid: parent, address: a + UInt64(i) * page, dryRun: true).pfn) }
+        let before = try (0..<10).map { i in
+            try #require(try m.translate(pid: parent, address: a + UInt64(i) * page, dryRun: true).pfn)
+        }
         let free0 = try meminfo(m, "MemFree")
 
         let child = try m.fork(pid: parent)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct HugePageTests {
@@ -48,7 +49,9 @@ struct HugePageTests {
 
         #expect(try m.munmap(pid: parent, address: a, length: page) == 1)
         #expect(try m.processStats(pid: parent).rss == 4 * MiB - page)
-        #expect(try m.translate(pid: parent, address: a + page, dryRun: true).pfn
-            == (try m.translate(pid: child, address: a + page, dryRun: true).pfn))
+        #expect(
+            try m.translate(pid: parent, address: a + page, dryRun: true).pfn
+                == (try m.translate(pid: child, address: a + page, dryRun: true).pfn)
+        )
     }
 }

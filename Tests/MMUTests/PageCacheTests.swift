@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct PageCacheTests {
@@ -43,7 +44,9 @@ struct PageCacheTests {
         try m.writeFile(name: "/tmp/testfile", offset: 0, bytes: Array("hello".utf8))
         let pid = try spawn(m, "filemap")
         let a = try #require(
-            try m.mmap(pid: pid, length: 5, protection: [.read, .write], shared: true, file: ("/tmp/testfile", 5)).address)
+            try m.mmap(pid: pid, length: 5, protection: [.read, .write], shared: true, file: ("/tmp/testfile", 5))
+                .address
+        )
         let r = try m.read(pid: pid, address: a, length: 5)
         #expect(r.bytes == Array("hello".utf8))
         #expect(r.faults.majorFaults == 1)
@@ -75,7 +78,8 @@ struct PageCacheTests {
         let pid = try spawn(m)
         let size = 100 * page
         let f = try #require(
-            try m.mmap(pid: pid, length: size, protection: [.read, .write], shared: true, file: ("/log", size)).address)
+            try m.mmap(pid: pid, length: size, protection: [.read, .write], shared: true, file: ("/log", size)).address
+        )
         let w = try m.touch(pid: pid, address: f, length: size, access: .write)
         #expect(w.majorFaults == 100)
         #expect(try m.munmap(pid: pid, address: f, length: size) == 0, "the cache still holds them")

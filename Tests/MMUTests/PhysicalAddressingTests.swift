@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct PhysicalAddressingTests {
@@ -12,9 +13,13 @@ struct PhysicalAddressingTests {
         #expect(s.loadAddress == 0x40_0000 && s.problem == nil)
         let pid = try #require(s.pid)
         var blocks: [UInt64] = []
-        for _ in 0..<14 { blocks.append(try #require(try m.mmap(pid: pid, length: MiB, protection: [.read, .write]).address)) }
+        for _ in 0..<14 {
+            blocks.append(try #require(try m.mmap(pid: pid, length: MiB, protection: [.read, .write]).address))
+        }
         #expect(blocks[0] == 256 * page && blocks[3] == 1110 * page)
-        for i in stride(from: 0, to: 14, by: 2) { #expect(try m.munmap(pid: pid, address: blocks[i], length: MiB) == 256) }
+        for i in stride(from: 0, to: 14, by: 2) {
+            #expect(try m.munmap(pid: pid, address: blocks[i], length: MiB) == 256)
+        }
         let r = try m.mmap(pid: pid, length: 2 * MiB, protection: [.read, .write])
         #expect(r == MmapResult(address: nil, errno: "ENOMEM", largestFreeRun: MiB, freeBytes: 1962 * page))
         #expect(try meminfo(m, "MemFree") == 1962 * page)
@@ -49,5 +54,17 @@ struct PhysicalAddressingTests {
         let m = try makeMachine(MachineConfig(addressing: .physical))
         let pid = try spawn(m)
         #expect(throws: MMUError.self) { try m.fork(pid: pid) }
+    }
+}
+
+extension PhysicalAddressingTests {
+    /// sim.list's summary in physical addressing counts the contiguous allocator's frames (the kernel's
+    /// 1 MiB and the program's image are used), as meminfo does.
+    @Test func summaryCountsPhysicalFrames() throws {
+        let m = try makeMachine(MachineConfig(physicalBytes: 16 * MiB, addressing: .physical))
+        _ = try spawn(m)
+        let s = m.summary()
+        #expect(s.freeBytes == (try meminfo(m, "MemFree")))
+        #expect(s.usedBytes == MiB + 86 * page)
     }
 }

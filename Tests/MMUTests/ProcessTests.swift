@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct ProcessTests {
@@ -60,9 +61,18 @@ struct ProcessTests {
         _ = try m.touch(pid: pid, address: a, length: 4 * page, access: .read)
         _ = try m.touch(pid: pid, address: a, length: 4 * page, access: .write)
         let s = m.summary()
-        #expect(s == MachineSummary(
-            processes: 1, usedBytes: UInt64(bootFrames + 1 + 3 + 4) * page,
-            freeBytes: UInt64(16_384 - bootFrames - 1 - 3 - 4) * page, minorFaults: 8, majorFaults: 0, cowFaults: 4,
-            oomKills: 0, isPanicked: false))
+        #expect(
+            s
+                == MachineSummary(
+                    processes: 1,
+                    usedBytes: UInt64(bootFrames + 1 + 3 + 4) * page,
+                    freeBytes: UInt64(16_384 - bootFrames - 1 - 3 - 4) * page,
+                    minorFaults: 8,
+                    majorFaults: 0,
+                    cowFaults: 4,
+                    oomKills: 0,
+                    isPanicked: false
+                )
+        )
     }
 }

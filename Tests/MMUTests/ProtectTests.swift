@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct ProtectTests {
@@ -9,8 +10,10 @@ struct ProtectTests {
         _ = try m.touch(pid: pid, address: a, length: 3 * page, access: .write)
         #expect(try m.translate(pid: pid, address: a + page, access: .write).outcome == .tlbHit)
         #expect(try m.mprotect(pid: pid, address: a + page, length: page, protection: .read) == nil)
-        #expect(try m.mappings(pid: pid).filter { $0.start >= a && $0.end <= a + 3 * page }.map(\.perms)
-            == ["rw-p", "r--p", "rw-p"])
+        #expect(
+            try m.mappings(pid: pid).filter { $0.start >= a && $0.end <= a + 3 * page }.map(\.perms)
+                == ["rw-p", "r--p", "rw-p"]
+        )
         let w = try m.translate(pid: pid, address: a + page, access: .write)
         #expect(w.outcome == .segv, "the cached writable entry is gone")
         #expect(try m.translate(pid: pid, address: a + page).outcome == .translated, "refilled read-only")

@@ -1,3 +1,5 @@
+import Testing
+
 @testable import MMU
 
 /// Boot frames of a machine with ≤ 1 GiB of RAM: 256 kernel text + zero page + 6 kernel tables
@@ -26,5 +28,3 @@ func vmstat(_ m: Machine, _ key: String) throws -> UInt64 {
 
 let MiB: UInt64 = 1 << 20
 let page: UInt64 = 4096
-
-import Testing

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MMU
 
 struct TLBTests {
@@ -31,7 +32,9 @@ struct TLBTests {
         #expect(s.outcomes[.tlbHit] == hits && s.outcomes[.translated] == misses)
     }
 
-    @Test(arguments: [(false, [Outcome.translated, .translated, .translated]), (true, [.translated, .translated, .tlbHit])])
+    @Test(arguments: [
+        (false, [Outcome.translated, .translated, .translated]), (true, [.translated, .translated, .tlbHit]),
+    ])
     func addressSpaceSwitchFlushesUnlessPCID(pcid: Bool, expected: [Outcome]) throws {
         let m = try makeMachine(MachineConfig(pcid: pcid))
         let a = try spawn(m, "a")

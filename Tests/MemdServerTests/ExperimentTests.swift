@@ -11,15 +11,20 @@ import Testing
         let client = try memd.client()
         var progress: [JSON] = []
         let size = 32 << 20
-        let result = try client.call("runExperiment", ["name": "demandPaging", "sizeBytes": .int(size), "stepBytes": .int(8 << 20), "progress": true]) {
-            method, params in
+        let result = try client.call(
+            "runExperiment",
+            ["name": "demandPaging", "sizeBytes": .int(size), "stepBytes": .int(8 << 20), "progress": true]
+        ) {
+            method,
+            params in
             if method == "experiment.progress" { progress.append(params) }
         }
         #expect(SchemaValidator(document: openRPC).validateResult(of: "runExperiment", result).isEmpty)
         #expect(!progress.isEmpty && progress.allSatisfy { $0["requestId"] != nil && $0["phase"] != nil })
         let real = try #require(result["real"])
         let samples = try #require(real["samples"]?.arrayValue)
-        let before = samples[0], allocated = samples[1]
+        let before = samples[0]
+        let allocated = samples[1]
         #expect(Format.int(allocated["vsz"]) - Format.int(before["vsz"]) == size)
         #expect(abs(Format.int(allocated["rss"]) - Format.int(before["rss"])) < 256 << 10)
         let thp = try readProc("/sys/kernel/mm/transparent_hugepage/enabled")
@@ -29,14 +34,25 @@ import Testing
         // The child's uid is the client's (root here), taken from /proc by memd.
         #expect(real["uid"] == .int(Int(getuid())))
         expectError(client, "runExperiment", ["name": "nope"], code: -32602, kind: "invalidParams")
-        expectError(client, "runExperiment", ["name": "mmap", "sizeBytes": .int(1 << 40)], code: -32003, kind: "resourceLimit")
+        expectError(
+            client,
+            "runExperiment",
+            ["name": "mmap", "sizeBytes": .int(1 << 40)],
+            code: -32003,
+            kind: "resourceLimit"
+        )
         memd.stop()
     }
 
     @Test func disconnectKillsTheChild() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
-        try client.send(Array(#"{"jsonrpc":"2.0","id":1,"method":"runExperiment","params":{"name":"demandPaging","sizeBytes":536870912,"stepBytes":4096,"progress":true}}"#.utf8) + [0x0A])
+        try client.send(
+            Array(
+                #"{"jsonrpc":"2.0","id":1,"method":"runExperiment","params":{"name":"demandPaging","sizeBytes":536870912,"stepBytes":4096,"progress":true}}"#
+                    .utf8
+            ) + [0x0A]
+        )
         _ = try client.readLine()  // the first progress notification: the child is running
         #expect(!memlabPIDs().isEmpty)
         client.disconnect()

@@ -22,7 +22,9 @@ final class MemdHarness {
     let stderr = Pipe()
 
     init(_ arguments: [String] = []) throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("memd-test-\(UUID().uuidString.prefix(8))")
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "memd-test-\(UUID().uuidString.prefix(8))"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         chmod(directory.path, 0o755)
         socketPath = directory.appendingPathComponent("memd.sock").path
@@ -72,7 +74,10 @@ final class MemdHarness {
     }
 }
 
-enum HarnessError: Error { case notStarted(String), commandFailed(String) }
+enum HarnessError: Error {
+    case notStarted(String)
+    case commandFailed(String)
+}
 
 /// The OpenRPC document, read from Protocol/ (the file memd bundles).
 let openRPC: JSON = {
@@ -90,8 +95,14 @@ func call(_ client: MemdClient, _ method: String, _ params: JSONObject = [:]) th
 }
 
 /// Expects the call to fail with `code` and `kind`, validating the error object too.
-func expectError(_ client: MemdClient, _ method: String, _ params: JSONObject = [:], code: Int, kind: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectError(
+    _ client: MemdClient,
+    _ method: String,
+    _ params: JSONObject = [:],
+    code: Int,
+    kind: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     do {
         let result = try client.call(method, params)
         Issue.record("expected error \(code), got \(result)", sourceLocation: sourceLocation)
@@ -106,16 +117,21 @@ func expectError(_ client: MemdClient, _ method: String, _ params: JSONObject = 
 
 /// Runs a command, returning its stdout; throws on a non-zero exit.
 @discardableResult
-func run(_ command: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (out: String, status: Int32, err: String) {
+func run(
+    _ command: String,
+    _ arguments: [String],
+    environment: [String: String]? = nil
+) throws -> (out: String, status: Int32, err: String) {
     let process = Process()
     // Through python3 to clear the signal mask the test runner's threads hand down:
     // sar's collector (sadc) waits for SIGALRM and would hang with it blocked.
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
-        "python3", "-c",
-        "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
-        command,
-    ] + arguments
+    process.arguments =
+        [
+            "python3", "-c",
+            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
+            command,
+        ] + arguments
     if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()
@@ -140,7 +156,9 @@ func readMeminfo() throws -> [String: Int] {
 
 /// A /proc file read to EOF (String(contentsOfFile:) trusts st_size, which is 0 there, and stops short).
 func readProc(_ path: String) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw HarnessError.commandFailed("cannot open \(path)") }
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw HarnessError.commandFailed("cannot open \(path)")
+    }
     defer { try? handle.close() }
     return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
 }

@@ -83,7 +83,9 @@ import Testing
                 pending = line(#"{"jsonrpc":"2.0","method":"rpc.discover","id":\#(sent)}"#)
                 sent += 1
             }
-            let written = pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+            let written = pending.withUnsafeBytes {
+                send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            }
             if written > 0 {
                 pending.removeFirst(written)
                 stalls = 0
@@ -132,7 +134,9 @@ import Testing
         for _ in 0..<3 {
             let reply = try JSONParser.parse(try client.readLine())
             if let id = reply["id"]?.stringValue { ids.insert(id) }
-            if let members = reply.arrayValue { for m in members { if let id = m["id"]?.stringValue { ids.insert(id) } } }
+            if let members = reply.arrayValue {
+                for m in members { if let id = m["id"]?.stringValue { ids.insert(id) } }
+            }
         }
         #expect(ids == ["slow", "fast", "b1"])
         // Then memd closes: EOF, not a hang.
@@ -146,20 +150,38 @@ import Testing
         let client = try memd.client()
         let start = Date()
         // A cancel in another line, for a member of a batch running as a task.
-        try client.send(line(
-            #"[{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"a"},"#
-                + #"{"jsonrpc":"2.0","method":"meminfo","id":"b"}]"#))
+        try client.send(
+            line(
+                #"[{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"a"},"#
+                    + #"{"jsonrpc":"2.0","method":"meminfo","id":"b"}]"#
+            )
+        )
         usleep(200_000)
         try client.send(line(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"a"}}"#))
         let batch = try JSONParser.parse(try client.readLine())
         #expect(batch.arrayValue?.first { $0["id"] == "a" }?["error"]?["code"] == -32006)
         #expect(batch.arrayValue?.first { $0["id"] == "b" }?["result"] != nil)
         // A cancel inside the same batch, for a member that has not started.
-        let same = try exchange(client,
+        let same = try exchange(
+            client,
             #"[{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"c"},"#
-                + #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"c"},"id":"d"}]"#)
+                + #"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"c"},"id":"d"}]"#
+        )
         #expect(same.arrayValue?.first { $0["id"] == "c" }?["error"]?["code"] == -32006)
         #expect(same.arrayValue?.first { $0["id"] == "d" }?["result"] == .null)
+        // A batch too big to plan on the event loop (planned in its task): still every member by id.
+        let members = (0..<30).map { #"{"jsonrpc":"2.0","method":"meminfo","id":"m\#($0)"}"# }
+        try client.send(
+            line(
+                "[" + #"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"e"},"#
+                    + members.joined(separator: ",") + "]"
+            )
+        )
+        try client.send(line(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"e"}}"#))
+        let big = try JSONParser.parse(try client.readLine())
+        #expect(big.arrayValue?.count == 31)
+        #expect(big.arrayValue?.first { $0["id"] == "e" }?["error"]?["code"] == -32006)
+        #expect(big.arrayValue?.filter { $0["result"] != nil }.count == 30)
         #expect(Date().timeIntervalSince(start) < 8, "the 10 s calls were cancelled, not waited for")
         memd.stop()
     }
@@ -187,18 +209,56 @@ import Testing
             print(json.dumps(answers))
             """
         let result = try run(
-            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script,
-                        memd.socketPath])
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script,
+                memd.socketPath,
+            ]
+        )
         #expect(result.status == 0, "\(result.err)")
         let answers = try JSONParser.parse(result.out).arrayValue ?? []
         let refused = answers.filter { $0["error"]?["code"] == -32003 }
         #expect(answers.count == 8 && refused.count == 3, "\(answers.count) answers, \(refused.count) refused")
         for reply in refused {
-            #expect(reply["id"] == .null && errorData(reply)?["resource"] == "connections" && errorData(reply)?["limit"] == 5)
+            #expect(
+                reply["id"] == .null && errorData(reply)?["resource"] == "connections"
+                    && errorData(reply)?["limit"] == 5
+            )
         }
         // Root is not held to the per-uid limit.
         let mine = try (0..<8).map { _ in try memd.client() }
         for client in mine { #expect(try call(client, "meminfo")["total"] != nil) }
+        memd.stop()
+    }
+}
+
+/// What a big reply costs memd afterwards: nothing (issue 13: 98 MiB stayed after a few maps).
+@Suite(.serialized) struct ReplyMemoryTests {
+    @Test func bigRepliesAreGivenBack() throws {
+        // 10,000 mappings in this process: one region, every other page made read-only.
+        let pages = 20_000
+        let size = pages * 4096
+        let base = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        defer { munmap(base, size) }
+        for page in stride(from: 0, to: pages, by: 2) { mprotect(base + page * 4096, 4096, PROT_READ) }
+        let memd = try MemdHarness()
+        let pid = memd.process.processIdentifier
+        let client = try memd.client()
+        _ = try client.call("meminfo")
+        let idle = try HostileClientTests().rss(pid)
+        for detail in [false, true, false] {
+            // Read, not parsed: the test's own parser is not what is measured.
+            try client.send(
+                Array(
+                    #"{"jsonrpc":"2.0","id":1,"method":"maps","params":{"pid":\#(getpid()),"detail":\#(detail)}}"#.utf8
+                ) + [0x0A]
+            )
+            let reply = try client.readLine()
+            #expect(reply.count > (detail ? 4_000_000 : 1_500_000), "\(reply.prefix(200))")
+        }
+        usleep(2_000_000)
+        let after = try HostileClientTests().rss(pid)
+        #expect(after - idle < 12 << 20, "memd kept \((after - idle) >> 20) MiB after four big maps replies")
         memd.stop()
     }
 }

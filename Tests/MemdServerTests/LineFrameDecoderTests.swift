@@ -7,7 +7,9 @@ import Testing
 /// The framing layer alone: every split point of a stream gives the same lines.
 @Suite struct LineFrameDecoderTests {
     func lines(_ chunks: [[UInt8]], max: Int = 64) throws -> [String] {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(LineFrameDecoder(maxLength: max, idleTimeout: .seconds(30))))
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(LineFrameDecoder(maxLength: max, idleTimeout: .seconds(30)))
+        )
         var out: [String] = []
         for chunk in chunks {
             try channel.writeInbound(ByteBuffer(bytes: chunk))
@@ -34,7 +36,9 @@ import Testing
 
     @Test func overLimitIsReportedOnce() throws {
         #expect(try lines([Array(repeating: 0x78, count: 65)]) == ["<too long>"])
-        #expect(try lines([Array(repeating: 0x78, count: 40), Array(repeating: 0x78, count: 40), [0x0A]]) == ["<too long>"])
+        #expect(
+            try lines([Array(repeating: 0x78, count: 40), Array(repeating: 0x78, count: 40), [0x0A]]) == ["<too long>"]
+        )
         #expect(try lines([Array(repeating: 0x78, count: 64) + [0x0A]]) == [String(repeating: "x", count: 64)])
     }
 }

@@ -9,8 +9,16 @@ import Testing
     func arrayEncoderMatchesTheTree(detail: Bool) throws {
         var reader = ProcReader()
         let mappings = detail ? try reader.smaps(pid: getpid()) : try reader.maps(pid: getpid())
-        var odd = Mapping(start: 0xffffffffff600000, end: 0xffffffffff601000, perms: "rw-s", offset: 0x1000, device: "fd:01",
-                          inode: 7, path: "/tmp/a \"quoted\"\nname\\", isDeleted: true)
+        var odd = Mapping(
+            start: 0xffff_ffff_ff60_0000,
+            end: 0xffff_ffff_ff60_1000,
+            perms: "rw-s",
+            offset: 0x1000,
+            device: "fd:01",
+            inode: 7,
+            path: "/tmp/a \"quoted\"\nname\\",
+            isDeleted: true
+        )
         odd.detail = SmapsDetail()
         let all = mappings + [odd]
         guard case .raw(let bytes) = Mapping.jsonArray(all, detail: detail) else {
@@ -23,5 +31,5 @@ import Testing
 }
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif

@@ -25,11 +25,14 @@ import Testing
         #expect(errorCode(empty) == -32600)
         let bad = try exchange(client, "[1,2,3]")
         #expect(bad.arrayValue?.count == 3 && bad.arrayValue?.allSatisfy { errorCode($0) == -32600 } == true)
-        let mixed = try exchange(client, """
+        let mixed = try exchange(
+            client,
+            """
             [{"jsonrpc":"2.0","method":"meminfo","id":"1"},{"jsonrpc":"2.0","method":"meminfo"},\
             {"jsonrpc":"2.0","method":"pageStats","params":[42,23],"id":"2"},{"foo":"boo"},\
             {"jsonrpc":"2.0","method":"foo.get","params":{"name":"myself"},"id":"5"},{"jsonrpc":"2.0","method":"rpc.discover","id":9}]
-            """)
+            """
+        )
         let replies = try #require(mixed.arrayValue)
         #expect(replies.count == 5)
         let byID = Dictionary(uniqueKeysWithValues: replies.map { (JSONWriter.string($0["id"]!), $0) })
@@ -39,7 +42,9 @@ import Testing
         #expect(errorCode(byID["\"5\""]!) == -32601)
         #expect(byID["9"]?["result"]?["openrpc"] != nil)
         // A batch of notifications gets no reply at all: the next line's answer comes first.
-        try client.send(Array(#"[{"jsonrpc":"2.0","method":"meminfo"},{"jsonrpc":"2.0","method":"nope"}]"#.utf8) + [0x0A])
+        try client.send(
+            Array(#"[{"jsonrpc":"2.0","method":"meminfo"},{"jsonrpc":"2.0","method":"nope"}]"#.utf8) + [0x0A]
+        )
         let next = try exchange(client, #"{"jsonrpc":"2.0","method":"meminfo","id":1.5}"#)
         #expect(next["id"] == .double(1.5) && next["result"] != nil)
         // Blank lines and \r\n are tolerated.
@@ -67,7 +72,9 @@ import Testing
         let client = try memd.client()
         try client.send(Array(repeating: UInt8(ascii: "x"), count: 5000))
         let reply = try JSONParser.parse(try client.readLine())
-        #expect(errorCode(reply) == -32600 && reply["error"]?["data"]?["kind"] == "requestTooLarge" && reply["id"] == .null)
+        #expect(
+            errorCode(reply) == -32600 && reply["error"]?["data"]?["kind"] == "requestTooLarge" && reply["id"] == .null
+        )
         #expect(throws: MemdClient.Failure.self) { _ = try client.readLine() }
         // Others are unaffected.
         let other = try memd.client()
@@ -78,7 +85,9 @@ import Testing
     @Test func limits() throws {
         let memd = try MemdHarness(["--max-batch", "3", "--max-connections", "3", "--idle-timeout", "0.5"])
         let client = try memd.client()
-        let batch = "[" + Array(repeating: #"{"jsonrpc":"2.0","method":"meminfo","id":1}"#, count: 4).joined(separator: ",") + "]"
+        let batch =
+            "[" + Array(repeating: #"{"jsonrpc":"2.0","method":"meminfo","id":1}"#, count: 4).joined(separator: ",")
+            + "]"
         let over = try exchange(client, batch)
         #expect(errorCode(over) == -32003 && over["error"]?["data"]?["kind"] == "resourceLimit" && over["id"] == .null)
         #expect(over["error"]?["data"]?["limit"] == 3 && over["error"]?["data"]?["requested"] == 4)
@@ -115,13 +124,18 @@ import Testing
     @Test func slowCallsDoNotBlockAndCanBeCancelled() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
-        try client.send(Array(#"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"slow"}"#.utf8) + [0x0A])
+        try client.send(
+            Array(#"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":10000},"id":"slow"}"#.utf8) + [0x0A]
+        )
         let fast = try exchange(client, #"{"jsonrpc":"2.0","method":"meminfo","id":"fast"}"#)
         #expect(fast["id"] == "fast")
         let start = Date()
         try client.send(Array(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"slow"}}"#.utf8) + [0x0A])
         let cancelled = try JSONParser.parse(try client.readLine())
-        #expect(cancelled["id"] == "slow" && errorCode(cancelled) == -32006 && cancelled["error"]?["data"]?["kind"] == "timeout")
+        #expect(
+            cancelled["id"] == "slow" && errorCode(cancelled) == -32006
+                && cancelled["error"]?["data"]?["kind"] == "timeout"
+        )
         #expect(Date().timeIntervalSince(start) < 2)
         memd.stop()
     }
@@ -130,7 +144,9 @@ import Testing
         let memd = try MemdHarness(["--max-in-flight", "1"])
         let client = try memd.client()
         var lines = ""
-        for id in 0..<4 { lines += #"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":50},"id":\#(id)}"# + "\n" }
+        for id in 0..<4 {
+            lines += #"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":50},"id":\#(id)}"# + "\n"
+        }
         try client.send(Array(lines.utf8))
         var ids: [Int] = []
         for _ in 0..<4 { ids.append(try JSONParser.parse(try client.readLine())["id"]?.intValue ?? -1) }
@@ -146,9 +162,10 @@ import Testing
         let names = Set((document["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
         #expect(names.isSuperset(of: ["rpc.discover", "meminfo", "maps", "pageStats"]))
         for name in names where name != "rpc.discover" {
-            // Every listed method answers (not -32601) to a call without params (a watch without
-            // params runs until stopped: one sample of it).
-            let outcome = Result { try client.call(name, name == "watch" ? ["count": 1] : [:]) }
+            // Every listed method answers (not -32601) to a call without params; a `watch` without
+            // params streams until stopped, so it is asked for one sample.
+            let params: JSONObject = name == "watch" ? ["count": 1] : [:]
+            let outcome = Result { try client.call(name, params) }
             if case .failure(.server(let error)) = outcome.mapError({ $0 as! MemdClient.Failure }) {
                 #expect(error.code.rawValue != -32601, "\(name) is listed but not answered")
             }
@@ -182,7 +199,11 @@ import Testing
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         close(fd)
         #expect(FileManager.default.fileExists(atPath: memd.socketPath))
         let restarted = Process()
@@ -190,10 +211,15 @@ import Testing
         restarted.arguments = ["--socket", memd.socketPath]
         restarted.standardError = FileHandle.nullDevice
         try restarted.run()
-        defer { restarted.terminate(); restarted.waitUntilExit() }
+        defer {
+            restarted.terminate()
+            restarted.waitUntilExit()
+        }
         var answered = false
         for _ in 0..<100 where !answered {
-            if let client = try? MemdClient(path: memd.socketPath), (try? client.call("meminfo")) != nil { answered = true }
+            if let client = try? MemdClient(path: memd.socketPath), (try? client.call("meminfo")) != nil {
+                answered = true
+            }
             usleep(20_000)
         }
         #expect(answered)
@@ -202,7 +228,9 @@ import Testing
     @Test func inFlightCallsAreCancelledAtShutdown() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
-        try client.send(Array(#"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":20000},"id":7}"#.utf8) + [0x0A])
+        try client.send(
+            Array(#"{"jsonrpc":"2.0","method":"pageStats","params":{"intervalMs":20000},"id":7}"#.utf8) + [0x0A]
+        )
         usleep(100_000)
         let start = Date()
         #expect(memd.stop(within: 3) == 0)
@@ -220,12 +248,22 @@ import Testing
         let memd = try MemdHarness(["--socket-mode", "0666"])
         let memctl = productsDirectory.appendingPathComponent("memctl").path
         let me = getpid()  // a root-owned process
-        let denied = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl,
-                                         "--socket", memd.socketPath, "call", "maps", "--pid", "\(me)"])
+        let denied = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                "--socket", memd.socketPath, "call", "maps", "--pid", "\(me)",
+            ]
+        )
         #expect(denied.status == 1)
         #expect(denied.err.contains("error -32002 permissionDenied"), "\(denied.err)")
-        let sees = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl,
-                                       "--socket", memd.socketPath, "call", "pageStats", "--all", "true"])
+        let sees = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                "--socket", memd.socketPath, "call", "pageStats", "--all", "true",
+            ]
+        )
         #expect(sees.status == 0)
         let rows = try JSONParser.parse(sees.out)["processes"]?.arrayValue ?? []
         #expect(!rows.contains { $0["pid"] == .int(Int(me)) }, "nobody sees root's processes in pageStats all")
@@ -246,7 +284,9 @@ import Testing
         let after = try run(memctl, ["call", "meminfo", "--socket", memd.socketPath])
         #expect(after.status == 0)
         let missing = try run(memctl, ["--socket", memd.socketPath, "call", "maps", "--pid", "2147483647"])
-        #expect(missing.status == 1 && missing.err.contains("error -32001 processNotFound: process 2147483647 not found"))
+        #expect(
+            missing.status == 1 && missing.err.contains("error -32001 processNotFound: process 2147483647 not found")
+        )
         let usage = try run(memctl, ["--socket", memd.socketPath, "frobnicate"])
         #expect(usage.status == 2)
         let noServer = try run(memctl, ["--socket", memd.directory.path + "/none.sock", "free"])

@@ -30,11 +30,15 @@ struct SchemaValidator {
             let matching = options.filter { validate(value, $0, path: path).isEmpty }.count
             if matching != 1 { problems.append("\(path): matches \(matching) of oneOf") }
         }
-        if let options = schema["anyOf"]?.arrayValue, !options.contains(where: { validate(value, $0, path: path).isEmpty }) {
+        if let options = schema["anyOf"]?.arrayValue,
+            !options.contains(where: { validate(value, $0, path: path).isEmpty })
+        {
             problems.append("\(path): matches none of anyOf")
         }
         if let constant = schema["const"], constant != value { problems.append("\(path): not \(constant)") }
-        if let choices = schema["enum"]?.arrayValue, !choices.contains(value) { problems.append("\(path): \(value) not in enum") }
+        if let choices = schema["enum"]?.arrayValue, !choices.contains(value) {
+            problems.append("\(path): \(value) not in enum")
+        }
         if let type = schema["type"] {
             let types = type.arrayValue?.compactMap(\.stringValue) ?? [type.stringValue ?? ""]
             if !types.contains(where: { matches(value, $0) }) {

@@ -65,9 +65,13 @@ func expectedIndices(_ a: UInt64) -> JSON {
         let child = try TouchedPagesChild()
         let result: JSON
         do {
-            result = try call(client, "simulateTranslation", [
-                "pid": .int(child.pid), "addresses": .array(probes(child.address)), "trace": true,
-            ])
+            result = try call(
+                client,
+                "simulateTranslation",
+                [
+                    "pid": .int(child.pid), "addresses": .array(probes(child.address)), "trace": true,
+                ]
+            )
         } catch {
             FileHandle.standardError.write(memd.stderr.fileHandleForReading.availableData)
             throw error
@@ -83,7 +87,10 @@ func expectedIndices(_ a: UInt64) -> JSON {
             #expect(t["indices"] == expectedIndices(address))
             #expect(t["present"] == .bool(present), "page \(page)")
             #expect(t["outcome"] == (present ? "translated" : "notPresent"), "page \(page)")
-            #expect(hexValue(t["mapping"]?["start"]) <= child.address && hexValue(t["mapping"]?["end"]) >= child.address + 65536)
+            #expect(
+                hexValue(t["mapping"]?["start"]) <= child.address
+                    && hexValue(t["mapping"]?["end"]) >= child.address + 65536
+            )
             #expect(t["mapping"]?["perms"] == "rw-p")
             #expect(t["walk"]?.arrayValue?.first?["level"] == "pagemap")
             if present {
@@ -102,13 +109,26 @@ func expectedIndices(_ a: UInt64) -> JSON {
         #expect(result["summary"]?["outcomes"]?["notPresent"] == 13)
         #expect(result["summary"]?["outcomes"]?["segv"] == 1)
         // A pattern over the same pages gives the same counts, summary only.
-        let pattern = try call(client, "simulateTranslation", [
-            "pid": .int(child.pid), "summaryOnly": true,
-            "pattern": ["start": .hex(child.address), "length": 65536, "count": 160, "order": "sequential"],
-        ])
+        let pattern = try call(
+            client,
+            "simulateTranslation",
+            [
+                "pid": .int(child.pid), "summaryOnly": true,
+                "pattern": ["start": .hex(child.address), "length": 65536, "count": 160, "order": "sequential"],
+            ]
+        )
         #expect(pattern["translations"] == nil)
-        #expect(pattern["summary"]?["outcomes"]?["translated"] == 30 && pattern["summary"]?["outcomes"]?["notPresent"] == 130)
-        expectError(client, "simulateTranslation", ["pid": 999_999_999, "addresses": ["0x1000"]], code: -32001, kind: "processNotFound")
+        #expect(
+            pattern["summary"]?["outcomes"]?["translated"] == 30
+                && pattern["summary"]?["outcomes"]?["notPresent"] == 130
+        )
+        expectError(
+            client,
+            "simulateTranslation",
+            ["pid": 999_999_999, "addresses": ["0x1000"]],
+            code: -32001,
+            kind: "processNotFound"
+        )
         memd.stop()
     }
 
@@ -118,8 +138,13 @@ func expectedIndices(_ a: UInt64) -> JSON {
         let child = try TouchedPagesChild(asNobody: true)
         let memctl = productsDirectory.appendingPathComponent("memctl").path
         let addresses = JSONWriter.string(.array(probes(child.address)))
-        let r = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl, "--socket", memd.socketPath,
-                                    "call", "simulateTranslation", "--pid", "\(child.pid)", "--addresses", addresses])
+        let r = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl, "--socket", memd.socketPath,
+                "call", "simulateTranslation", "--pid", "\(child.pid)", "--addresses", addresses,
+            ]
+        )
         #expect(r.status == 0, "\(r.err)")
         let translations = try JSONParser.parse(r.out)["translations"]?.arrayValue ?? []
         #expect(translations.count == 17)
@@ -128,8 +153,13 @@ func expectedIndices(_ a: UInt64) -> JSON {
             #expect(t["pfn"] == .null && t["physicalAddress"] == .null)
         }
         // Nobody may not look at a root process.
-        let denied = try run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", memctl, "--socket", memd.socketPath,
-                                         "call", "simulateTranslation", "--pid", "1", "--addresses", "[4096]"])
+        let denied = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl, "--socket", memd.socketPath,
+                "call", "simulateTranslation", "--pid", "1", "--addresses", "[4096]",
+            ]
+        )
         #expect(denied.status == 1 && denied.err.contains("-32002"), "\(denied.err)")
         memd.stop()
     }
@@ -138,21 +168,35 @@ func expectedIndices(_ a: UInt64) -> JSON {
         let memd = try MemdHarness()
         let client = try memd.client()
         let child = try TouchedPagesChild()
-        let real = try call(client, "simulateTranslation", ["pid": .int(child.pid), "addresses": .array(probes(child.address))])
+        let real = try call(
+            client,
+            "simulateTranslation",
+            ["pid": .int(child.pid), "addresses": .array(probes(child.address))]
+        )
 
         // The same steps in the simulator: map 16 pages, write pages 0, 2, 5.
         let m = try #require(try call(client, "sim.create")["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
-        let base = hexValue(try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 65536, "prot": "rw-"])["address"])
+        let base = hexValue(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": 65536, "prot": "rw-"])["address"]
+        )
         for page in TouchedPagesChild.written.sorted() {
-            let t = try call(client, "sim.touch", [
-                "machine": m, "pid": 1, "address": .hex(base + UInt64(page) * 4096), "length": 1, "access": "write",
-            ])
+            let t = try call(
+                client,
+                "sim.touch",
+                [
+                    "machine": m, "pid": 1, "address": .hex(base + UInt64(page) * 4096), "length": 1, "access": "write",
+                ]
+            )
             #expect(t["minorFaults"] == 1)
         }
-        let sim = try call(client, "simulateTranslation", [
-            "machine": m, "pid": 1, "addresses": .array(probes(base)), "dryRun": true, "trace": true,
-        ])
+        let sim = try call(
+            client,
+            "simulateTranslation",
+            [
+                "machine": m, "pid": 1, "addresses": .array(probes(base)), "dryRun": true, "trace": true,
+            ]
+        )
         #expect(sim["source"] == "sim")
         let realT = try #require(real["translations"]?.arrayValue)
         let simT = try #require(sim["translations"]?.arrayValue)
@@ -176,16 +220,31 @@ func expectedIndices(_ a: UInt64) -> JSON {
 
         // Without dryRun the first access to page 1 is a fault, the second a TLB hit.
         let page1: JSON = .hex(base + 4096)
-        let live = try call(client, "simulateTranslation", ["machine": m, "pid": 1, "addresses": [page1, page1], "access": "write"])
+        let live = try call(
+            client,
+            "simulateTranslation",
+            ["machine": m, "pid": 1, "addresses": [page1, page1], "access": "write"]
+        )
         let outcomes = live["translations"]?.arrayValue?.map { $0["outcome"] }
         #expect(outcomes == ["minorFault", "tlbHit"])
         #expect(live["summary"]?["tlbHits"] == 1 && live["summary"]?["tlbMisses"] == 1)
         // Kernel half: supervisor-only, segv from user mode, translated in kernel mode.
         let kernel: JSON = "0xffff888000001000"
-        let user = try call(client, "simulateTranslation", ["machine": m, "pid": 1, "addresses": [kernel], "dryRun": true])
+        let user = try call(
+            client,
+            "simulateTranslation",
+            ["machine": m, "pid": 1, "addresses": [kernel], "dryRun": true]
+        )
         #expect(user["translations"]?.arrayValue?.first?["outcome"] == "segv")
-        let k = try call(client, "simulateTranslation", ["machine": m, "pid": 1, "addresses": [kernel], "mode": "kernel", "dryRun": true])
-        #expect(k["translations"]?.arrayValue?.first?["outcome"] == "translated" && k["translations"]?.arrayValue?.first?["pfn"] == 1)
+        let k = try call(
+            client,
+            "simulateTranslation",
+            ["machine": m, "pid": 1, "addresses": [kernel], "mode": "kernel", "dryRun": true]
+        )
+        #expect(
+            k["translations"]?.arrayValue?.first?["outcome"] == "translated"
+                && k["translations"]?.arrayValue?.first?["pfn"] == 1
+        )
         memd.stop()
     }
 
@@ -194,11 +253,19 @@ func expectedIndices(_ a: UInt64) -> JSON {
         let client = try memd.client()
         let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(256 * MiB)])["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
-        let base = try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(64 * MiB), "prot": "rw-"])["address"]!
-        let result = try call(client, "simulateTranslation", [
-            "machine": m, "pid": 1, "access": "write",
-            "pattern": ["start": base, "length": .int(64 * MiB), "count": 10_000_000, "order": "random", "seed": 42],
-        ])
+        let base = try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(64 * MiB), "prot": "rw-"])[
+            "address"
+        ]!
+        let result = try call(
+            client,
+            "simulateTranslation",
+            [
+                "machine": m, "pid": 1, "access": "write",
+                "pattern": [
+                    "start": base, "length": .int(64 * MiB), "count": 10_000_000, "order": "random", "seed": 42,
+                ],
+            ]
+        )
         #expect(result["translations"] == nil)
         let summary = try #require(result["summary"])
         #expect(summary["count"] == 10_000_000)
@@ -209,14 +276,24 @@ func expectedIndices(_ a: UInt64) -> JSON {
         #expect(outcomes["minorFault"] == 16_384)
         #expect(try call(client, "pageStats", ["source": "sim", "machine": m, "pid": 1])["rss"] == .int(64 * MiB))
         // Over 100,000 addresses the translations are left out even when not asked.
-        let seq = try call(client, "simulateTranslation", [
-            "machine": m, "pid": 1, "pattern": ["start": base, "length": .int(64 * MiB), "count": 100_001, "order": "sequential"],
-        ])
+        let seq = try call(
+            client,
+            "simulateTranslation",
+            [
+                "machine": m, "pid": 1,
+                "pattern": ["start": base, "length": .int(64 * MiB), "count": 100_001, "order": "sequential"],
+            ]
+        )
         #expect(seq["translations"] == nil && seq["summary"]?["count"] == 100_001)
         // A stride pattern lists each translation at most 100,000.
-        let stride = try call(client, "simulateTranslation", [
-            "machine": m, "pid": 1, "pattern": ["start": base, "length": 8192, "count": 4, "order": "stride", "stride": 4096],
-        ])
+        let stride = try call(
+            client,
+            "simulateTranslation",
+            [
+                "machine": m, "pid": 1,
+                "pattern": ["start": base, "length": 8192, "count": 4, "order": "stride", "stride": 4096],
+            ]
+        )
         let addresses = stride["translations"]?.arrayValue?.map { hexValue($0["address"]) }
         let b = hexValue(base)
         #expect(addresses == [b, b + 4096, b, b + 4096])
@@ -228,11 +305,15 @@ func expectedIndices(_ a: UInt64) -> JSON {
         let client = try memd.client()
         let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 * MiB)])["machine"])
         _ = try call(client, "sim.spawn", ["machine": m])
-        let base = try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(1 << 30), "prot": "rw-"])["address"]!
+        let base = try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(1 << 30), "prot": "rw-"])[
+            "address"
+        ]!
         let request: JSON = [
             "jsonrpc": "2.0", "id": 9, "method": "simulateTranslation",
-            "params": ["machine": m, "pid": 1, "dryRun": true,
-                       "pattern": ["start": base, "length": .int(1 << 30), "count": 10_000_000, "order": "random", "seed": 7]],
+            "params": [
+                "machine": m, "pid": 1, "dryRun": true,
+                "pattern": ["start": base, "length": .int(1 << 30), "count": 10_000_000, "order": "random", "seed": 7],
+            ],
         ]
         try client.send(Array(JSONWriter.string(request).utf8) + [0x0A])
         usleep(50_000)

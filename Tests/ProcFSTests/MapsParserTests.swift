@@ -10,8 +10,8 @@ import Testing
     @Test func decodesEveryLineExactly() throws {
         let mappings = try parse(try fixture("maps"))
         #expect(mappings.count == 12)
-        #expect(mappings[0].start == 0x55d0c8e00000 && mappings[0].end == 0x55d0c8e21000)
-        #expect(mappings[0].perms == "r--p" && mappings[0].device == "fd:01" && mappings[0].inode == 1835023)
+        #expect(mappings[0].start == 0x55d0_c8e0_0000 && mappings[0].end == 0x55d0_c8e2_1000)
+        #expect(mappings[0].perms == "r--p" && mappings[0].device == "fd:01" && mappings[0].inode == 1_835_023)
         #expect(mappings[0].path == "/usr/bin/bash" && mappings[0].kind == .file && !mappings[0].isDeleted)
         #expect(mappings[1].kind == .heap && mappings[1].path == "[heap]")
         #expect(mappings[2].path == nil && mappings[2].kind == .anon && mappings[2].size == 0x6400000)
@@ -20,7 +20,7 @@ import Testing
         #expect(mappings[5].path == "/tmp/new\nline" && mappings[5].isDeleted)
         #expect(mappings[6].kind == .anon && mappings[6].path == "[anon:glibc malloc]")
         #expect(mappings.map(\.kind)[7...] == [.stack, .vvar, .other, .vdso, .vsyscall])
-        #expect(mappings[11].start == 0xffffffffff600000)
+        #expect(mappings[11].start == 0xffff_ffff_ff60_0000)
     }
 
     @Test(arguments: ["zzzz-1 r--p 0 00:00 0", "1000-2000 r--p", "1000-2000 rw 0 00:00 0", "1000 r--p 0 00:00 0"])
@@ -30,7 +30,8 @@ import Testing
 
     @Test func smapsMatchesMapsAndRollup() throws {
         let smaps = try fixture("smaps")
-        let mappings = try smaps.withUnsafeBufferPointer { buffer throws(ProcError) in try MapsParser.parseSmaps(buffer) }
+        let mappings = try smaps.withUnsafeBufferPointer { buffer throws(ProcError) in try MapsParser.parseSmaps(buffer)
+        }
         #expect(!mappings.isEmpty)
         #expect(mappings.allSatisfy { $0.detail != nil })
         // Every `Rss:` line of the text, summed by hand, equals the parsed sum.
@@ -47,7 +48,9 @@ import Testing
 
 @Suite struct ProcessStatTests {
     @Test func countsFieldsFromTheLastParenthesis() throws {
-        let stat = try fixture("stat").withUnsafeBufferPointer { buffer throws(ProcError) in try ProcessStat.parse(buffer) }
+        let stat = try fixture("stat").withUnsafeBufferPointer { buffer throws(ProcError) in
+            try ProcessStat.parse(buffer)
+        }
         #expect(stat.pid == 4242 && stat.comm == "we ird) (x" && stat.state == "S" && stat.ppid == 1)
         #expect(stat.minflt == 1234 && stat.majflt == 56 && stat.vsize == 104_857_600 && stat.rssPages == 2560)
     }
@@ -67,5 +70,5 @@ import Testing
 }
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif

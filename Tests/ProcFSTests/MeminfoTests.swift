@@ -28,8 +28,10 @@ import Testing
     }
 
     @Test func freeFormulasOfProcps4() {
-        let m = info([("MemTotal", 1000), ("MemFree", 100), ("MemAvailable", 600), ("Buffers", 10), ("Cached", 200),
-                      ("SReclaimable", 30), ("Shmem", 5), ("SwapTotal", 50), ("SwapFree", 20)])
+        let m = info([
+            ("MemTotal", 1000), ("MemFree", 100), ("MemAvailable", 600), ("Buffers", 10), ("Cached", 200),
+            ("SReclaimable", 30), ("Shmem", 5), ("SwapTotal", 50), ("SwapFree", 20),
+        ])
         let free = FreeFigures(m)
         #expect(free.used == 400 * 1024 && free.cache == 230 * 1024 && free.buffCache == 240 * 1024)
         #expect(free.swapUsed == 30 * 1024 && free.available == 600 * 1024)
@@ -39,8 +41,10 @@ import Testing
     }
 
     @Test func sarFormulasOfSysstat12_7_9() {
-        let m = info([("MemTotal", 1000), ("MemFree", 100), ("MemAvailable", 600), ("Buffers", 10), ("Cached", 200),
-                      ("SReclaimable", 30), ("Committed_AS", 1650), ("SwapTotal", 100)])
+        let m = info([
+            ("MemTotal", 1000), ("MemFree", 100), ("MemAvailable", 600), ("Buffers", 10), ("Cached", 200),
+            ("SReclaimable", 30), ("Committed_AS", 1650), ("SwapTotal", 100),
+        ])
         let sar = SarMemory(m)
         #expect(sar.memUsed == 400 * 1024 && sar.memUsedPercent == 40)
         #expect(sar.cached == 200 * 1024)  // no SReclaimable, unlike free
@@ -48,7 +52,9 @@ import Testing
     }
 
     @Test func pgstealNeverDoubleCounts() throws {
-        let modern = try Vmstat.parse(Array("pgsteal_kswapd 5\npgsteal_direct 6\npgsteal_anon 4\npgsteal_file 7\n".utf8))
+        let modern = try Vmstat.parse(
+            Array("pgsteal_kswapd 5\npgsteal_direct 6\npgsteal_anon 4\npgsteal_file 7\n".utf8)
+        )
         #expect(PagingCounters(modern).pgsteal == 11)
         let old = try Vmstat.parse(Array("pgsteal_kswapd 5\npgsteal_direct 6\npgsteal_khugepaged 1\n".utf8))
         #expect(PagingCounters(old).pgsteal == 12)

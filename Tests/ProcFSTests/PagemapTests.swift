@@ -18,7 +18,9 @@ struct PagemapTests {
         #expect(!entries[0].contains(.softDirty) && !entries[0].isSwapped)
         #expect(entries[0].names == ["present", "exclusive"])
         #expect(entries[1].isPresent && entries[1].pfn == nil && entries[1].contains(.fileOrSharedAnon))
-        #expect(!entries[2].isPresent && entries[2].isSwapped && entries[2].contains(.softDirty) && entries[2].pfn == nil)
+        #expect(
+            !entries[2].isPresent && entries[2].isSwapped && entries[2].contains(.softDirty) && entries[2].pfn == nil
+        )
         #expect(entries[3].rawValue == 0 && entries[3].names.isEmpty)
         #expect(PagemapEntry.pfnMask == (1 << 55) - 1)
     }

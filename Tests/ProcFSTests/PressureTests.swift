@@ -15,8 +15,10 @@ import Testing
 
     /// Lines as psi.c prints them under load (two decimals, totals in microseconds).
     @Test(arguments: [
-        ("some avg10=1.53 avg60=0.87 avg300=0.22 total=3841077\nfull avg10=0.61 avg60=0.35 avg300=0.09 total=1650392\n",
-         1.53, 0.22, 3_841_077, 1_650_392 as Int?),
+        (
+            "some avg10=1.53 avg60=0.87 avg300=0.22 total=3841077\nfull avg10=0.61 avg60=0.35 avg300=0.09 total=1650392\n",
+            1.53, 0.22, 3_841_077, 1_650_392 as Int?
+        ),
         // The system-wide cpu file before Linux 5.13: no full line.
         ("some avg10=100.00 avg60=12.05 avg300=3.00 total=18446744073\n", 100.0, 3.0, 18_446_744_073, nil),
     ])
@@ -29,8 +31,10 @@ import Testing
         #expect(pressure.some.totalSeconds == Double(some) / 1e6)
     }
 
-    @Test(arguments: ["", "full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", "some avg10=x total=1\n",
-                      "some avg10=0.00 avg60=0.00 avg300=0.00\n", "some total=12abc\n"])
+    @Test(arguments: [
+        "", "full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", "some avg10=x total=1\n",
+        "some avg10=0.00 avg60=0.00 avg300=0.00\n", "some total=12abc\n",
+    ])
     func malformed(text: String) {
         #expect(throws: ProcError.self) { try Pressure.parse(Array(text.utf8), path: "test") }
     }

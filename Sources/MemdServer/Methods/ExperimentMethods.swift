@@ -32,6 +32,8 @@ enum ExperimentMethods {
         table.async(RunExperimentMethod.self) { request, context in
             let requestID = context.requestID
             let client = ClientIdentity(uid: context.peer.uid, gid: context.peer.gid)
+            config.health?.experimentStarted()
+            defer { config.health?.experimentFinished() }
             do {
                 return try await runner.run(request, client: client) { progress in
                     var params = progress.objectValue ?? [:]

@@ -6,12 +6,21 @@ import MemdProtocol
 public enum MethodRegistry {
     public static func table(config: ServerConfig, openRPC: JSON) -> MethodTable<CallContext> {
         var table = MethodTable<CallContext>()
+        let attribution = Attribution(config: config)
         table.inline(DiscoverMethod.self) { _, _ in openRPC }
-        SimMethods.register(into: &table, config: config)
+        let sim = SimMethods.register(into: &table, config: config)
         table.method(MeminfoMethod.self) { params, context in
             switch params.target.source {
-            case .proc: return .now(try ProcMethods.meminfo())
-            case .sim: return .later { try SimMethods.meminfo(params.target, peer: context.peer) }
+            case .proc:
+                guard params.cgroup != nil else { return .now(try ProcMethods.meminfo()) }
+                // A cgroup's files (memory.stat among them) are read where waiting is allowed.
+                return .later {
+                    try await context.work.run { _ in
+                        try CgroupMethods.meminfo(cgroup: params.cgroup, attribution: attribution)
+                    }
+                }
+            // A simulated machine's figures wait for the machine: a task, never on the event loop.
+            case .sim: return .later { try await SimMethods.meminfo(params.target, registry: sim, context: context) }
             }
         }
         table.async(MapsMethod.self) { params, context in
@@ -22,16 +31,32 @@ public enum MethodRegistry {
                     try ProcMethods.maps(pid: params.pid, detail: params.detail, peer: context.peer)
                 }
             case .sim:
-                return try SimMethods.maps(
-                    pid: params.pid, detail: params.detail, target: params.target, peer: context.peer)
+                return try await SimMethods.maps(
+                    pid: params.pid,
+                    detail: params.detail,
+                    target: params.target,
+                    registry: sim,
+                    context: context
+                )
             }
         }
         table.async(PageStatsMethod.self) { params, context in
-            guard params.target.source == .proc else { return try await SimMethods.pageStats(params, peer: context.peer) }
+            guard params.target.source == .proc else {
+                return try await SimMethods.pageStats(params, registry: sim, context: context)
+            }
+            if let cgroup = params.cgroup {
+                return try await CgroupMethods.processes(
+                    in: cgroup,
+                    peer: context.peer,
+                    attribution: attribution,
+                    work: context.work
+                )
+            }
             if params.intervalMs > 0 { return try await ProcMethods.pageStats(sampling: params, peer: context.peer) }
             return try await context.work.run { _ in try ProcMethods.pageStats(params, peer: context.peer) }
         }
         ExperimentMethods.register(into: &table, config: config)
+        UsageMethods.register(into: &table, attribution: attribution)
         WatchMethods.register(into: &table, config: config)
         return table
     }

@@ -10,7 +10,7 @@ import MemdProtocol
 /// The next sample is the first deadline not yet past. `count` counts deadlines, sent or skipped.
 enum WatchMethods {
     static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
-        let registry = WatchRegistry(limit: config.maxWatchesPerUID)
+        let registry = WatchRegistry(limit: config.maxWatchesPerUID, health: config.health)
         table.async(WatchMethod.self) { params, context in
             try await run(params, context: context, registry: registry)
         }

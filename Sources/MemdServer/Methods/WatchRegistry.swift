@@ -1,4 +1,5 @@
 import JSONRPC
+import MemdMetrics
 import NIOConcurrencyHelpers
 
 /// The watches running in memd: how many each uid has (at most `limit` for a uid other than
@@ -20,9 +21,14 @@ final class WatchRegistry: Sendable {
     }
 
     let limit: Int
+    /// memd's own counters (`memd_watches` on /metrics); nil: not kept.
+    let health: HealthMetrics?
     private let state = NIOLockedValueBox(State())
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, health: HealthMetrics? = nil) {
+        self.limit = limit
+        self.health = health
+    }
 
     static func key(_ peer: PeerCredentials, id: JSON) -> Key {
         Key(uid: peer.uid, clientPID: peer.pid, id: JSONWriter.string(id))
@@ -45,16 +51,19 @@ final class WatchRegistry: Sendable {
             return nil
         }
         if let refusal { throw refusal }
+        health?.watchStarted()
         return stop
     }
 
     func end(_ peer: PeerCredentials, id: JSON) {
         let key = Self.key(peer, id: id)
-        state.withLockedValue { state in
-            guard state.running.removeValue(forKey: key) != nil else { return }
+        let ended = state.withLockedValue { state -> Bool in
+            guard state.running.removeValue(forKey: key) != nil else { return false }
             let count = state.perUID[peer.uid, default: 1] - 1
             state.perUID[peer.uid] = count > 0 ? count : nil
+            return true
         }
+        if ended { health?.watchEnded() }
     }
 
     /// Asks the watch `id` of `peer` to end; false if there is none.

@@ -6,11 +6,18 @@ import ProcFS
 
 /// The simulator in the server: `sim.*`, `meminfo`/`maps`/`pageStats` with `source: "sim"`, and
 /// `simulateTranslation` (simulated and real processes). Every handler runs as a task: a call waits
-/// for its machine's lock, never the event loop.
+/// for its machine in the machine's queue (suspended, holding no thread), and the simulator's work
+/// runs on the waiting-work pool.
 enum SimMethods {
-    static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
-        let registry = SimRegistry(limitPerUID: config.maxMachinesPerUID)
-        shared.withLockedValue { $0 = registry }
+    /// Registers the sim methods; returns the registry, which the `source: "sim"` branches of
+    /// meminfo/maps/pageStats are given explicitly (no global).
+    static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) -> SimRegistry {
+        let limits = MachineLimits(
+            maxProcesses: config.maxSimProcesses,
+            maxAccesses: SimulateTranslationMethod.maxCount,
+            budget: SimBudget(limit: config.maxSimMemory)
+        )
+        let registry = SimRegistry(limitPerUID: config.maxMachinesPerUID, limits: limits, health: config.health)
 
         table.async(SimCreateMethod.self) { p, context in
             var c = MachineConfig()
@@ -23,19 +30,19 @@ enum SimMethods {
             if let v = p.addressing { c.addressing = v == .physical ? .physical : .virtual }
             if let v = p.panicOnOom { c.panicOnOom = v }
             if let v = p.swapBytes { c.swapBytes = v }
-            let sim = try registry.create(uid: context.peer.uid, config: c)
+            let sim = try await registry.create(uid: context.peer.uid, config: c, context: context)
             return ["source": "sim", "machine": .string(sim.id), "config": json(c)]
         }
         table.async(SimListMethod.self) { _, context in
-            let rows: [JSON] = registry.list(uid: context.peer.uid).map { sim in
-                let (s, config) = (try? sim.with(allowPanicked: true) { m in (m.summary(), m.config) })!
-                return [
-                    "machine": .string(sim.id), "physicalBytes": .int(Int(config.physicalBytes)),
-                    "processes": .int(s.processes), "usedBytes": .int(Int(s.usedBytes)),
-                    "freeBytes": .int(Int(s.freeBytes)), "minorFaults": .int(Int(s.minorFaults)),
-                    "majorFaults": .int(Int(s.majorFaults)), "cowFaults": .int(Int(s.cowFaults)),
-                    "oomKills": .int(Int(s.oomKills)), "panicked": .bool(s.isPanicked),
-                ]
+            var rows: [JSON] = []
+            for sim in registry.list(uid: context.peer.uid) {
+                let row: JSON
+                do {
+                    row = try await sim.run(context, allowPanicked: true) { m, _ in summaryJSON(sim.id, m) }
+                } catch let error as RPCError where error.code == .simNotFound {
+                    continue
+                }
+                rows.append(row)
             }
             return ["source": "sim", "machines": .array(rows)]
         }
@@ -45,10 +52,13 @@ enum SimMethods {
         }
         table.async(SimSpawnMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in
+            return try await sim.run(context) { m, _ in
                 let r = try m.spawn(
-                    command: p.command ?? "prog", textBytes: p.textBytes ?? 64 << 10, dataBytes: p.dataBytes ?? 16 << 10,
-                    stackBytes: p.stackBytes ?? 132 << 10)
+                    command: p.command ?? "prog",
+                    textBytes: p.textBytes ?? 64 << 10,
+                    dataBytes: p.dataBytes ?? 16 << 10,
+                    stackBytes: p.stackBytes ?? 132 << 10
+                )
                 var o: JSONObject = [
                     "source": "sim", "pid": r.pid.map { .int($0) } ?? .null,
                     "mappings": Mapping.jsonArray(r.mappings.map(mapping), detail: false),
@@ -66,9 +76,16 @@ enum SimMethods {
             if chars[0] == "r" { prot.insert(.read) }
             if chars[1] == "w" { prot.insert(.write) }
             if chars[2] == "x" { prot.insert(.exec) }
-            return try sim.with { m in
-                let r = try m.mmap(pid: p.pid, length: p.length, protection: prot, shared: p.shared, file: p.file,
-                                   offset: p.offset, address: p.address)
+            return try await sim.run(context) { [prot] m, _ in
+                let r = try m.mmap(
+                    pid: p.pid,
+                    length: p.length,
+                    protection: prot,
+                    shared: p.shared,
+                    file: p.file,
+                    offset: p.offset,
+                    address: p.address
+                )
                 var o: JSONObject = ["source": "sim", "address": r.address.map(JSON.hex) ?? .null]
                 if let e = r.errno { o["errno"] = .string(e) }
                 if let v = r.largestFreeRun { o["largestFreeRun"] = .int(Int(v)) }
@@ -78,87 +95,128 @@ enum SimMethods {
         }
         table.async(SimMunmapMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in
-                let freed = try m.munmap(pid: p.pid, address: p.address, length: p.length)
-                return ["source": "sim", "freedPages": .int(freed), "freedBytes": .int(freed * 4096)]
+            return try await sim.run(context) { m, _ in
+                let r = try m.unmap(pid: p.pid, address: p.address, length: p.length)
+                var o: JSONObject = [
+                    "source": "sim", "freedPages": .int(r.freedPages), "freedBytes": .int(r.freedPages * 4096),
+                ]
+                if let e = r.errno { o["errno"] = .string(e) }
+                return .object(o)
             }
         }
         table.async(SimTouchMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in
-                let r = try m.touch(pid: p.pid, address: p.address, length: p.length,
-                                    access: p.access == .write ? .write : .read, stride: p.stride)
+            return try await sim.run(context) { m, shouldStop in
+                let r = try m.touch(
+                    pid: p.pid,
+                    address: p.address,
+                    length: p.length,
+                    access: p.access == .write ? .write : .read,
+                    stride: p.stride,
+                    shouldStop: shouldStop
+                )
                 return .object(touchJSON(r, m, pid: p.pid))
             }
         }
         table.async(SimReadMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in
+            return try await sim.run(context) { m, _ in
                 let r = try m.read(pid: p.pid, address: p.address, length: p.length)
                 var o = touchJSON(r.faults, m, pid: p.pid)
-                let data: String
-                switch p.encoding {
-                case .utf8: data = String(decoding: r.bytes, as: UTF8.self)
-                case .base64: data = Base64.encode(r.bytes)
+                // Bytes that are not valid UTF-8 come back as base64 whatever was asked: never altered.
+                var encoding = p.encoding
+                var data = ""
+                if encoding == .utf8 {
+                    if let text = String(validating: r.bytes, as: UTF8.self) {
+                        data = text
+                    } else {
+                        encoding = .base64
+                    }
                 }
-                o.members.insert(contentsOf: [
-                    ("data", .string(data)), ("encoding", .string(p.encoding.rawValue)), ("length", .int(r.bytes.count)),
-                ], at: 1)
+                if encoding == .base64 { data = Base64.encode(r.bytes) }
+                o.members.insert(
+                    contentsOf: [
+                        ("data", .string(data)), ("encoding", .string(encoding.rawValue)),
+                        ("length", .int(r.bytes.count)),
+                    ],
+                    at: 1
+                )
                 return .object(o)
             }
         }
         table.async(SimWriteMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in
+            return try await sim.run(context) { m, _ in
                 let r = try m.write(pid: p.pid, address: p.address, bytes: p.bytes)
                 var o = touchJSON(r, m, pid: p.pid)
-                o.members.insert(("bytesWritten", .int(r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0)), at: 1)
+                o.members.insert(
+                    ("bytesWritten", .int(r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0)),
+                    at: 1
+                )
                 return .object(o)
             }
         }
         table.async(SimForkMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in ["source": "sim", "pid": .int(try m.fork(pid: p.pid))] }
+            return try await sim.run(context) { m, _ in ["source": "sim", "pid": .int(try m.fork(pid: p.pid))] }
         }
         table.async(SimExitMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try sim.with { m in
+            return try await sim.run(context) { m, _ in
                 let freed = try m.exit(pid: p.pid)
-                return ["source": "sim", "pid": .int(p.pid), "freedPages": .int(freed), "freedBytes": .int(freed * 4096)]
+                return [
+                    "source": "sim", "pid": .int(p.pid), "freedPages": .int(freed), "freedBytes": .int(freed * 4096),
+                ]
             }
         }
         table.async(SimulateTranslationMethod.self) { p, context in
             if let machine = p.machine {
                 let sim = try registry.lookup(machine, uid: context.peer.uid)
-                return try SimTranslate.simulated(p, sim)
+                return try await SimTranslate.simulated(p, sim, context: context)
             }
-            return try RealTranslate.translate(p, peer: context.peer)
+            return try await RealTranslate.translate(p, context: context)
         }
+        return registry
     }
 
-    /// The registry `register` made, for the `source: "sim"` branches of meminfo/maps/pageStats.
-    static let shared = NIOLockedValueBox<SimRegistry?>(nil)
-
-    static func machine(_ id: String?, peer: PeerCredentials) throws -> SimMachine {
-        guard let registry = shared.withLockedValue({ $0 }) else {
-            throw RPCError.unsupported("the simulator is not set up in this server")
-        }
-        return try registry.lookup(id ?? "", uid: peer.uid)
+    static func summaryJSON(_ id: String, _ m: Machine) -> JSON {
+        let s = m.summary()
+        return [
+            "machine": .string(id), "physicalBytes": .int(Int(m.config.physicalBytes)),
+            "processes": .int(s.processes), "usedBytes": .int(Int(s.usedBytes)),
+            "freeBytes": .int(Int(s.freeBytes)), "minorFaults": .int(Int(s.minorFaults)),
+            "majorFaults": .int(Int(s.majorFaults)), "cowFaults": .int(Int(s.cowFaults)),
+            "oomKills": .int(Int(s.oomKills)), "panicked": .bool(s.isPanicked),
+        ]
     }
 
     // MARK: - meminfo / maps / pageStats with source "sim"
 
-    static func meminfo(_ target: Target, peer: PeerCredentials) throws -> JSON {
-        let sim = try machine(target.machine, peer: peer)
-        return try sim.with { m in
+    static func machine(_ id: String?, _ registry: SimRegistry, peer: PeerCredentials) throws -> SimMachine {
+        try registry.lookup(id ?? "", uid: peer.uid)
+    }
+
+    /// `meminfo` of a simulated machine: async (it waits for the machine's queue), so it must run as
+    /// a task, never inline on the event loop.
+    static func meminfo(_ target: Target, registry: SimRegistry, context: CallContext) async throws -> JSON {
+        let sim = try machine(target.machine, registry, peer: context.peer)
+        return try await sim.run(context) { m, _ in
             let entries = try m.meminfo().map { Meminfo.Entry(key: $0.key, value: Int($0.bytes), isBytes: true) }
             return Meminfo(entries: entries).json(source: "sim")
         }
     }
 
-    static func maps(pid: Int32, detail: Bool, target: Target, peer: PeerCredentials) throws -> JSON {
-        let sim = try machine(target.machine, peer: peer)
-        return try sim.with { m in
+    static func maps(
+        pid: Int32,
+        detail: Bool,
+        target: Target,
+        registry: SimRegistry,
+        context: CallContext
+    )
+        async throws -> JSON
+    {
+        let sim = try machine(target.machine, registry, peer: context.peer)
+        return try await sim.run(context) { m, _ in
             let stats = try m.processStats(pid: Int(pid))
             let infos = try m.mappings(pid: Int(pid), detail: detail)
             let mappings = infos.map(mapping)
@@ -177,32 +235,43 @@ enum SimMethods {
         }
     }
 
-    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
-        let sim = try machine(params.target.machine, peer: peer)
-        func row(_ s: ProcessStats) -> JSONObject {
+    static func pageStats(
+        _ params: PageStatsMethod.Params,
+        registry: SimRegistry,
+        context: CallContext
+    )
+        async throws -> JSON
+    {
+        let sim = try machine(params.target.machine, registry, peer: context.peer)
+        @Sendable func row(_ s: ProcessStats) -> JSONObject {
             [
                 "pid": .int(s.pid), "command": .string(s.command), "vsz": .int(Int(s.vsz)), "rss": .int(Int(s.rss)),
                 "minflt": .int(Int(s.minflt)), "majflt": .int(Int(s.majflt)),
             ]
         }
-        func counters() throws -> (PagingCounters, Vmstat, Int) {
-            try sim.with { m in
+        struct Counters: Sendable {
+            var paging: PagingCounters
+            var vmstat: Vmstat
+            var oomKills: Int
+        }
+        func counters() async throws -> Counters {
+            try await sim.run(context) { m, _ in
                 let vmstat = Vmstat(entries: try m.vmstat().map { (key: $0.key, value: Int($0.value)) })
-                return (PagingCounters(vmstat), vmstat, Int(m.summary().oomKills))
+                return Counters(paging: PagingCounters(vmstat), vmstat: vmstat, oomKills: Int(m.summary().oomKills))
             }
         }
-        func countersJSON(_ c: PagingCounters, _ v: Vmstat, _ oom: Int) -> JSON {
-            guard case .object(var o) = c.json(raw: v) else { return c.json(raw: v) }
-            o.members.insert(("oomKill", .int(oom)), at: o.members.count - 1)
+        func countersJSON(_ c: Counters) -> JSON {
+            guard case .object(var o) = c.paging.json(raw: c.vmstat) else { return c.paging.json(raw: c.vmstat) }
+            o.members.insert(("oomKill", .int(c.oomKills)), at: o.members.count - 1)
             return .object(o)
         }
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
-            let first = try sim.with { m in try m.processStats(pid: Int(pid)) }
+            let first = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
             var o: JSONObject = ["source": "sim", "scope": "process"]
             if params.intervalMs > 0 {
                 try await Task.sleep(for: .milliseconds(params.intervalMs))
-                let second = try sim.with { m in try m.processStats(pid: Int(pid)) }
+                let second = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
                 o.members += row(second).members
                 o["intervalMs"] = .int(params.intervalMs)
                 o["minfltPerSec"] = .double(Double(second.minflt - first.minflt) / seconds)
@@ -213,18 +282,19 @@ enum SimMethods {
             return .object(o)
         }
         if params.all {
-            let rows = try sim.with { m in try m.allProcessStats() }.map { JSON.object(row($0)) }
+            let rows = try await sim.run(context) { m, _ in try m.allProcessStats().map { JSON.object(row($0)) } }
             return ["source": "sim", "scope": "processes", "processes": .array(rows)]
         }
-        let (c1, v1, o1) = try counters()
+        let c1 = try await counters()
         guard params.intervalMs > 0 else {
-            return ["source": "sim", "scope": "system", "counters": countersJSON(c1, v1, o1)]
+            return ["source": "sim", "scope": "system", "counters": countersJSON(c1)]
         }
         try await Task.sleep(for: .milliseconds(params.intervalMs))
-        let (c2, v2, o2) = try counters()
+        let c2 = try await counters()
         return [
             "source": "sim", "scope": "system", "intervalMs": .int(params.intervalMs),
-            "counters": countersJSON(c2, v2, o2), "rates": PagingRates(from: c1, to: c2, seconds: seconds).json,
+            "counters": countersJSON(c2),
+            "rates": PagingRates(from: c1.paging, to: c2.paging, seconds: seconds).json,
         ]
     }
 
@@ -238,7 +308,8 @@ enum SimMethods {
             if let machine { data["machine"] = .string(machine) }
             var message = error.message
             if let machine {
-                message = message.hasSuffix(" on this machine")
+                message =
+                    message.hasSuffix(" on this machine")
                     ? String(message.dropLast(" on this machine".count)) + " on machine \(machine)"
                     : message + " (machine \(machine))"
             }
@@ -247,9 +318,27 @@ enum SimMethods {
             return .unsupported("machine \(machine ?? "?") panicked: \(error.message)")
         case .invalidArgument:
             return .invalidParams(error.parameter, error.message)
+        case .resourceLimit:
+            var e = RPCError.resourceLimit(
+                error.resource ?? "simulator",
+                limit: error.limit ?? 0,
+                requested: error.requested ?? 0
+            )
+            // simMemory always says how much of the call was done (0: it stopped before the first step).
+            if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) {
+                e.data["completed"] = .int(done)
+            }
+            return e
         default:
             return .internalError(error.description)
         }
+    }
+
+    /// A limit met inside one slice of a longer call: `completed` counts the slices before it too.
+    static func adding(_ done: Int, to error: MMUError) -> MMUError {
+        var e = error
+        e.completed = (e.completed ?? 0) + done
+        return e
     }
 
     static func json(_ c: MachineConfig) -> JSON {
@@ -280,8 +369,16 @@ enum SimMethods {
             detail = s
         }
         return Mapping(
-            start: info.start, end: info.end, perms: info.perms, offset: info.offset, device: "00:00", inode: 0,
-            path: info.path, kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other, detail: detail)
+            start: info.start,
+            end: info.end,
+            perms: info.perms,
+            offset: info.offset,
+            device: "00:00",
+            inode: 0,
+            path: info.path,
+            kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other,
+            detail: detail
+        )
     }
 
     /// `sim.touch`'s result (also the fault part of read/write), with the process's rss after.
@@ -296,4 +393,3 @@ enum SimMethods {
         return o
     }
 }
-

@@ -1,30 +1,50 @@
 import JSONRPC
 import MMU
+import MemdMetrics
 import NIOConcurrencyHelpers
 
-/// One simulated machine and the lock that serialises every call on it (`Machine` is not thread-safe).
-final class SimMachine: @unchecked Sendable {
+/// A value handed to the waiting-work pool although its type is not `Sendable`: the machine's queue
+/// guarantees one call at a time, so it is never used from two threads at once.
+struct Handed<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// One simulated machine and the queue that serialises every call on it (`Machine` is not thread-safe).
+final class SimMachine: Sendable {
     let id: String
     let uid: UInt32
-    private let lock = NIOLock()
-    private let machine: Machine
+    private let queue = MachineQueue()
+    private let machine: Handed<Machine>
 
     init(id: String, uid: UInt32, machine: Machine) {
         self.id = id
         self.uid = uid
-        self.machine = machine
+        self.machine = Handed(value: machine)
     }
 
-    /// Runs `body` with the machine held; a panicked machine answers -32004 with its reason, the
-    /// simulator's errors become JSON-RPC errors.
-    func with<T>(allowPanicked: Bool = false, _ body: (Machine) throws -> T) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        do {
-            if machine.isPanicked, !allowPanicked { _ = try machine.meminfo() }  // throws the panic's reason
-            return try body(machine)
-        } catch let error as MMUError {
-            throw SimMethods.wire(error, machine: id)
+    /// Runs `body` with the machine, after the calls queued before it, on the waiting-work pool (never
+    /// the event loop or the cooperative pool). `body` gets a stop check: true once the call is
+    /// cancelled. A panicked machine answers -32004 with its reason; the simulator's errors become
+    /// JSON-RPC errors; afterwards the machine gives back budget it no longer needs.
+    func run<T: Sendable>(
+        _ context: CallContext,
+        allowPanicked: Bool = false,
+        _ body: @escaping @Sendable (Machine, @escaping () -> Bool) throws -> T
+    ) async throws -> T {
+        try await queue.acquire()
+        defer { queue.release() }
+        let machine = self.machine
+        let id = self.id
+        return try await context.work.run { flag in
+            let m = machine.value
+            defer { m.settleBudget() }
+            do {
+                if m.isPanicked, !allowPanicked { _ = try m.meminfo() }  // throws the panic's reason
+                return try body(m, { flag.isCancelled })
+            } catch let error as MMUError {
+                if error.code == .cancelled { throw CancellationError() }
+                throw SimMethods.wire(error, machine: id)
+            }
         }
     }
 }
@@ -38,21 +58,33 @@ final class SimRegistry: Sendable {
     }
 
     let limitPerUID: Int
+    /// What every machine may take; `budget` is shared by all of them.
+    let limits: MachineLimits
     private let state = NIOLockedValueBox(State())
 
-    init(limitPerUID: Int) { self.limitPerUID = limitPerUID }
+    /// memd's own counters (`memd_sim_machines` on /metrics); nil: not kept.
+    let health: HealthMetrics?
 
-    func create(uid: UInt32, config: MachineConfig) throws -> SimMachine {
+    init(limitPerUID: Int, limits: MachineLimits, health: HealthMetrics? = nil) {
+        self.limitPerUID = limitPerUID
+        self.limits = limits
+        self.health = health
+    }
+
+    /// A new machine (booted on the waiting-work pool: a 64 GiB machine's kernel tables take a moment).
+    func create(uid: UInt32, config: MachineConfig, context: CallContext) async throws -> SimMachine {
         // Check the limit before building the machine (boot costs a little), and again to insert.
         let count = state.withLockedValue { s in s.machines.values.filter { $0.uid == uid }.count }
         if count >= limitPerUID {
             throw RPCError.resourceLimit("machinesPerUID", limit: limitPerUID, requested: count + 1)
         }
-        let machine: Machine
-        do {
-            machine = try Machine(config: config)
-        } catch {
-            throw SimMethods.wire(error, machine: nil)
+        let limits = self.limits
+        let machine = try await context.work.run { _ in
+            do {
+                return Handed(value: try Machine(config: config, limits: limits))
+            } catch let error as MMUError {
+                throw SimMethods.wire(error, machine: nil)
+            }
         }
         return try state.withLockedValue { s throws -> SimMachine in
             let count = s.machines.values.filter { $0.uid == uid }.count
@@ -61,8 +93,9 @@ final class SimRegistry: Sendable {
             }
             let id = "m\(s.next)"
             s.next += 1
-            let sim = SimMachine(id: id, uid: uid, machine: machine)
+            let sim = SimMachine(id: id, uid: uid, machine: machine.value)
             s.machines[id] = sim
+            health?.machineCreated()
             return sim
         }
     }
@@ -74,9 +107,10 @@ final class SimRegistry: Sendable {
         return sim
     }
 
+    /// Forgets the machine; its memory (and budget) goes when the last call on it ends.
     func destroy(_ id: String, uid: UInt32) throws {
         _ = try lookup(id, uid: uid)
-        state.withLockedValue { _ = $0.machines.removeValue(forKey: id) }
+        if state.withLockedValue({ $0.machines.removeValue(forKey: id) }) != nil { health?.machineDestroyed() }
     }
 
     /// The caller's machines in creation order.

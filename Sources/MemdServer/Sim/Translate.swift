@@ -58,7 +58,9 @@ struct AddressGenerator {
 
 /// Outcome counts in the wire's order, every outcome present.
 struct OutcomeCounts {
-    static let names = ["translated", "tlbHit", "minorFault", "majorFault", "cowFault", "notPresent", "swapped", "segv"]
+    static let names = [
+        "translated", "tlbHit", "minorFault", "majorFault", "cowFault", "notPresent", "swapped", "segv",
+    ]
     var counts: [String: Int] = [:]
     mutating func add(_ name: String, _ n: Int = 1) { counts[name, default: 0] += n }
     var json: JSON {
@@ -79,13 +81,45 @@ func indicesJSON(_ address: UInt64) -> JSON {
 /// Accesses between cancellation checks.
 let cancelCheckInterval = 65_536
 
+/// Watches the size of a `translations` list as it is built, so a call whose response would clearly
+/// pass `--max-response-bytes` stops early with `-32003 responseBytes` instead of building it.
+struct ResponseSizeGuard {
+    let limit: Int
+    let total: Int
+    private(set) var bytes = 256
+    private var built = 0
+    private var smallest = Int.max
+
+    init(limit: Int, total: Int) {
+        self.limit = limit
+        self.total = total
+    }
+
+    /// Counts one entry; throws once what is built plus the smallest entry seen for each entry still
+    /// to come (an estimate from below) passes the limit.
+    mutating func add(_ entry: JSON) throws {
+        var writer = JSONWriter(capacity: 512)
+        writer.write(entry)
+        let size = writer.bytes.count + 1
+        bytes += size
+        built += 1
+        smallest = min(smallest, size)
+        let projected = bytes + (total - built) * smallest
+        if projected > limit {
+            throw RPCError.resourceLimit("responseBytes", limit: limit, requested: projected)
+        }
+    }
+}
+
 /// `simulateTranslation` with `machine` + `pid`: walks the simulated tables (faults handled unless dryRun).
 enum SimTranslate {
-    static func simulated(_ p: TranslateParams, _ sim: SimMachine) throws -> JSON {
+    static func simulated(_ p: TranslateParams, _ sim: SimMachine, context: CallContext) async throws -> JSON {
         let access: MMU.Access = p.access == .write ? .write : p.access == .exec ? .exec : .read
         let mode: Mode = p.mode == .kernel ? .kernel : .user
-        var gen = AddressGenerator(p.addresses)
-        return try sim.with { m in
+        let id = sim.id
+        let maxResponseBytes = context.maxResponseBytes
+        return try await sim.run(context) { m, shouldStop in
+            var gen = AddressGenerator(p.addresses)
             var outcomes = OutcomeCounts()
             let hits0 = m.tlbHits
             let misses0 = m.tlbMisses
@@ -98,11 +132,22 @@ enum SimTranslate {
                 buffer.reserveCapacity(cancelCheckInterval)
                 var count = 0
                 while gen.remaining > 0 {
-                    if Task.isCancelled { throw CancellationError() }
+                    if shouldStop() { throw CancellationError() }
                     buffer.removeAll(keepingCapacity: true)
                     for _ in 0..<min(cancelCheckInterval, gen.remaining) { buffer.append(gen.next()) }
-                    let s = try m.translateBatch(pid: p.pid, pattern: .addresses(buffer), access: access, mode: mode,
-                                                 dryRun: p.dryRun)
+                    let s: TranslationSummary
+                    do {
+                        s = try m.translateBatch(
+                            pid: p.pid,
+                            pattern: .addresses(buffer),
+                            access: access,
+                            mode: mode,
+                            dryRun: p.dryRun,
+                            shouldStop: shouldStop
+                        )
+                    } catch let error as MMUError {
+                        throw error.resource == nil ? error : SimMethods.adding(count, to: error)
+                    }
                     for (outcome, n) in s.outcomes where n > 0 { outcomes.add(outcome.rawValue, n) }
                     sum &+= s.physicalAddressSum
                     count += s.count
@@ -115,12 +160,27 @@ enum SimTranslate {
                 summary["physicalAddressSum"] = .hex(sum)
                 if !killed.isEmpty { summary["oomKilled"] = .array(killed.map { .int($0) }) }
             } else {
+                var size = ResponseSizeGuard(limit: maxResponseBytes, total: gen.count)
                 translations.reserveCapacity(gen.count)
                 while gen.remaining > 0 {
-                    let t = try m.translate(pid: p.pid, address: gen.next(), access: access, mode: mode,
-                                            dryRun: p.dryRun, trace: p.trace)
+                    if translations.count % 4096 == 4095, shouldStop() { throw CancellationError() }
+                    let t: Translation
+                    do {
+                        t = try m.translate(
+                            pid: p.pid,
+                            address: gen.next(),
+                            access: access,
+                            mode: mode,
+                            dryRun: p.dryRun,
+                            trace: p.trace
+                        )
+                    } catch let error as MMUError {
+                        throw error.resource == nil ? error : SimMethods.adding(translations.count, to: error)
+                    }
                     outcomes.add(t.outcome.rawValue)
-                    translations.append(json(t))
+                    let entry = json(t)
+                    try size.add(entry)
+                    translations.append(entry)
                     if !m.pids.contains(p.pid) { break }  // OOM-killed: nothing more to translate
                 }
                 summary["count"] = .int(translations.count)
@@ -128,7 +188,7 @@ enum SimTranslate {
             summary["outcomes"] = outcomes.json
             summary["tlbHits"] = .int(Int(m.tlbHits &- hits0))
             summary["tlbMisses"] = .int(Int(m.tlbMisses &- misses0))
-            var o: JSONObject = ["source": "sim", "machine": .string(sim.id), "pid": .int(p.pid)]
+            var o: JSONObject = ["source": "sim", "machine": .string(id), "pid": .int(p.pid)]
             if !p.summaryOnly { o["translations"] = .array(translations) }
             o["summary"] = .object(summary)
             return .object(o)
@@ -147,13 +207,15 @@ enum SimTranslate {
         if !t.oomKilled.isEmpty { o["oomKilled"] = .array(t.oomKilled.map { .int($0) }) }
         if let owner = t.physicalOwner { o["physicalOwner"] = .int(owner) }
         if let walk = t.walk {
-            o["walk"] = .array(walk.map { step in
-                [
-                    "level": .string(step.level.description), "index": .int(step.index),
-                    "tableFrame": .int(Int(step.tableFrame)), "entry": .hex(step.entry),
-                    "flags": .array(step.flags.names.map { .string($0) }),
-                ]
-            })
+            o["walk"] = .array(
+                walk.map { step in
+                    [
+                        "level": .string(step.level.description), "index": .int(step.index),
+                        "tableFrame": .int(Int(step.tableFrame)), "entry": .hex(step.entry),
+                        "flags": .array(step.flags.names.map { .string($0) }),
+                    ]
+                }
+            )
         }
         return .object(o)
     }
@@ -162,29 +224,45 @@ enum SimTranslate {
 /// `simulateTranslation` with `pid` alone: a real process, from its maps and /proc/PID/pagemap.
 /// No TLB is visible (tlbHits/tlbMisses 0); PFNs only for a root client.
 enum RealTranslate {
-    static func translate(_ p: TranslateParams, peer: PeerCredentials) throws -> JSON {
-        let pid = Int32(p.pid)
-        try Access.check(pid: pid, peer: peer)
-        var reader = ProcReader(capacity: 256 * 1024)
+    /// Runs on the waiting-work pool (pagemap reads wait on the process's mmap lock).
+    static func translate(_ p: TranslateParams, context: CallContext) async throws -> JSON {
+        let peer = context.peer
+        let maxResponseBytes = context.maxResponseBytes
+        return try await context.work.run { flag in
+            try translate(p, peer: peer, maxResponseBytes: maxResponseBytes, shouldStop: { flag.isCancelled })
+        }
+    }
+
+    static func translate(
+        _ p: TranslateParams,
+        peer: PeerCredentials,
+        maxResponseBytes: Int,
+        shouldStop: () -> Bool
+    ) throws -> JSON {
+        let pid = Int32(p.pid)  // 1…Int32.max, checked where the params are decoded
+        // maps and pagemap are opened through /proc/PID's descriptor and judged on what was opened
+        // (limits.md §5): a process that exec'd a setuid program meanwhile is never shown.
+        var files = try Access.open(pid: pid, peer: peer, capacity: 256 * 1024)
         let mappings: [Mapping]
         var pagemap: PagemapReader
         do {
-            mappings = try reader.maps(pid: pid)
-            pagemap = try PagemapReader(pid: pid)
+            mappings = try files.maps()
+            pagemap = try files.pagemap()
         } catch {
-            throw Access.wire(error, pid: pid)
+            throw Access.wire(error, pid: pid, peer: peer)
         }
         let mappingJSON = mappings.map { $0.json(detail: false) }
         var gen = AddressGenerator(p.addresses)
         var outcomes = OutcomeCounts()
         var translations: [JSON] = []
         if !p.summaryOnly { translations.reserveCapacity(gen.count) }
+        var size = ResponseSizeGuard(limit: maxResponseBytes, total: gen.count)
         var sinceCheck = 0
         while gen.remaining > 0 {
             sinceCheck += 1
             if sinceCheck == cancelCheckInterval {
                 sinceCheck = 0
-                if Task.isCancelled { throw CancellationError() }
+                if shouldStop() { throw CancellationError() }
             }
             let address = gen.next()
             let index = mappingIndex(mappings, address)
@@ -235,6 +313,7 @@ enum RealTranslate {
                     ]
                 ]
             }
+            try size.add(.object(o))
             translations.append(.object(o))
         }
         var o: JSONObject = ["source": "proc", "pid": .int(p.pid)]

@@ -1,0 +1,104 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Answers `GET /metrics`; 404 for any other path, 405 for any other method on
+/// it. Read-only: nothing in a request changes memd.
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let scraper: Scraper
+    private let threadPool: NIOThreadPool
+    private var head: HTTPRequestHead?
+
+    init(scraper: Scraper, threadPool: NIOThreadPool) {
+        self.scraper = scraper
+        self.threadPool = threadPool
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break  // GET has none worth reading; the limiter bounds what may come.
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            answer(head, context: context)
+        }
+    }
+
+    /// Not HTTP, or HTTP NIOHTTP1 refuses: its error handler has answered 400
+    /// (with `Connection: close`); the connection ends here rather than at the
+    /// request timeout.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard path == "/metrics" else {
+            respond(
+                context,
+                head,
+                status: .notFound,
+                contentType: "text/plain; charset=utf-8",
+                body: Array("Not found: memd serves /metrics\n".utf8)
+            )
+            return
+        }
+        guard head.method == .GET else {
+            respond(
+                context,
+                head,
+                status: .methodNotAllowed,
+                contentType: "text/plain; charset=utf-8",
+                body: Array("Method not allowed: /metrics answers GET\n".utf8),
+                extra: [("Allow", "GET")]
+            )
+            return
+        }
+        let format = ExpositionFormat.negotiate(accept: head.headers["accept"])
+        let scraper = self.scraper
+        // /proc reads are file I/O: done on the thread pool, never on the event loop.
+        let body = threadPool.runIfActive(eventLoop: context.eventLoop) { scraper.render(format) }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        body.whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success(let bytes):
+                handler.respond(context, head, status: .ok, contentType: format.contentType, body: bytes)
+            case .failure:
+                handler.respond(
+                    context,
+                    head,
+                    status: .serviceUnavailable,
+                    contentType: "text/plain; charset=utf-8",
+                    body: Array("memd is stopping\n".utf8)
+                )
+            }
+        }
+    }
+
+    private func respond(
+        _ context: ChannelHandlerContext,
+        _ request: HTTPRequestHead,
+        status: HTTPResponseStatus,
+        contentType: String,
+        body: [UInt8],
+        extra: [(String, String)] = []
+    ) {
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.count))])
+        headers.add(contentsOf: extra)
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { loopBound.value.close(promise: nil) }
+        }
+        context.triggerUserOutboundEvent(RequestAnswered(), promise: nil)
+    }
+}

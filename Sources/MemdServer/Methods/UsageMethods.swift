@@ -1,0 +1,410 @@
+import JSONRPC
+import MemdMetrics
+import MemdProtocol
+import NIOPosix
+import ProcFS
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What `usage` and `cgroups` share: the memory cgroup hierarchy (resolved once, at
+/// start), and how many reads of processes run at once. The blocking reads run on
+/// `WaitingWork`, so that neither an event loop nor Swift's cooperative pool waits on
+/// a process's mmap lock.
+public struct Attribution: Sendable {
+    /// The memory cgroup hierarchy: `--cgroup-root`, else the host's; nil when none.
+    public let hierarchy: CgroupHierarchy?
+    let threads: Int
+
+    public init(config: ServerConfig) {
+        if let root = config.cgroupRoot, case .success(let tree) = CgroupHierarchy.inspect(root) {
+            hierarchy = tree
+        } else {
+            hierarchy = config.cgroupRoot == nil ? CgroupHierarchy.detect() : nil
+        }
+        threads = max(1, min(config.usageThreads, config.waitingThreads))
+    }
+
+    /// Why `directory` cannot be memd's `--cgroup-root`, or nil when it is a memory cgroup tree.
+    public static func problem(cgroupRoot directory: String) -> String? {
+        if case .failure(let why) = CgroupHierarchy.inspect(directory) { return why.message }
+        return nil
+    }
+
+}
+
+/// One process as `usage` read it.
+struct UsageProcess: Sendable {
+    var pid: Int32
+    var uid: UInt32
+    var command: String
+    var cgroup: String?
+    var cmdline: String?
+    var memory: ProcessMemory
+}
+
+/// What reading one process gave.
+enum UsageSample: Sendable {
+    case counted(UsageProcess)
+    /// Not this client's, or no memory of its own (a kernel thread, a zombie): not counted.
+    case hidden
+    /// Gone while being read: `skipped.exited`.
+    case exited
+    /// The kernel refused a read: `skipped.denied`.
+    case denied
+}
+
+/// `usage`: smem for the host, from /proc/PID/smaps_rollup + /proc/PID/status.
+enum UsageMethods {
+    /// Registers `usage` and `cgroups`.
+    static func register(into table: inout MethodTable<CallContext>, attribution: Attribution) {
+        table.async(UsageMethod.self) { params, context in
+            try await usage(params, peer: context.peer, attribution: attribution, work: context.work)
+        }
+        table.async(CgroupsMethod.self) { params, context in
+            try await CgroupMethods.cgroups(params, attribution: attribution, work: context.work)
+        }
+    }
+
+    /// What `readProcess` reads beside status and smaps_rollup.
+    struct ReadOptions: Sendable {
+        /// The v1 controller or nil (v2's `0::` line) for /proc/PID/cgroup; nil: not read.
+        var cgroupController: String??
+        var cmdline: Bool
+    }
+
+    /// Reads one process on `peer`'s behalf: the access rule, /proc/PID/status,
+    /// /proc/PID/smaps_rollup (fs/proc/task_mmu.c, which takes the mmap lock), and
+    /// where asked /proc/PID/cgroup and /proc/PID/cmdline.
+    ///
+    /// Every per-process read `usage` makes for a client goes through here, so that
+    /// the reads can be made with the client's own rights in this one place.
+    static func readProcess(_ pid: Int32, for peer: PeerCredentials, options: ReadOptions) -> UsageSample {
+        func sample(_ error: ProcError) -> UsageSample {
+            switch error {
+            case .notFound: return .exited
+            // Another user's process is not the client's to see (the access rule, judged on the
+            // descriptors by ProcessFiles); for root, a refusal is the kernel's.
+            case .permissionDenied: return peer.isRoot ? .denied : .hidden
+            case .io, .malformed: return .exited
+            }
+        }
+        do {
+            var files = try ProcessFiles(pid: pid, client: Access.client(peer), capacity: 4096)
+            let identity = try files.identity()
+            // A thread's /proc/TID is readable but not listed: count each process once.
+            guard identity.hasMemory, identity.tgid == pid else { return .hidden }
+            var process = UsageProcess(
+                pid: pid,
+                uid: identity.effectiveUID,
+                command: identity.name,
+                cgroup: nil,
+                cmdline: nil,
+                memory: try files.processMemory()
+            )
+            if case .some(let controller) = options.cgroupController {
+                process.cgroup = try files.cgroup(controller: controller)
+            }
+            if options.cmdline { process.cmdline = try files.commandLine() }
+            return .counted(process)
+        } catch {
+            return sample(error)
+        }
+    }
+
+    struct Collected: Sendable {
+        var processes: [UsageProcess] = []
+        var exited = 0
+        var denied = 0
+    }
+
+    /// Reads `pids` in parallel on `attribution.threads` threads of `work`, each taking the next pid.
+    static func collect(
+        _ pids: [Int32],
+        peer: PeerCredentials,
+        options: ReadOptions,
+        attribution: Attribution,
+        work: WaitingWork
+    ) async throws -> Collected {
+        let next = Counter()
+        let workers = min(attribution.threads, max(1, pids.count / 8))
+        let parts = try await work.parallel(workers: workers) { _, flag in
+            var part = Collected()
+            while !flag.isCancelled {
+                let index = next.take()
+                guard index < pids.count else { break }
+                switch readProcess(pids[index], for: peer, options: options) {
+                case .counted(let process): part.processes.append(process)
+                case .hidden: break
+                case .exited: part.exited += 1
+                case .denied: part.denied += 1
+                }
+            }
+            return part
+        }
+        var all = Collected()
+        for part in parts {
+            all.processes += part.processes
+            all.exited += part.exited
+            all.denied += part.denied
+        }
+        return all
+    }
+
+    static func usage(
+        _ params: UsageMethod.Params,
+        peer: PeerCredentials,
+        attribution: Attribution,
+        work: WaitingWork
+    )
+        async throws -> JSON
+    {
+        let clock = ContinuousClock()
+        let start = clock.now
+        if params.by == .cgroup, attribution.hierarchy == nil {
+            throw RPCError.unsupported(
+                "no memory cgroup hierarchy on this host (v1 memory mount or cgroup2 with memory)"
+            )
+        }
+        let pids: [Int32]
+        if let given = params.pids {
+            pids = Array(Set(given)).sorted()
+        } else {
+            do {
+                pids = try processIDs()
+            } catch {
+                throw RPCError.internalError(error.description)
+            }
+        }
+        let options = ReadOptions(
+            cgroupController: attribution.hierarchy.map { $0.membershipController },
+            cmdline: params.cmdline
+        )
+        let collected = try await collect(pids, peer: peer, options: options, attribution: attribution, work: work)
+        var rows = UsageRow.group(collected.processes, by: params.by)
+        UsageRow.sort(&rows, by: params.sort)
+        var totals = UsageRow(count: 0)
+        for row in rows { totals.add(row) }
+        if let limit = params.limit, rows.count > limit { rows.removeLast(rows.count - limit) }
+        var names = UserNames()
+        var totalsJSON: JSONObject = [
+            "count": .int(totals.count), "rss": .int(totals.memory.rss), "pss": .int(totals.memory.pss),
+            "uss": .int(totals.memory.uss),
+        ]
+        if params.swap { totalsJSON["swap"] = .int(totals.memory.swap) }
+        return [
+            "source": "proc", "by": .string(params.by.rawValue),
+            "rows": .array(rows.map { $0.json(by: params.by, swap: params.swap, names: &names) }),
+            "totals": .object(totalsJSON),
+            "skipped": ["exited": .int(collected.exited), "denied": .int(collected.denied)],
+            "durationMs": .double((clock.now - start).seconds * 1000),
+        ]
+    }
+}
+
+/// A shared "next index" for the workers of one call.
+final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func take() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
+
+/// One row of `usage`: a process, or the sum over a user's, a command's or a cgroup's.
+struct UsageRow: Sendable {
+    var pid: Int32?
+    var uid: UInt32?
+    var command: String?
+    var cgroup: String?
+    var cmdline: String?
+    var count: Int
+    var memory = ProcessMemory()
+
+    mutating func add(_ other: UsageRow) {
+        count += other.count
+        memory.rss += other.memory.rss
+        memory.pss += other.memory.pss
+        memory.pssAnon += other.memory.pssAnon
+        memory.pssFile += other.memory.pssFile
+        memory.pssShmem += other.memory.pssShmem
+        memory.privateClean += other.memory.privateClean
+        memory.privateDirty += other.memory.privateDirty
+        memory.swap += other.memory.swap
+        memory.swapPss += other.memory.swapPss
+    }
+
+    static func group(_ processes: [UsageProcess], by grouping: UsageGrouping) -> [UsageRow] {
+        func row(_ p: UsageProcess) -> UsageRow {
+            UsageRow(
+                pid: p.pid,
+                uid: p.uid,
+                command: p.command,
+                cgroup: p.cgroup,
+                cmdline: p.cmdline,
+                count: 1,
+                memory: p.memory
+            )
+        }
+        switch grouping {
+        case .process:
+            return processes.map(row)
+        case .user:
+            return merge(processes) {
+                UsageRow(uid: $0.uid, count: 0)
+            } key: {
+                String($0.uid)
+            }
+        case .command:
+            return merge(processes) {
+                UsageRow(command: $0.command, count: 0)
+            } key: {
+                $0.command
+            }
+        case .cgroup:
+            return merge(processes) {
+                UsageRow(cgroup: $0.cgroup, count: 0)
+            } key: {
+                $0.cgroup ?? ""
+            }
+        }
+    }
+
+    static func merge(
+        _ processes: [UsageProcess],
+        make: (UsageProcess) -> UsageRow,
+        key: (UsageProcess) -> String
+    ) -> [UsageRow] {
+        var index: [String: Int] = [:]
+        var rows: [UsageRow] = []
+        for process in processes {
+            let k = key(process)
+            let position: Int
+            if let existing = index[k] {
+                position = existing
+            } else {
+                position = rows.count
+                index[k] = position
+                rows.append(make(process))
+            }
+            rows[position].add(
+                UsageRow(count: 1, memory: process.memory)
+            )
+        }
+        return rows
+    }
+
+    /// Descending by `field`; ties by pid, uid or name, ascending.
+    static func sort(_ rows: inout [UsageRow], by field: UsageSortField) {
+        func number(_ row: UsageRow) -> Int? {
+            switch field {
+            case .pid: return row.pid.map { Int($0) }
+            case .uid: return row.uid.map { Int($0) }
+            case .count: return row.count
+            case .rss: return row.memory.rss
+            case .pss: return row.memory.pss
+            case .uss: return row.memory.uss
+            case .swap: return row.memory.swap
+            case .swapPss: return row.memory.swapPss
+            case .pssAnon: return row.memory.pssAnon
+            case .pssFile: return row.memory.pssFile
+            case .pssShmem: return row.memory.pssShmem
+            case .user, .command, .cgroup: return nil
+            }
+        }
+        func text(_ row: UsageRow) -> String {
+            switch field {
+            case .user: return row.uid.map { UserNames.lookup($0) } ?? ""
+            case .command: return row.command ?? ""
+            case .cgroup: return row.cgroup ?? ""
+            default: return ""
+            }
+        }
+        func tieKey(_ row: UsageRow) -> (Int, String) {
+            (Int(row.pid ?? 0), row.command ?? row.cgroup ?? row.uid.map { String($0) } ?? "")
+        }
+        if field == .user || field == .command || field == .cgroup {
+            let keyed = rows.map { (text($0), $0) }
+            rows = keyed.sorted { a, b in
+                a.0 != b.0 ? a.0 > b.0 : tieKey(a.1) < tieKey(b.1)
+            }.map(\.1)
+        } else {
+            rows.sort { a, b in
+                let (x, y) = (number(a) ?? 0, number(b) ?? 0)
+                return x != y ? x > y : tieKey(a) < tieKey(b)
+            }
+        }
+    }
+
+    func json(by grouping: UsageGrouping, swap: Bool, names: inout UserNames) -> JSON {
+        var object = JSONObject()
+        object.members.reserveCapacity(16)
+        if let pid { object.members.append(("pid", .int(Int(pid)))) }
+        if let uid {
+            object.members.append(("user", .string(names.name(uid))))
+            object.members.append(("uid", .int(Int(uid))))
+        }
+        if grouping == .process || grouping == .command { object.members.append(("command", .string(command ?? ""))) }
+        if grouping == .process || grouping == .cgroup {
+            object.members.append(("cgroup", cgroup.map(JSON.string) ?? .null))
+        }
+        if let cmdline { object.members.append(("cmdline", .string(cmdline))) }
+        object.members.append(("count", .int(count)))
+        object.members.append(("rss", .int(memory.rss)))
+        object.members.append(("pss", .int(memory.pss)))
+        object.members.append(("uss", .int(memory.uss)))
+        if swap {
+            object.members.append(("swap", .int(memory.swap)))
+            object.members.append(("swapPss", .int(memory.swapPss)))
+        }
+        object.members.append(("pssAnon", .int(memory.pssAnon)))
+        object.members.append(("pssFile", .int(memory.pssFile)))
+        object.members.append(("pssShmem", .int(memory.pssShmem)))
+        return .object(object)
+    }
+}
+
+/// `usage` by user for the whole host, as root and in turn on the calling thread: the per-user
+/// sums of `/metrics` with `--metrics-usage` (read by the same `readProcess`).
+public enum HostUsage {
+    public static func byUser() -> [UserMemory] {
+        let root = PeerCredentials(pid: 0, uid: 0, gid: 0)
+        var sums: [UInt32: UserMemory] = [:]
+        var names = UserNames()
+        let options = UsageMethods.ReadOptions(cgroupController: nil, cmdline: false)
+        for pid in (try? processIDs()) ?? [] {
+            guard case .counted(let process) = UsageMethods.readProcess(pid, for: root, options: options) else {
+                continue
+            }
+            var sum = sums[process.uid] ?? UserMemory(user: names.name(process.uid))
+            sum.pss += process.memory.pss
+            sum.uss += process.memory.uss
+            sum.rss += process.memory.rss
+            sum.swap += process.memory.swap
+            sums[process.uid] = sum
+        }
+        return Array(sums.values)
+    }
+}
+
+/// User names from the password database (getpwuid_r), or the uid as a string.
+struct UserNames {
+    private var cache: [UInt32: String] = [:]
+
+    mutating func name(_ uid: UInt32) -> String {
+        if let name = cache[uid] { return name }
+        let name = Self.lookup(uid)
+        cache[uid] = name
+        return name
+    }
+
+    static func lookup(_ uid: UInt32) -> String {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let rc = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
+        guard rc == 0, result != nil, let name = entry.pw_name else { return String(uid) }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import JSONRPC
+import MemdProtocol
+import Testing
+
+/// `usage` over a real socket, against /proc/PID/smaps_rollup read by the test and
+/// against Debian's smem 1.5.
+@Suite(.serialized) struct UsageTests {
+    @Test func processRowIsSmapsRollup() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        let helper = try SleepingHelpers(count: 1)
+        defer { helper.stop() }
+        let pid = helper.pids[0]
+        let before = try rollup(pid)
+        let result = try call(client, "usage", ["pids": [.int(Int(pid))]])
+        let after = try rollup(pid)
+        let row = try #require(result["rows"]?.arrayValue?.first)
+        #expect(row["pid"] == .int(Int(pid)))
+        #expect(row["command"] == .string(try readProc("/proc/\(pid)/comm").trimmingCharacters(in: .newlines)))
+        #expect(row["uid"] == .int(0) && row["user"] == .string("root"))
+        // An idle process: its own pages do not move; shared ones may by a few KiB as others come and go.
+        for (field, key) in [("rss", "Rss"), ("swap", "Swap")] {
+            #expect(Format.int(row[field]) == before[key]! * 1024, "\(field)")
+        }
+        #expect(Format.int(row["uss"]) == (before["Private_Clean"]! + before["Private_Dirty"]!) * 1024)
+        for (field, key) in [
+            ("pss", "Pss"), ("pssAnon", "Pss_Anon"), ("pssFile", "Pss_File"),
+            ("pssShmem", "Pss_Shmem"), ("swapPss", "SwapPss"),
+        ] {
+            let (low, high) = (min(before[key]!, after[key]!) * 1024, max(before[key]!, after[key]!) * 1024)
+            let value = Format.int(row[field])
+            #expect(value >= low - 16384 && value <= high + 16384, "\(field) \(value) not in \(low)…\(high)")
+        }
+        // cgroup: the memory hierarchy's line of /proc/PID/cgroup.
+        let line = try readProc("/proc/\(pid)/cgroup").split(separator: "\n").first { $0.contains(":memory:") }
+        if let line { #expect(row["cgroup"] == .string(String(line.split(separator: ":", maxSplits: 2)[2]))) }
+        #expect(result["totals"]?["count"] == .int(1))
+        #expect(result["skipped"]?["exited"] == .int(0))
+
+        // The whole host: every process listed once, kernel threads left out, totals the sum of rows.
+        let all = try call(client, "usage")
+        let rows = try #require(all["rows"]?.arrayValue)
+        let pids = rows.map { Format.int($0["pid"]) }
+        #expect(Set(pids).count == pids.count)
+        #expect(pids.contains(Int(pid)) && pids.contains(Int(getpid())))
+        #expect(!pids.contains(2), "kthreadd has no memory of its own")
+        #expect(Format.int(all["totals"]?["count"]) == rows.count)
+        for field in ["rss", "pss", "uss", "swap"] {
+            #expect(Format.int(all["totals"]?[field]) == rows.reduce(0) { $0 + Format.int($1[field]) }, "\(field)")
+        }
+        let pss = rows.map { Format.int($0["pss"]) }
+        #expect(pss == pss.sorted(by: >), "sorted by pss, descending")
+        memd.stop()
+    }
+
+    @Test func figuresAreWhatSmemPrints() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        let helpers = try SleepingHelpers(count: 3)
+        defer { helpers.stop() }
+        let smem = try run("smem", ["-H", "-c", "pid uss pss rss swap maps", "-P", helpers.marker])
+        #expect(smem.status == 0, "smem failed: \(smem.err)")
+        let result = try call(client, "usage", ["pids": .array(helpers.pids.map { .int(Int($0)) })])
+        let rows = try #require(result["rows"]?.arrayValue)
+        var seen = 0
+        for line in smem.out.split(separator: "\n") {
+            let f = line.split(separator: " ").compactMap { Int($0) }
+            guard f.count == 6, helpers.pids.contains(Int32(f[0])) else { continue }
+            seen += 1
+            let row = try #require(rows.first { $0["pid"] == .int(f[0]) })
+            #expect(Format.int(row["uss"]) / 1024 == f[1], "uss of \(f[0])")
+            #expect(Format.int(row["rss"]) / 1024 == f[3], "rss of \(f[0])")
+            #expect(Format.int(row["swap"]) / 1024 == f[4], "swap of \(f[0])")
+            // smem adds up per-mapping Pss, each cut to a whole KiB: up to 1 KiB per mapping less.
+            let pss = Format.int(row["pss"]) / 1024
+            #expect(
+                pss >= f[2] && pss <= f[2] + f[5] + 4,
+                "pss of \(f[0]): memd \(pss) KiB, smem \(f[2]) KiB, \(f[5]) maps"
+            )
+        }
+        #expect(seen == 3, "smem listed \(seen) of the helpers: \(smem.out)")
+        memd.stop()
+    }
+
+    @Test func groupsSortsAndLimits() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        let helpers = try SleepingHelpers(count: 3)
+        defer { helpers.stop() }
+        let pids: JSON = .array(helpers.pids.map { .int(Int($0)) } + [.int(Int(getpid()))])
+        let processes = try #require(try call(client, "usage", ["pids": pids])["rows"]?.arrayValue)
+        #expect(processes.count == 4)
+        let byCommand = try call(client, "usage", ["pids": pids, "by": "command"])
+        let sleeps = try #require(byCommand["rows"]?.arrayValue?.first { $0["command"] == "sleep" })
+        #expect(sleeps["count"] == .int(3) && sleeps["pid"] == nil)
+        let sleepRows = processes.filter { $0["command"] == "sleep" }
+        for field in ["rss", "uss"] {
+            #expect(Format.int(sleeps[field]) == sleepRows.reduce(0) { $0 + Format.int($1[field]) }, "\(field)")
+        }
+        // Pss of shared pages moves as other processes on the host start and exit.
+        #expect(abs(Format.int(sleeps["pss"]) - sleepRows.reduce(0) { $0 + Format.int($1["pss"]) }) <= 64 << 10)
+        let byUser = try call(client, "usage", ["pids": pids, "by": "user"])
+        #expect(byUser["rows"]?.arrayValue?.count == 1)
+        #expect(byUser["rows"]?.arrayValue?.first?["user"] == "root")
+        #expect(byUser["totals"]?["count"] == .int(4))
+        let byCgroup = try call(client, "usage", ["pids": pids, "by": "cgroup"])
+        let cgroups = Set(processes.compactMap { $0["cgroup"]?.stringValue })
+        #expect(Set((byCgroup["rows"]?.arrayValue ?? []).compactMap { $0["cgroup"]?.stringValue }) == cgroups)
+
+        let limited = try call(client, "usage", ["sort": "rss", "limit": 2])
+        let limitedRows = try #require(limited["rows"]?.arrayValue)
+        #expect(limitedRows.count == 2)
+        #expect(Format.int(limitedRows[0]["rss"]) >= Format.int(limitedRows[1]["rss"]))
+        #expect(Format.int(limited["totals"]?["count"]) > 2, "totals count every row, not just the first 2")
+        let noSwap = try call(client, "usage", ["pids": pids, "swap": false])
+        #expect(noSwap["rows"]?.arrayValue?.allSatisfy { $0["swap"] == nil && $0["swapPss"] == nil } == true)
+        let cmdline = try call(client, "usage", ["pids": pids, "cmdline": true])
+        let helperRow = try #require(cmdline["rows"]?.arrayValue?.first { $0["pid"] == .int(Int(helpers.pids[0])) })
+        #expect(helperRow["cmdline"]?.stringValue?.contains(helpers.marker) == true)
+        memd.stop()
+    }
+
+    @Test func badInputNamesTheParam() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        for (params, param) in [
+            (["by": "users"], "by"), (["sort": "size"], "sort"), (["by": "user", "sort": "pid"], "sort"),
+            (["swap": false, "sort": "swap"], "sort"), (["pids": [0]], "pids"), (["pids": ["1"]], "pids"),
+            (["pids": 1], "pids"), (["limit": -1], "limit"), (["by": "user", "cmdline": true], "cmdline"),
+            (["bye": "user"], "bye"),
+        ] as [(JSONObject, String)] {
+            do {
+                _ = try client.call("usage", params)
+                Issue.record("usage \(params) succeeded")
+            } catch MemdClient.Failure.server(let error) {
+                #expect(error.code.rawValue == -32602)
+                #expect(error.data["param"] == .string(param), "\(params): \(error)")
+            }
+        }
+        memd.stop()
+    }
+
+    @Test func aClientSeesOnlyItsOwnProcesses() throws {
+        guard getuid() == 0 else { return }
+        let memd = try MemdHarness(["--socket-mode", "0666"])
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let nobody = try SleepingHelpers(count: 1, uid: 65534)
+        defer { nobody.stop() }
+        let seen = try run(
+            "setpriv",
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", memctl,
+                "--socket", memd.socketPath, "call", "usage",
+            ]
+        )
+        #expect(seen.status == 0, "\(seen.err)")
+        let result = try JSONParser.parse(seen.out)
+        let rows = result["rows"]?.arrayValue ?? []
+        #expect(rows.contains { $0["pid"] == .int(Int(nobody.pids[0])) })
+        #expect(rows.allSatisfy { $0["uid"] == .int(65534) }, "nobody sees only nobody's processes")
+        #expect(result["skipped"]?["denied"] == .int(0), "other users' processes are not counted as denied")
+        memd.stop()
+    }
+
+    @Test func memctlSmemPrintsSmemsTable() throws {
+        let memd = try MemdHarness()
+        let helpers = try SleepingHelpers(count: 3)
+        defer { helpers.stop() }
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        // A pattern that matches the helpers' command line but not smem's or memctl's own.
+        let pattern = "sleep " + helpers.marker.replacingOccurrences(of: ".", with: "[.]")
+        func both(_ flags: [String]) throws -> (memctl: [Substring], smem: [Substring]) {
+            let ours = try run(memctl, ["smem", "--socket", memd.socketPath] + flags + ["-P", pattern])
+            let theirs = try run("smem", flags + ["-P", pattern])
+            #expect(ours.status == 0 && theirs.status == 0, "\(ours.err) \(theirs.err)")
+            return (ours.out.split(separator: "\n"), theirs.out.split(separator: "\n"))
+        }
+        func maps(_ pid: Int) throws -> Int { try readProc("/proc/\(pid)/maps").split(separator: "\n").count }
+
+        let (ours, theirs) = try both(["-t"])
+        #expect(ours.count == 3 + 3 && theirs.count == 3 + 3, "header, 3 rows, rule, totals:\n\(ours)\n\(theirs)")
+        #expect(ours.first == theirs.first, "the header")
+        #expect(ours.dropFirst(4).first == theirs.dropFirst(4).first, "the rule under the rows")
+        // Rows by pid: the text columns exactly (positions included), sizes as smem sums them.
+        func row(_ lines: [Substring], _ pid: Int32) -> Substring? {
+            lines.first { $0.split(separator: " ").first == Substring(String(pid)) }
+        }
+        for pid in helpers.pids {
+            let (a, b) = (try #require(row(ours, pid)), try #require(row(theirs, pid)))
+            #expect(a.prefix(43) == b.prefix(43), "PID, User, Command columns")
+            let (x, y) = (
+                a.dropFirst(43).split(separator: " ").map { Int($0)! },
+                b.dropFirst(43).split(separator: " ").map { Int($0)! }
+            )
+            #expect(x[0] == y[0] && x[1] == y[1] && x[3] == y[3], "Swap, USS, RSS: \(a) vs \(b)")
+            let mappings = try maps(Int(pid))
+            #expect(x[2] >= y[2] && x[2] <= y[2] + mappings + 4, "PSS: \(a) vs \(b)")
+        }
+        let (total, smemTotal) = (ours.last!.split(separator: " "), theirs.last!.split(separator: " "))
+        #expect(total[0] == "3" && total[1] == "1" && total[0...1] == smemTotal[0...1], "3 processes of 1 user")
+        #expect(total[3] == smemTotal[3] && total[5] == smemTotal[5], "USS and RSS totals")
+
+        let (users, smemUsers) = try both(["-u"])
+        #expect(
+            users == smemUsers
+                || users.count == 2 && users[0] == smemUsers[0]
+                    && users[1].split(separator: " ")[0...3] == smemUsers[1].split(separator: " ")[0...3],
+            "\(users) vs \(smemUsers)"
+        )
+        let (human, smemHuman) = try both(["-k"])
+        for pid in helpers.pids {
+            let (a, b) = (try #require(row(human, pid)), try #require(row(smemHuman, pid)))
+            #expect(a.split(separator: " ").last == b.split(separator: " ").last, "RSS with units: \(a) vs \(b)")
+        }
+        let byCommand = try run(memctl, ["smem", "--socket", memd.socketPath, "-c", "-P", pattern, "-h"]).out
+        #expect(byCommand.split(separator: "\n").last?.hasPrefix("sleep") == true, "\(byCommand)")
+        #expect(byCommand.split(separator: "\n").last?.split(separator: " ")[1] == "3", "\(byCommand)")
+        let bad = try run(memctl, ["smem", "--socket", memd.socketPath, "-s", "size"])
+        #expect(bad.status == 2 && bad.err.contains("-s"), "\(bad.err)")
+        memd.stop()
+    }
+
+    /// /proc/PID/smaps_rollup as key → KiB.
+    func rollup(_ pid: Int32) throws -> [String: Int] {
+        var values: [String: Int] = [:]
+        for line in try readProc("/proc/\(pid)/smaps_rollup").split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            if fields.count == 3 { values[String(fields[0].dropLast())] = Int(fields[1]) }
+        }
+        return values
+    }
+}
+
+/// `sleep` processes whose command line carries a marker (their duration,
+/// `3600.NNNNNN`, unique to this test run); with `uid`, run as that user (setpriv).
+final class SleepingHelpers {
+    let marker = "3600.\(UInt32.random(in: 100_000...999_999))"
+    private(set) var processes: [Process] = []
+    var pids: [Int32] { processes.map(\.processIdentifier) }
+
+    init(count: Int, uid: UInt32? = nil) throws {
+        for _ in 0..<count {
+            let process = Process()
+            if let uid {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+                process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/bin/sleep", marker]
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+                process.arguments = [marker]
+            }
+            try process.run()
+            processes.append(process)
+        }
+        // Wait until each runs sleep itself (setpriv execs it), asleep, its rss no longer growing
+        // (the dynamic linker has mapped and touched what it will).
+        func settled() -> [String]? {
+            let states = pids.map { pid -> String? in
+                guard (try? readProc("/proc/\(pid)/comm"))?.hasPrefix("sleep") == true,
+                    let stat = try? readProc("/proc/\(pid)/stat"),
+                    let close = stat.range(of: ")", options: .backwards)
+                else { return nil }
+                let fields = stat[close.upperBound...].split(separator: " ")
+                return fields[0] == "S" ? String(fields[21]) : nil
+            }
+            return states.contains(nil) ? nil : states.compactMap { $0 }
+        }
+        var last: [String]? = nil
+        for _ in 0..<200 {
+            usleep(20_000)
+            let now = settled()
+            if let now, now == last { return }
+            last = now
+        }
+        throw HarnessError.commandFailed("sleep helpers did not start")
+    }
+
+    func stop() {
+        for process in processes where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
