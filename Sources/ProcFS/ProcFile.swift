@@ -21,6 +21,10 @@ public struct ProcFile {
 
     /// Reads `path` to EOF; the bytes stay available until the next read.
     public mutating func read(_ path: String) throws(ProcError) {
+        if let kept = KeptOpen.descriptors[path] {
+            try read(descriptor: kept, path: path, fromStart: true)
+            return
+        }
         count = 0
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path, errno) }
@@ -29,14 +33,19 @@ public struct ProcFile {
     }
 
     /// Reads an open descriptor to EOF (`path` names it in errors); the caller closes it.
-    public mutating func read(descriptor fd: Int32, path: String) throws(ProcError) {
+    /// `fromStart`: with pread(2) from offset 0, leaving the descriptor's own offset alone (a
+    /// descriptor shared between threads).
+    public mutating func read(descriptor fd: Int32, path: String, fromStart: Bool = false) throws(ProcError) {
         count = 0
         while true {
             if count == storage.count {
                 storage.append(contentsOf: [UInt8](repeating: 0, count: storage.count))  // double
             }
+            let offset = count
             let got = storage.withUnsafeMutableBytes { raw in
-                Glibc.read(fd, raw.baseAddress! + count, raw.count - count)
+                fromStart
+                    ? pread(fd, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
+                    : Glibc.read(fd, raw.baseAddress! + offset, raw.count - offset)
             }
             if got < 0 {
                 let code = errno

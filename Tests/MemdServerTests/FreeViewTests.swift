@@ -57,18 +57,20 @@ import Testing
         }
         let bin = productsDirectory.path
         let socket = directory.appendingPathComponent("memd.sock").path
-        // One memd for every case: it opens /proc/meminfo at each call, so it sees each new mount.
+        // A memd per file: memd keeps /proc/meminfo open (ProcFS.KeptOpen), so it reads the file
+        // that was mounted when it started.
         let script = """
-            mount --bind "$1" /proc/meminfo || exit 1
-            "\(bin)/memd" --socket "\(socket)" --log-level error >/dev/null 2>&1 </dev/null & pid=$!
-            trap 'kill $pid' EXIT
-            for i in $(seq 100); do [ -S "\(socket)" ] && break; sleep 0.05; done
             for f in "$@"; do
-                umount /proc/meminfo; mount --bind "$f" /proc/meminfo
+                mount --bind "$f" /proc/meminfo || exit 1
+                rm -f "\(socket)"
+                "\(bin)/memd" --socket "\(socket)" --log-level error >/dev/null 2>&1 </dev/null & pid=$!
+                for i in $(seq 200); do [ -S "\(socket)" ] && break; sleep 0.02; done
                 for flag in -h -b -k -m -g; do
                     echo "== $f $flag"; free $flag | head -3
                     echo "-- memctl"; "\(bin)/memctl" --socket "\(socket)" free $flag
                 done
+                kill $pid; wait $pid
+                umount /proc/meminfo
             done
             """
         let result = try run("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh"] + files)
