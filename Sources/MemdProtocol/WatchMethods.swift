@@ -38,11 +38,11 @@ public enum WatchMethod: MethodDescriptor {
                 throw .invalidParams("pids", "at most \(maxPIDs) pids, got \(list.count)")
             }
             for (index, value) in list.enumerated() {
-                guard let pid = value.intValue, pid >= 1, pid <= Int(Int32.max) else {
+                guard let pid = PID.checked(value) else {
                     let shown = value.intValue.map { String($0) } ?? value.typeName
                     throw .invalidParams("pids", "pids[\(index)] must be a pid (1…\(Int32.max)), not \(shown)")
                 }
-                if !pids.contains(Int32(pid)) { pids.append(Int32(pid)) }
+                if !pids.contains(pid) { pids.append(pid) }
             }
         }
         let children = try p.bool("children") ?? false
