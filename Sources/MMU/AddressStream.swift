@@ -4,13 +4,19 @@ protocol AddressStream {
 }
 
 /// start, start+step, … wrapping within length (the `sequential` and `stride` patterns).
-struct StrideStream: AddressStream {
-    let start: UInt64
-    let length: UInt64
-    let step: UInt64
-    var offset: UInt64 = 0
+public struct StrideStream: AddressStream {
+    @usableFromInline let start: UInt64
+    @usableFromInline let length: UInt64
+    @usableFromInline let step: UInt64
+    @usableFromInline var offset: UInt64 = 0
 
-    @inline(__always) mutating func next() -> UInt64 {
+    public init(start: UInt64, length: UInt64, step: UInt64) {
+        self.start = start
+        self.length = length
+        self.step = step
+    }
+
+    @inlinable @inline(__always) public mutating func next() -> UInt64 {
         let a = start &+ offset
         offset &+= step
         if offset >= length { offset = step < length ? offset &- length : offset % length }
@@ -20,21 +26,21 @@ struct StrideStream: AddressStream {
 
 /// Marsaglia's xorshift64 (13, 7, 17), as the C and Python reference walkers generate their random
 /// stream: start + (x mod length), with a mask when length is a power of two.
-struct XorshiftStream: AddressStream {
+public struct XorshiftStream: AddressStream {
     static let defaultSeed: UInt64 = 88_172_645_463_325_252
-    let start: UInt64
-    let length: UInt64
-    let mask: UInt64?
-    var x: UInt64
+    @usableFromInline let start: UInt64
+    @usableFromInline let length: UInt64
+    @usableFromInline let mask: UInt64?
+    @usableFromInline var x: UInt64
 
-    init(start: UInt64, length: UInt64, seed: UInt64) {
+    public init(start: UInt64, length: UInt64, seed: UInt64) {
         self.start = start
         self.length = length
         mask = length & (length &- 1) == 0 ? length &- 1 : nil
         x = seed == 0 ? Self.defaultSeed : seed
     }
 
-    @inline(__always) mutating func next() -> UInt64 {
+    @inlinable @inline(__always) public mutating func next() -> UInt64 {
         x ^= x << 13
         x ^= x >> 7
         x ^= x << 17

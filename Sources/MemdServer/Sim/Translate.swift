@@ -5,54 +5,51 @@ import ProcFS
 
 typealias TranslateParams = SimulateTranslationMethod.Params
 
-/// The addresses of a request, generated lazily: a list, or a pattern (sequential / stride wrap
-/// within `length`; random is xorshift64 (13, 7, 17), as the simulator's own batch streams).
+/// The addresses of a request, generated lazily: a list, or a pattern through the simulator's own
+/// streams (MMU's `StrideStream` for sequential and stride, `XorshiftStream` for random).
 struct AddressGenerator {
-    let list: [UInt64]?
-    var index = 0
+    private enum Mode { case list, stride, random }
+    private let mode: Mode
+    private let list: [UInt64]
+    // Both streams stored plainly (the unused one idle): the 10M-access loop calls `next` with no
+    // optional or enum payload to unwrap.
+    private var stride: StrideStream
+    private var random: XorshiftStream
+    private(set) var index = 0
     let count: Int
-    let start: UInt64
-    let length: UInt64
-    let step: UInt64
-    var offset: UInt64 = 0
-    let random: Bool
-    let mask: UInt64?
-    var x: UInt64
 
     init(_ addresses: SimulateTranslationMethod.Addresses) {
         switch addresses {
         case .list(let a):
-            list = a
-            count = a.count
-            (start, length, step, random, mask, x) = (0, 1, 0, false, nil, 0)
+            (mode, list, count) = (.list, a, a.count)
+            stride = StrideStream(start: 0, length: 1, step: 1)
+            random = XorshiftStream(start: 0, length: 1, seed: 0)
         case .pattern(let p):
-            list = nil
-            count = p.count
-            start = p.start
-            length = p.length
-            step = p.order == .stride ? p.stride : 4096
-            random = p.order == .random
-            mask = p.length & (p.length &- 1) == 0 ? p.length &- 1 : nil
-            x = p.seed == 0 ? 88_172_645_463_325_252 : p.seed
+            (mode, list, count) = (p.order == .random ? .random : .stride, [], p.count)
+            stride = StrideStream(start: p.start, length: p.length, step: p.order == .stride ? p.stride : Page.size)
+            random = XorshiftStream(start: p.start, length: p.length, seed: p.seed)
         }
     }
 
     var remaining: Int { count - index }
 
+    /// Appends the next `count` addresses: one choice of stream, then a tight loop.
+    mutating func fill(_ buffer: inout [UInt64], count: Int) {
+        switch mode {
+        case .list: buffer.append(contentsOf: list[index..<index + count])
+        case .random: for _ in 0..<count { buffer.append(random.next()) }
+        case .stride: for _ in 0..<count { buffer.append(stride.next()) }
+        }
+        index += count
+    }
+
     @inline(__always) mutating func next() -> UInt64 {
         defer { index += 1 }
-        if let list { return list[index] }
-        if random {
-            x ^= x << 13
-            x ^= x >> 7
-            x ^= x << 17
-            if let mask { return start &+ (x & mask) }
-            return start &+ (x % length)
+        switch mode {
+        case .list: return list[index]
+        case .random: return random.next()
+        case .stride: return stride.next()
         }
-        let a = start &+ offset
-        offset &+= step
-        if offset >= length { offset = step < length ? offset &- length : offset % length }
-        return a
     }
 }
 
@@ -134,7 +131,7 @@ enum SimTranslate {
                 while gen.remaining > 0 {
                     if shouldStop() { throw CancellationError() }
                     buffer.removeAll(keepingCapacity: true)
-                    for _ in 0..<min(cancelCheckInterval, gen.remaining) { buffer.append(gen.next()) }
+                    gen.fill(&buffer, count: min(cancelCheckInterval, gen.remaining))
                     let s: TranslationSummary
                     do {
                         s = try m.translateBatch(
