@@ -11,9 +11,12 @@ public struct Target: Sendable, Equatable {
     public var source: Source
     public var machine: String?
 
-    static func decode(_ params: inout ParamReader) throws(RPCError) -> Target {
-        let source = try params.choice("source", as: Source.self) ?? .proc
+    /// The one rule for the pair. `inferSource`: a `machine` without `source` means `sim`
+    /// (`simulateTranslation`); elsewhere `source` defaults to `proc`.
+    static func decode(_ params: inout ParamReader, inferSource: Bool = false) throws(RPCError) -> Target {
+        let given = try params.choice("source", as: Source.self)
         let machine = try params.string("machine")
+        let source = given ?? (inferSource && machine != nil ? .sim : .proc)
         if source == .sim, machine == nil { throw .invalidParams("machine", "required with source \"sim\"") }
         if source == .proc, machine != nil { throw .invalidParams("machine", "only with source \"sim\"") }
         return Target(source: source, machine: machine)

@@ -314,10 +314,7 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         let summaryOnly = try p.bool("summaryOnly") ?? false
         let dryRun = try p.bool("dryRun") ?? false
         let pid = try decodeSimPID(&p)
-        let source = try p.choice("source", as: Source.self)
-        let machine = try p.string("machine")
-        if source == .sim, machine == nil { throw .invalidParams("machine", "required with source \"sim\"") }
-        if source == .proc, machine != nil { throw .invalidParams("machine", "only with source \"sim\"") }
+        let machine = try Target.decode(&p, inferSource: true).machine
         if machine == nil, dryRun { throw .invalidParams("dryRun", "only for a simulated process (with machine)") }
         return Params(
             addresses: addresses,
