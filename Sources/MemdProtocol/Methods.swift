@@ -63,6 +63,37 @@ public enum MapsMethod: MethodDescriptor {
         guard let pid = try decodePID(&p) else { throw .invalidParams("pid", "required") }
         return Params(pid: pid, detail: try p.bool("detail") ?? false, target: try Target.decode(&p))
     }
+
+    /// The result, for /proc and for a simulated machine alike: one encoder for both.
+    public struct Result: Sendable {
+        public var source: Source
+        public var pid: Int32
+        public var command: String
+        /// Virtual size in bytes (/proc/PID/stat's vsize).
+        public var vsz: Int
+        public var mappings: [Mapping]
+        /// With `detail`: the process's sums (smaps_rollup, or the mappings added up).
+        public var totals: SmapsDetail?
+
+        public init(source: Source, pid: Int32, command: String, vsz: Int, mappings: [Mapping], totals: SmapsDetail?) {
+            (self.source, self.pid, self.command, self.vsz, self.mappings, self.totals) =
+                (source, pid, command, vsz, mappings, totals)
+        }
+
+        public var json: JSON {
+            var totalsObject: JSONObject = ["vsz": .int(vsz), "count": .int(mappings.count)]
+            if let totals {
+                totalsObject["rss"] = .int(totals.rss)
+                totalsObject["pss"] = .int(totals.pss)
+                totalsObject["uss"] = .int(totals.uss)
+                totalsObject["swap"] = .int(totals.swap)
+            }
+            return [
+                "source": .string(source.rawValue), "pid": .int(Int(pid)), "command": .string(command),
+                "mappings": Mapping.jsonArray(mappings, detail: totals != nil), "totals": .object(totalsObject),
+            ]
+        }
+    }
 }
 
 /// `pageStats` — what `sar -B` and `ps -eo vsz,rss,maj_flt,min_flt` show.

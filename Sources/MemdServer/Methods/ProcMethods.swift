@@ -34,19 +34,14 @@ enum ProcMethods {
         try Access.read(pid: pid, peer: peer, capacity: 256 * 1024) { files throws(ProcError) in
             let stat = try files.stat()
             let mappings = detail ? try files.smaps() : try files.maps()
-            var totals: JSONObject = ["vsz": .int(stat.vsize), "count": .int(mappings.count)]
-            if detail {
-                let sum = try detailTotals(&files, mappings: mappings)
-                totals["rss"] = .int(sum.rss)
-                totals["pss"] = .int(sum.pss)
-                totals["uss"] = .int(sum.uss)
-                totals["swap"] = .int(sum.swap)
-            }
-            return [
-                "source": "proc", "pid": .int(Int(pid)), "command": .string(stat.comm),
-                "mappings": Mapping.jsonArray(mappings, detail: detail),
-                "totals": .object(totals),
-            ]
+            return MapsMethod.Result(
+                source: .proc,
+                pid: pid,
+                command: stat.comm,
+                vsz: stat.vsize,
+                mappings: mappings,
+                totals: detail ? try detailTotals(&files, mappings: mappings) : nil
+            ).json
         }
     }
 

@@ -220,18 +220,14 @@ enum SimMethods {
             let stats = try m.processStats(pid: Int(pid))
             let infos = try m.mappings(pid: Int(pid), detail: detail)
             let mappings = infos.map(mapping)
-            var totals: JSONObject = ["vsz": .int(Int(stats.vsz)), "count": .int(mappings.count)]
-            if detail {
-                let sum = mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
-                totals["rss"] = .int(sum.rss)
-                totals["pss"] = .int(sum.pss)
-                totals["uss"] = .int(sum.uss)
-                totals["swap"] = .int(sum.swap)
-            }
-            return [
-                "source": "sim", "pid": .int(Int(pid)), "command": .string(stats.command),
-                "mappings": Mapping.jsonArray(mappings, detail: detail), "totals": .object(totals),
-            ]
+            return MapsMethod.Result(
+                source: .sim,
+                pid: pid,
+                command: stats.command,
+                vsz: Int(stats.vsz),
+                mappings: mappings,
+                totals: detail ? mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) } : nil
+            ).json
         }
     }
 
