@@ -148,13 +148,54 @@ extension PagingRates {
     }
 }
 
+extension PageStatsMethod {
+    /// One process's `pageStats` row: what `ps -o pid,vsz,rss,maj_flt,min_flt` shows, sizes in
+    /// bytes; for /proc and a simulated machine alike (one encoder for both).
+    public struct ProcessRow: Sendable {
+        public var pid: Int
+        public var command: String
+        public var vsz: Int
+        public var rss: Int
+        public var minflt: Int
+        public var majflt: Int
+
+        public init(pid: Int, command: String, vsz: Int, rss: Int, minflt: Int, majflt: Int) {
+            (self.pid, self.command, self.vsz, self.rss, self.minflt, self.majflt) =
+                (pid, command, vsz, rss, minflt, majflt)
+        }
+
+        public var json: JSONObject {
+            [
+                "pid": .int(pid), "command": .string(command), "vsz": .int(vsz),
+                "rss": .int(rss), "minflt": .int(minflt), "majflt": .int(majflt),
+            ]
+        }
+
+        /// The result of `pageStats` with `pid`: source and scope first, the row; after an
+        /// interval, the fault rates since `first`, over `seconds`.
+        public func result(
+            source: Source,
+            since first: ProcessRow? = nil,
+            intervalMs: Int = 0,
+            seconds: Double = 1
+        )
+            -> JSON
+        {
+            var object: JSONObject = ["source": .string(source.rawValue), "scope": "process"]
+            object.members += json.members
+            if let first {
+                object["intervalMs"] = .int(intervalMs)
+                object["minfltPerSec"] = .double(Double(minflt - first.minflt) / seconds)
+                object["majfltPerSec"] = .double(Double(majflt - first.majflt) / seconds)
+            }
+            return .object(object)
+        }
+    }
+}
+
 extension ProcessStat {
-    /// A `pageStats` process row: what `ps -o pid,vsz,rss,maj_flt,min_flt` shows, sizes in bytes
-    /// (`rss` from /proc/PID/status, as ps takes it).
-    public func json(rss: Int) -> JSONObject {
-        [
-            "pid": .int(Int(pid)), "command": .string(comm), "vsz": .int(vsize),
-            "rss": .int(rss), "minflt": .int(minflt), "majflt": .int(majflt),
-        ]
+    /// This process's `pageStats` row (`rss` from /proc/PID/status or statm, as ps takes it).
+    public func row(rss: Int) -> PageStatsMethod.ProcessRow {
+        .init(pid: Int(pid), command: comm, vsz: vsize, rss: rss, minflt: minflt, majflt: majflt)
     }
 }

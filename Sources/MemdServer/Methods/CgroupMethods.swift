@@ -67,8 +67,8 @@ enum CgroupMethods {
             var rows: [JSON] = []
             // Another user's processes are left out, as in `pageStats all` (ProcMethods.processes).
             for pid in pids.sorted() where !flag.isCancelled {
-                guard let (_, row) = try? ProcMethods.processRow(pid: pid, peer: peer) else { continue }
-                rows.append(.object(row))
+                guard let row = try? ProcMethods.processRow(pid: pid, peer: peer) else { continue }
+                rows.append(.object(row.json))
             }
             return rows
         }

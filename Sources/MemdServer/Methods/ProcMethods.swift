@@ -65,24 +65,19 @@ enum ProcMethods {
     }
 
     /// A process's `ps` row: /proc/PID/stat, and VmRSS from /proc/PID/status as ps reads it.
-    static func processRow(_ files: inout ProcessFiles) throws(ProcError) -> (ProcessStat, JSONObject) {
+    static func processRow(_ files: inout ProcessFiles) throws(ProcError) -> PageStatsMethod.ProcessRow {
         let stat = try files.stat()
         let status = try files.status()
-        return (stat, stat.json(rss: status.rss))
+        return stat.row(rss: status.rss)
     }
 
-    static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> (ProcessStat, JSONObject) {
+    static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> PageStatsMethod.ProcessRow {
         try Access.read(pid: pid, peer: peer, capacity: 4096) { files throws(ProcError) in try processRow(&files) }
     }
 
     /// pageStats without an interval: counters now.
     static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws(RPCError) -> JSON {
-        if let pid = params.pid {
-            var row = try processRow(pid: pid, peer: peer).1
-            row.members.insert(("scope", "process"), at: 0)
-            row.members.insert(("source", "proc"), at: 0)
-            return .object(row)
-        }
+        if let pid = params.pid { return try processRow(pid: pid, peer: peer).result(source: .proc) }
         if params.all { return processes(peer: peer) }
         let (counters, vmstat) = try systemCounters()
         return ["source": "proc", "scope": "system", "counters": counters.json(raw: vmstat)]
@@ -92,19 +87,18 @@ enum ProcMethods {
     static func pageStats(sampling params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
-            let (first, _) = try processRow(pid: pid, peer: peer)
+            let first = try processRow(pid: pid, peer: peer)
             let clock = ContinuousClock()
             let start = clock.now
             try await Task.sleep(for: .milliseconds(params.intervalMs))
-            let (second, secondRow) = try processRow(pid: pid, peer: peer)
+            let second = try processRow(pid: pid, peer: peer)
             let elapsed = (clock.now - start).seconds
-            var row = secondRow
-            row.members.insert(("scope", "process"), at: 0)
-            row.members.insert(("source", "proc"), at: 0)
-            row["intervalMs"] = .int(params.intervalMs)
-            row["minfltPerSec"] = .double(Double(second.minflt - first.minflt) / max(elapsed, seconds))
-            row["majfltPerSec"] = .double(Double(second.majflt - first.majflt) / max(elapsed, seconds))
-            return .object(row)
+            return second.result(
+                source: .proc,
+                since: first,
+                intervalMs: params.intervalMs,
+                seconds: max(elapsed, seconds)
+            )
         }
         let clock = ContinuousClock()
         let (first, _) = try systemCounters()
@@ -123,8 +117,8 @@ enum ProcMethods {
     static func processes(peer: PeerCredentials) -> JSON {
         var rows: [JSON] = []
         for pid in (try? processIDs()) ?? [] {
-            guard let (_, row) = try? processRow(pid: pid, peer: peer) else { continue }
-            rows.append(.object(row))
+            guard let row = try? processRow(pid: pid, peer: peer) else { continue }
+            rows.append(.object(row.json))
         }
         return ["source": "proc", "scope": "processes", "processes": .array(rows)]
     }

@@ -175,7 +175,7 @@ final class WatchSampler: @unchecked Sendable {
                 continue
             }
             // pageStats' row; rss from statm, which is VmRSS (see ProcessStatm).
-            var row = reading.stat.json(rss: reading.rss)
+            var row = reading.stat.row(rss: reading.rss).json
             row.members.insert(("ppid", .int(Int(reading.stat.ppid))), at: 1)
             if let detail = reading.detail {
                 row["pss"] = .int(detail.pss)

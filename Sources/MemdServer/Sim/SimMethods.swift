@@ -239,11 +239,15 @@ enum SimMethods {
         async throws -> JSON
     {
         let sim = try machine(params.target.machine, registry, peer: context.peer)
-        @Sendable func row(_ s: ProcessStats) -> JSONObject {
-            [
-                "pid": .int(s.pid), "command": .string(s.command), "vsz": .int(Int(s.vsz)), "rss": .int(Int(s.rss)),
-                "minflt": .int(Int(s.minflt)), "majflt": .int(Int(s.majflt)),
-            ]
+        @Sendable func row(_ s: ProcessStats) -> PageStatsMethod.ProcessRow {
+            .init(
+                pid: s.pid,
+                command: s.command,
+                vsz: Int(s.vsz),
+                rss: Int(s.rss),
+                minflt: Int(s.minflt),
+                majflt: Int(s.majflt)
+            )
         }
         struct Counters: Sendable {
             var paging: PagingCounters
@@ -264,21 +268,18 @@ enum SimMethods {
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
             let first = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
-            var o: JSONObject = ["source": "sim", "scope": "process"]
-            if params.intervalMs > 0 {
-                try await Task.sleep(for: .milliseconds(params.intervalMs))
-                let second = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
-                o.members += row(second).members
-                o["intervalMs"] = .int(params.intervalMs)
-                o["minfltPerSec"] = .double(Double(second.minflt - first.minflt) / seconds)
-                o["majfltPerSec"] = .double(Double(second.majflt - first.majflt) / seconds)
-            } else {
-                o.members += row(first).members
-            }
-            return .object(o)
+            guard params.intervalMs > 0 else { return row(first).result(source: .sim) }
+            try await Task.sleep(for: .milliseconds(params.intervalMs))
+            let second = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
+            return row(second).result(
+                source: .sim,
+                since: row(first),
+                intervalMs: params.intervalMs,
+                seconds: seconds
+            )
         }
         if params.all {
-            let rows = try await sim.run(context) { m, _ in try m.allProcessStats().map { JSON.object(row($0)) } }
+            let rows = try await sim.run(context) { m, _ in try m.allProcessStats().map { JSON.object(row($0).json) } }
             return ["source": "sim", "scope": "processes", "processes": .array(rows)]
         }
         let c1 = try await counters()
