@@ -1,7 +1,6 @@
 import JSONRPC
 import MemdMetrics
 import MemdProtocol
-import NIOPosix
 import ProcFS
 import Synchronization
 
