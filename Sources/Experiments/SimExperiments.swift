@@ -148,18 +148,8 @@ struct SimExperiment {
         return fields
     }
 
-    /// A simulated mapping in the `maps` shape (no device or inode in the simulator).
-    static func json(_ info: MappingInfo) -> JSON {
-        Mapping(
-            start: info.start,
-            end: info.end,
-            perms: info.perms,
-            offset: info.offset,
-            device: "00:00",
-            inode: 0,
-            path: info.path
-        ).json(detail: false)
-    }
+    /// A simulated mapping in the `maps` shape.
+    static func json(_ info: MappingInfo) -> JSON { Mapping(simulated: info).json(detail: false) }
 
     private func mmap() throws -> JSONObject {
         let m = try machine()
@@ -342,4 +332,38 @@ func compare(_ name: ExperimentName, real: JSONObject, sim: JSONObject, hugePage
         )
     }
     return c
+}
+
+extension Mapping {
+    /// A simulated mapping as the one `Mapping` the wire encoder knows (no device or inode):
+    /// for `sim.*`, `maps` of a simulated machine and the experiments' simulated side alike.
+    public init(simulated info: MappingInfo) {
+        var detail: SmapsDetail?
+        if let d = info.detail {
+            var s = SmapsDetail()
+            s.rss = Int(d.rss)
+            s.pss = Int(d.pss)
+            s.sharedClean = Int(d.sharedClean)
+            s.sharedDirty = Int(d.sharedDirty)
+            s.privateClean = Int(d.privateClean)
+            s.privateDirty = Int(d.privateDirty)
+            s.referenced = Int(d.referenced)
+            s.anonymous = Int(d.anonymous)
+            s.swap = Int(d.swap)
+            s.locked = Int(d.locked)
+            s.anonHugePages = Int(d.anonHugePages)
+            detail = s
+        }
+        self.init(
+            start: info.start,
+            end: info.end,
+            perms: info.perms,
+            offset: info.offset,
+            device: "00:00",
+            inode: 0,
+            path: info.path,
+            kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other,
+            detail: detail
+        )
+    }
 }

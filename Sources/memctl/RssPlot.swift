@@ -90,7 +90,7 @@ struct RssPlot {
     }
 
     static func trim(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value))" : Format.fixed(value, 1)
+        value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : Format.cFormat("%.1f", value)
     }
 
     /// Text as XML character data or an attribute value.

@@ -347,36 +347,8 @@ enum SimMethods {
         ]
     }
 
-    /// A simulated mapping as the one `Mapping` the wire encoder knows (no device or inode).
-    static func mapping(_ info: MappingInfo) -> Mapping {
-        var detail: SmapsDetail?
-        if let d = info.detail {
-            var s = SmapsDetail()
-            s.rss = Int(d.rss)
-            s.pss = Int(d.pss)
-            s.sharedClean = Int(d.sharedClean)
-            s.sharedDirty = Int(d.sharedDirty)
-            s.privateClean = Int(d.privateClean)
-            s.privateDirty = Int(d.privateDirty)
-            s.referenced = Int(d.referenced)
-            s.anonymous = Int(d.anonymous)
-            s.swap = Int(d.swap)
-            s.locked = Int(d.locked)
-            s.anonHugePages = Int(d.anonHugePages)
-            detail = s
-        }
-        return Mapping(
-            start: info.start,
-            end: info.end,
-            perms: info.perms,
-            offset: info.offset,
-            device: "00:00",
-            inode: 0,
-            path: info.path,
-            kind: ProcFS.MappingKind(rawValue: info.kind.rawValue) ?? .other,
-            detail: detail
-        )
-    }
+    /// A simulated mapping as the one `Mapping` the wire encoder knows (Experiments' `Mapping(simulated:)`).
+    static func mapping(_ info: MappingInfo) -> Mapping { Mapping(simulated: info) }
 
     /// `sim.touch`'s result (also the fault part of read/write), with the process's rss after.
     static func touchJSON(_ r: TouchResult, _ m: Machine, pid: Int) -> JSONObject {
