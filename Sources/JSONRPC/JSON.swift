@@ -16,6 +16,14 @@ public enum JSON: Sendable, Equatable {
     case raw([UInt8])
 }
 
+extension JSON {
+    /// The size of the text of a `.raw` value (0 for others): what a writer should reserve.
+    public var rawByteCount: Int {
+        if case .raw(let text) = self { return text.count }
+        return 0
+    }
+}
+
 /// An ordered JSON object. Lookups are linear: protocol objects are small.
 public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     public var members: [(key: String, value: JSON)]

@@ -108,7 +108,7 @@ public struct Request: Sendable {
 /// Writes response lines: one compact JSON text and `\n`.
 public enum Response {
     public static func result(id: JSON, _ result: JSON) -> [UInt8] {
-        var writer = JSONWriter(capacity: 512)
+        var writer = JSONWriter(capacity: 512 + result.rawByteCount)
         writer.append("{\"jsonrpc\":\"2.0\",\"id\":")
         writer.write(id)
         writer.append(",\"result\":")

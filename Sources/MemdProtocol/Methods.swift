@@ -81,17 +81,63 @@ public enum MapsMethod: MethodDescriptor {
         }
 
         public var json: JSON {
-            var totalsObject: JSONObject = ["vsz": .int(vsz), "count": .int(mappings.count)]
+            var writer = Writer(source: source, pid: pid, command: command, detail: totals != nil)
+            for mapping in mappings { writer.append(mapping) }
+            return .raw(writer.finish(vsz: vsz, totals: totals))
+        }
+    }
+
+    /// Writes a `maps` result as its mappings come (from a /proc read or a simulated machine):
+    /// straight into JSON text, one mapping at a time: the one encoder of the result.
+    public struct Writer {
+        var text: JSONWriter
+        let detail: Bool
+        public private(set) var count = 0
+        /// The smaps figures of the mappings so far, added up (with `detail`).
+        public private(set) var sum = SmapsDetail()
+
+        public init(source: Source, pid: Int32, command: String, detail: Bool, capacity: Int = 64 * 1024) {
+            self.detail = detail
+            text = JSONWriter(capacity: capacity)
+            text.append("{\"source\":")
+            text.writeString(source.rawValue)
+            text.append(",\"pid\":")
+            text.writeInt(Int(pid))
+            text.append(",\"command\":")
+            text.writeString(command)
+            text.append(",\"mappings\":[")
+        }
+
+        /// The bytes written so far.
+        public var byteCount: Int { text.bytes.count }
+
+        public mutating func append(_ mapping: Mapping) {
+            if count > 0 { text.append(",") }
+            count += 1
+            text.write(mapping, detail: detail)
+            if detail, let d = mapping.detail { sum = sum + d }
+        }
+
+        /// The whole result: the mappings, then `totals` (with `detail`: rss, pss, uss and swap of `totals`).
+        public mutating func finish(vsz: Int, totals: SmapsDetail?) -> [UInt8] {
+            text.append("],\"totals\":{\"vsz\":")
+            text.writeInt(vsz)
+            text.append(",\"count\":")
+            text.writeInt(count)
             if let totals {
-                totalsObject["rss"] = .int(totals.rss)
-                totalsObject["pss"] = .int(totals.pss)
-                totalsObject["uss"] = .int(totals.uss)
-                totalsObject["swap"] = .int(totals.swap)
+                text.append(",\"rss\":")
+                text.writeInt(totals.rss)
+                text.append(",\"pss\":")
+                text.writeInt(totals.pss)
+                text.append(",\"uss\":")
+                text.writeInt(totals.uss)
+                text.append(",\"swap\":")
+                text.writeInt(totals.swap)
             }
-            return [
-                "source": .string(source.rawValue), "pid": .int(Int(pid)), "command": .string(command),
-                "mappings": Mapping.jsonArray(mappings, detail: totals != nil), "totals": .object(totalsObject),
-            ]
+            text.append("}}")
+            var done: [UInt8] = []
+            swap(&done, &text.bytes)  // handed on, not copied
+            return done
         }
     }
 }

@@ -4,24 +4,12 @@ import ProcFS
 /// How the /proc figures look on the wire: one place, shared by `maps`,
 /// `meminfo`, `pageStats` and the experiments, for real and simulated machines.
 extension Mapping {
-    /// A `maps` mapping object; with `detail`, the smaps fields too.
+    /// A `maps` mapping object; with `detail`, the smaps fields too. As a tree, from the one
+    /// encoder (``JSONWriter/write(_:detail:)``), for results that embed a mapping or two.
     public func json(detail: Bool) -> JSON {
-        var object = JSONObject()
-        object.members.reserveCapacity(detail ? 21 : 10)
-        object.members.append(("start", .hex(start)))
-        object.members.append(("end", .hex(end)))
-        object.members.append(("size", .int(Int(size))))
-        object.members.append(("perms", .string(perms)))
-        object.members.append(("offset", .hex(offset)))
-        object.members.append(("device", .string(device)))
-        object.members.append(("inode", .int(Int(inode))))
-        object.members.append(("path", path.map(JSON.string) ?? .null))
-        object.members.append(("kind", .string(kind.rawValue)))
-        if kind == .file { object.members.append(("deleted", .bool(isDeleted))) }
-        if detail, let d = self.detail {
-            object.members.append(contentsOf: d.jsonMembers)
-        }
-        return .object(object)
+        var w = JSONWriter(capacity: detail ? 420 : 190)
+        w.write(self, detail: detail)
+        return (try? JSONParser.parse(w.bytes)) ?? .null  // the writer writes valid JSON
     }
 }
 
@@ -33,49 +21,63 @@ extension Mapping {
         w.append("[")
         for (index, m) in mappings.enumerated() {
             if index > 0 { w.append(",") }
-            w.append("{\"start\":")
-            w.writeHex(m.start)
-            w.append(",\"end\":")
-            w.writeHex(m.end)
-            w.append(",\"size\":")
-            w.writeInt(Int(m.size))
-            w.append(",\"perms\":")
-            w.writeString(m.perms)
-            w.append(",\"offset\":")
-            w.writeHex(m.offset)
-            w.append(",\"device\":")
-            w.writeString(m.device)
-            w.append(",\"inode\":")
-            w.writeInt(Int(m.inode))
-            w.append(",\"path\":")
-            if let path = m.path { w.writeString(path) } else { w.append("null") }
-            w.append(",\"kind\":")
-            w.writeString(m.kind.rawValue)
-            if m.kind == .file { w.append(m.isDeleted ? ",\"deleted\":true" : ",\"deleted\":false") }
-            if detail, let d = m.detail {
-                for (key, value) in d.jsonMembers {
-                    w.append(",")
-                    w.writeString(key)
-                    w.append(":")
-                    w.write(value)
-                }
-            }
-            w.append("}")
+            w.write(m, detail: detail)
         }
         w.append("]")
         return .raw(w.bytes)
     }
 }
 
-extension SmapsDetail {
-    var jsonMembers: [(key: String, value: JSON)] {
-        [
-            ("rss", .int(rss)), ("pss", .int(pss)), ("sharedClean", .int(sharedClean)),
-            ("sharedDirty", .int(sharedDirty)), ("privateClean", .int(privateClean)),
-            ("privateDirty", .int(privateDirty)), ("referenced", .int(referenced)),
-            ("anonymous", .int(anonymous)), ("swap", .int(swap)), ("locked", .int(locked)),
-            ("anonHugePages", .int(anonHugePages)),
-        ]
+extension JSONWriter {
+    /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``.
+    public mutating func write(_ m: Mapping, detail: Bool) {
+        append("{\"start\":")
+        writeHex(m.start)
+        append(",\"end\":")
+        writeHex(m.end)
+        append(",\"size\":")
+        writeInt(Int(m.size))
+        append(",\"perms\":")
+        writeString(m.perms)
+        append(",\"offset\":")
+        writeHex(m.offset)
+        append(",\"device\":")
+        writeString(m.device)
+        append(",\"inode\":")
+        writeInt(Int(m.inode))
+        append(",\"path\":")
+        if let path = m.path { writeString(path) } else { append("null") }
+        append(",\"kind\":")
+        writeString(m.kind.rawValue)
+        if m.kind == .file { append(m.isDeleted ? ",\"deleted\":true" : ",\"deleted\":false") }
+        if detail, let d = m.detail { write(d) }
+        append("}")
+    }
+
+    /// A mapping's smaps members, each after a comma.
+    mutating func write(_ d: SmapsDetail) {
+        append(",\"rss\":")
+        writeInt(d.rss)
+        append(",\"pss\":")
+        writeInt(d.pss)
+        append(",\"sharedClean\":")
+        writeInt(d.sharedClean)
+        append(",\"sharedDirty\":")
+        writeInt(d.sharedDirty)
+        append(",\"privateClean\":")
+        writeInt(d.privateClean)
+        append(",\"privateDirty\":")
+        writeInt(d.privateDirty)
+        append(",\"referenced\":")
+        writeInt(d.referenced)
+        append(",\"anonymous\":")
+        writeInt(d.anonymous)
+        append(",\"swap\":")
+        writeInt(d.swap)
+        append(",\"locked\":")
+        writeInt(d.locked)
+        append(",\"anonHugePages\":")
+        writeInt(d.anonHugePages)
     }
 }
 

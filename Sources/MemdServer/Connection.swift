@@ -192,7 +192,7 @@ final class Connection: ChannelDuplexHandler {
         }
         let plan = Connection.plan(entries, dispatcher, makeContext, calls)
         if plan.later.isEmpty || plan.tooLong != nil {
-            if let reply = plan.tooLong ?? Connection.batch(plan.replies, dispatcher) { write(context, reply) }
+            if let reply = plan.tooLong ?? dispatcher.batch(plan.replies) { write(context, reply) }
             return
         }
         startTask(context) { await Connection.run(plan, calls, dispatcher) }
@@ -200,10 +200,10 @@ final class Connection: ChannelDuplexHandler {
 
     /// A batch planned: the replies ready in their slots, the calls to run for the others.
     struct BatchPlan: Sendable {
-        var replies: [[UInt8]?] = []
+        var replies: [ByteBuffer?] = []
         var later: [(slot: Int, call: Dispatcher.Call)] = []
         /// The batch's response would pass the size limit: the error line that replaces it.
-        var tooLong: [UInt8]?
+        var tooLong: ByteBuffer?
     }
 
     /// Plans every member of a batch, carrying out its cancels.
@@ -230,7 +230,7 @@ final class Connection: ChannelDuplexHandler {
                 plan.later.append((plan.replies.count, call))
                 plan.replies.append(nil)
             }
-            size += plan.replies.last??.count ?? 0
+            size += plan.replies.last??.readableBytes ?? 0
             if size > dispatcher.maxResponseBytes {  // stop building: a lower bound is enough
                 plan.tooLong = dispatcher.tooLong(id: .null, requested: size)
                 return plan
@@ -240,24 +240,24 @@ final class Connection: ChannelDuplexHandler {
     }
 
     /// Runs a planned batch's calls in turn; the batch's response line.
-    private static func run(_ plan: BatchPlan, _ calls: CallTable, _ dispatcher: Dispatcher) async -> [UInt8]? {
+    private static func run(_ plan: BatchPlan, _ calls: CallTable, _ dispatcher: Dispatcher) async -> ByteBuffer? {
         if let tooLong = plan.tooLong { return tooLong }
         var replies = plan.replies
         for (slot, call) in plan.later {
             replies[slot] = await Connection.run(call, in: calls, dispatcher)
         }
-        return Connection.batch(replies, dispatcher)
+        return dispatcher.batch(replies)
     }
 
     /// Runs one call as a task of its own, reachable by `$/cancelRequest` through its id.
-    private static func run(_ call: Dispatcher.Call, in calls: CallTable, _ dispatcher: Dispatcher) async -> [UInt8]? {
+    private static func run(_ call: Dispatcher.Call, in calls: CallTable, _ dispatcher: Dispatcher) async -> ByteBuffer? {
         guard !call.isNotification else { return await dispatcher.run(call) }
         let key = JSONWriter.string(call.id)
         let task = Task { await dispatcher.run(call) }
         guard calls.start(key, cancel: { task.cancel() }) else {
             task.cancel()
             _ = await task.value
-            return Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method))
+            return dispatcher.line(Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method)))
         }
         defer { calls.end(key) }
         return await withTaskCancellationHandler {
@@ -267,18 +267,7 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
-    /// A batch's response line (nil if every member was a notification), within the size limit.
-    private static func batch(_ replies: [[UInt8]?], _ dispatcher: Dispatcher) -> [UInt8]? {
-        let lines = replies.compactMap { $0 }
-        guard !lines.isEmpty else { return nil }
-        let bytes = Response.batch(lines)
-        guard bytes.count <= dispatcher.maxResponseBytes else {
-            return dispatcher.tooLong(id: .null, requested: bytes.count)
-        }
-        return bytes
-    }
-
-    private func startTask(_ context: ChannelHandlerContext, _ body: @escaping @Sendable () async -> [UInt8]?) {
+    private func startTask(_ context: ChannelHandlerContext, _ body: @escaping @Sendable () async -> ByteBuffer?) {
         registry.callStarted()
         nextTask += 1
         let taskKey = nextTask
@@ -291,7 +280,7 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
-    private func finished(_ context: ChannelHandlerContext, taskKey: Int, reply: [UInt8]?) {
+    private func finished(_ context: ChannelHandlerContext, taskKey: Int, reply: ByteBuffer?) {
         registry.callFinished()
         tasks[taskKey] = nil
         guard !isClosing else { return }
@@ -319,7 +308,11 @@ final class Connection: ChannelDuplexHandler {
     private func key(_ id: JSON) -> String { JSONWriter.string(id) }
 
     private func write(_ context: ChannelHandlerContext, _ bytes: [UInt8]) {
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        write(context, context.channel.allocator.buffer(bytes: bytes))
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ buffer: ByteBuffer) {
+        context.write(wrapOutboundOut(buffer), promise: nil)
         if isReading { needsFlush = true } else { context.flush() }
     }
 

@@ -2,6 +2,7 @@ import JSONRPC
 import Logging
 import MemdMetrics
 import MemdProtocol
+import NIOCore
 
 /// Decides, once, what each entry needs, and turns every outcome into its response bytes (nil for
 /// notifications), mapping errors to the wire at this one boundary: RPCError as it is,
@@ -17,9 +18,9 @@ struct Dispatcher: Sendable {
 
     enum Plan {
         /// Answered already; nil: nothing to send (a notification).
-        case done([UInt8]?)
+        case done(ByteBuffer?)
         /// `$/cancelRequest`: the connection cancels `target` on its event loop, then sends `reply`.
-        case cancel(target: JSON, reply: [UInt8]?)
+        case cancel(target: JSON, reply: ByteBuffer?)
         /// Work that may take long: run `Call.run` as a task.
         case task(Call)
 
@@ -48,7 +49,7 @@ struct Dispatcher: Sendable {
         switch entry {
         case .invalid(let id, let error):
             count(HealthMetrics.otherMethod, error, since: arrived)
-            return .done(Response.error(id: id, error))
+            return .done(line(Response.error(id: id, error)))
         case .notification(let r):
             (request, isNotification) = (r, true)
         case .request(let r):
@@ -56,7 +57,7 @@ struct Dispatcher: Sendable {
         }
         func answer(_ error: RPCError) -> Plan {
             count(request.method, error, since: arrived)
-            return .done(isNotification ? nil : Response.error(id: request.id, error))
+            return .done(isNotification ? nil : line(Response.error(id: request.id, error)))
         }
 
         if request.method == CancelRequestMethod.name {
@@ -64,7 +65,7 @@ struct Dispatcher: Sendable {
                 return answer(.invalidParams("id", "required"))
             }
             count(request.method, nil, since: arrived)
-            return .cancel(target: target, reply: isNotification ? nil : Response.result(id: request.id, .null))
+            return .cancel(target: target, reply: isNotification ? nil : line(Response.result(id: request.id, .null)))
         }
         guard let handler = methods[request.method] else { return answer(.methodNotFound(request.method)) }
         do {
@@ -89,7 +90,7 @@ struct Dispatcher: Sendable {
     }
 
     /// Runs a call's work; its response.
-    func run(_ call: Call) async -> [UInt8]? {
+    func run(_ call: Call) async -> ByteBuffer? {
         do {
             let result = try await call.work()
             if Task.isCancelled { throw CancellationError() }
@@ -98,7 +99,7 @@ struct Dispatcher: Sendable {
         } catch {
             let error = wireError(error, method: call.method)
             count(call.method, error, since: call.arrived)
-            return call.isNotification ? nil : Response.error(id: call.id, error)
+            return call.isNotification ? nil : line(Response.error(id: call.id, error))
         }
     }
 
@@ -113,17 +114,51 @@ struct Dispatcher: Sendable {
         )
     }
 
-    /// The response line of a result, or -32003 `responseBytes` when it is too long.
-    func response(id: JSON, _ result: JSON) -> [UInt8] {
-        let bytes = Response.result(id: id, result)
-        guard bytes.count <= maxResponseBytes else { return tooLong(id: id, requested: bytes.count) }
-        return bytes
+    /// The response line of a result, or -32003 `responseBytes` when it is too long. A result
+    /// already in JSON text (60,000 mappings) is copied once, into the buffer that is sent.
+    func response(id: JSON, _ result: JSON) -> ByteBuffer {
+        guard case .raw(let text) = result else {
+            let bytes = Response.result(id: id, result)
+            guard bytes.count <= maxResponseBytes else { return tooLong(id: id, requested: bytes.count) }
+            return line(bytes)
+        }
+        var head = JSONWriter(capacity: 64)
+        head.append("{\"jsonrpc\":\"2.0\",\"id\":")
+        head.write(id)
+        head.append(",\"result\":")
+        let size = head.bytes.count + text.count + 2
+        guard size <= maxResponseBytes else { return tooLong(id: id, requested: size) }
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        buffer.writeBytes(head.bytes)
+        buffer.writeBytes(text)
+        buffer.writeStaticString("}\n")
+        return buffer
     }
 
     /// The error line that replaces a response of `requested` bytes.
-    func tooLong(id: JSON, requested: Int) -> [UInt8] {
-        Response.error(id: id, .resourceLimit("responseBytes", limit: maxResponseBytes, requested: requested))
+    func tooLong(id: JSON, requested: Int) -> ByteBuffer {
+        line(Response.error(id: id, .resourceLimit("responseBytes", limit: maxResponseBytes, requested: requested)))
     }
+
+    /// A batch's response line (nil if every member was a notification), within the size limit:
+    /// the member lines joined into one array line.
+    func batch(_ replies: [ByteBuffer?]) -> ByteBuffer? {
+        let lines = replies.compactMap { $0 }
+        guard !lines.isEmpty else { return nil }
+        let size = lines.reduce(1) { $0 + $1.readableBytes }  // "[" and "]\n", less each line's "\n"
+        guard size <= maxResponseBytes else { return tooLong(id: .null, requested: size) }
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        buffer.writeStaticString("[")
+        for (offset, line) in lines.enumerated() {
+            if offset > 0 { buffer.writeStaticString(",") }
+            buffer.writeImmutableBuffer(line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)!)
+        }
+        buffer.writeStaticString("]\n")
+        return buffer
+    }
+
+    /// A response line as the buffer that is sent.
+    func line(_ bytes: [UInt8]) -> ByteBuffer { ByteBufferAllocator().buffer(bytes: bytes) }
 
     func wireError(_ error: Error, method: String) -> RPCError {
         switch error {

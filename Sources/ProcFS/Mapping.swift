@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// What a mapping is, as `maps` reports it: from its path in /proc/PID/maps.
 public enum MappingKind: String, Sendable, CaseIterable {
     case file, anon, heap, stack, vdso, vvar, vsyscall, other
@@ -38,18 +44,22 @@ public struct SmapsDetail: Sendable, Equatable {
 
     /// Adds a `Key:  N kB` line of smaps; other keys are ignored.
     mutating func set(_ key: Slice<UnsafeBufferPointer<UInt8>>, bytes: Int) {
+        let key = UnsafeBufferPointer(rebasing: key)
+        func `is`(_ name: StaticString) -> Bool {
+            memcmp(key.baseAddress!, name.utf8Start, name.utf8CodeUnitCount) == 0
+        }
         switch key.count {
-        case 3 where key.elementsEqual("Rss".utf8): rss = bytes
-        case 3 where key.elementsEqual("Pss".utf8): pss = bytes
-        case 4 where key.elementsEqual("Swap".utf8): swap = bytes
-        case 6 where key.elementsEqual("Locked".utf8): locked = bytes
-        case 9 where key.elementsEqual("Anonymous".utf8): anonymous = bytes
-        case 10 where key.elementsEqual("Referenced".utf8): referenced = bytes
-        case 12 where key.elementsEqual("Shared_Clean".utf8): sharedClean = bytes
-        case 12 where key.elementsEqual("Shared_Dirty".utf8): sharedDirty = bytes
-        case 13 where key.elementsEqual("Private_Clean".utf8): privateClean = bytes
-        case 13 where key.elementsEqual("Private_Dirty".utf8): privateDirty = bytes
-        case 13 where key.elementsEqual("AnonHugePages".utf8): anonHugePages = bytes
+        case 3 where `is`("Rss"): rss = bytes
+        case 3 where `is`("Pss"): pss = bytes
+        case 4 where `is`("Swap"): swap = bytes
+        case 6 where `is`("Locked"): locked = bytes
+        case 9 where `is`("Anonymous"): anonymous = bytes
+        case 10 where `is`("Referenced"): referenced = bytes
+        case 12 where `is`("Shared_Clean"): sharedClean = bytes
+        case 12 where `is`("Shared_Dirty"): sharedDirty = bytes
+        case 13 where `is`("Private_Clean"): privateClean = bytes
+        case 13 where `is`("Private_Dirty"): privateDirty = bytes
+        case 13 where `is`("AnonHugePages"): anonHugePages = bytes
         default: break
         }
     }

@@ -4,36 +4,66 @@ public enum MapsParser {
     /// recorded, the kernel's `\012` escape for a newline undone (seq_file_path
     /// escapes only `\n`).
     public static func parseMaps(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcError) -> [Mapping] {
-        var mappings: [Mapping] = []
-        mappings.reserveCapacity(bytes.count / 80 + 1)
-        var scanner = ByteScanner(bytes)
-        while !scanner.isAtEnd {
-            let line = scanner.line()
-            guard !line.isEmpty else { continue }
-            mappings.append(try header(line))
-        }
-        return mappings
+        try parse(bytes, smaps: false, expected: bytes.count / 80 + 1)
     }
 
     /// Header lines as in maps, each followed by `Key: N kB` lines (and VmFlags).
     public static func parseSmaps(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcError) -> [Mapping] {
+        try parse(bytes, smaps: true, expected: bytes.count / 600 + 1)
+    }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, smaps: Bool, expected: Int) throws(ProcError) -> [Mapping] {
         var mappings: [Mapping] = []
-        mappings.reserveCapacity(bytes.count / 600 + 1)
-        var scanner = ByteScanner(bytes)
+        mappings.reserveCapacity(expected)
+        var stream = Stream(smaps: smaps)
+        try stream.feed(bytes) { mappings.append($0) }
+        try stream.finish { mappings.append($0) }
+        return mappings
+    }
+
+    /// The parser of maps or smaps text that comes in pieces of whole lines (a read at a
+    /// time, see ``ProcFile/readLines(descriptor:path:_:)``): each mapping is handed on as
+    /// soon as it is complete, so no list of 60,000 mappings needs to exist.
+    public struct Stream {
+        let smaps: Bool
+        /// smaps: the mapping whose `Key: N kB` lines are being read, and its figures so far
+        /// (kept apart: a field line must not copy the whole mapping in and out).
+        var pending: Mapping?
         var detail = SmapsDetail()
-        while !scanner.isAtEnd {
-            let line = scanner.line()
-            guard let first = line.first else { continue }
-            if isLowerHex(first) {
-                if !mappings.isEmpty { mappings[mappings.count - 1].detail = detail }
-                mappings.append(try header(line))
-                detail = SmapsDetail()
-            } else {
-                addField(line, to: &detail)
+
+        public init(smaps: Bool) { self.smaps = smaps }
+
+        /// Parses whole lines, handing each completed mapping to `emit`.
+        public mutating func feed(
+            _ lines: UnsafeBufferPointer<UInt8>,
+            _ emit: (Mapping) throws(ProcError) -> Void
+        ) throws(ProcError) {
+            var scanner = ByteScanner(lines)
+            while !scanner.isAtEnd {
+                let line = scanner.line()
+                guard let first = line.first else { continue }
+                if !smaps {
+                    try emit(try header(line))
+                } else if isLowerHex(first) {
+                    try finish(emit)
+                    pending = try header(line)
+                } else {
+                    addField(line, to: &detail)
+                }
             }
         }
-        if !mappings.isEmpty { mappings[mappings.count - 1].detail = detail }
-        return mappings
+
+        /// At EOF (and at each smaps header): hands on the mapping being read, with its figures.
+        public mutating func finish(_ emit: (Mapping) throws(ProcError) -> Void) throws(ProcError) {
+            guard var done = pending else {
+                detail = SmapsDetail()  // figures before any header belong to no mapping
+                return
+            }
+            pending = nil
+            done.detail = detail
+            detail = SmapsDetail()
+            try emit(done)
+        }
     }
 
     /// /proc/PID/smaps_rollup: one header, then the totals.

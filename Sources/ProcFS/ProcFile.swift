@@ -16,7 +16,38 @@ public struct ProcFile {
     public private(set) var count = 0
 
     public init(capacity: Int = 64 * 1024) {
-        storage = [UInt8](repeating: 0, count: max(capacity, 4096))
+        storage = ProcFile.uninitialized(max(capacity, 4096))
+    }
+
+    /// A buffer of `count` bytes left as they are: read(2) writes them before anyone reads them.
+    static func uninitialized(_ count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
+    /// Doubles the storage, keeping its first `count` bytes (the rest is not zero-filled).
+    private mutating func grow() {
+        let kept = count
+        var larger = ProcFile.uninitialized(storage.count * 2)
+        larger.withUnsafeMutableBytes { to in
+            storage.withUnsafeBytes { from in to.baseAddress!.copyMemory(from: from.baseAddress!, byteCount: kept) }
+        }
+        storage = larger
+    }
+
+    /// Reads into the storage after its first `count` bytes: the bytes read, 0 at EOF.
+    private mutating func readMore(_ fd: Int32, path: String, fromStart: Bool) throws(ProcError) -> Int {
+        if count == storage.count { grow() }
+        let offset = count
+        while true {
+            let got = storage.withUnsafeMutableBytes { raw in
+                fromStart
+                    ? pread(fd, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
+                    : Glibc.read(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if got >= 0 { return got }
+            let code = errno
+            if code != EINTR { throw ProcFile.error(path, code) }
+        }
     }
 
     /// Reads `path` to EOF; the bytes stay available until the next read.
@@ -38,22 +69,52 @@ public struct ProcFile {
     public mutating func read(descriptor fd: Int32, path: String, fromStart: Bool = false) throws(ProcError) {
         count = 0
         while true {
-            if count == storage.count {
-                storage.append(contentsOf: [UInt8](repeating: 0, count: storage.count))  // double
-            }
-            let offset = count
-            let got = storage.withUnsafeMutableBytes { raw in
-                fromStart
-                    ? pread(fd, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
-                    : Glibc.read(fd, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if got < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw ProcFile.error(path, code)
-            }
+            let got = try readMore(fd, path: path, fromStart: fromStart)
             if got == 0 { return }
             count += got
+        }
+    }
+
+    /// Reads an open descriptor to EOF a piece at a time, handing `body` the whole lines read so
+    /// far (a line cut by a read waits for the next one; a last line without `\n` comes at EOF).
+    /// The storage is reused from piece to piece and grows only for a line longer than itself:
+    /// a 43 MB smaps passes through a 64 KiB buffer. seq_file hands out one buffer (a page or
+    /// so) per read(2).
+    public mutating func readLines(
+        descriptor fd: Int32,
+        path: String,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> Void
+    ) throws(ProcError) {
+        count = 0
+        defer { count = 0 }
+        while true {
+            let got = try readMore(fd, path: path, fromStart: false)
+            let end = count + got
+            var cut = end
+            if got > 0 {
+                cut = storage.withUnsafeBufferPointer { bytes in
+                    var cut = end
+                    while cut > count, bytes[cut - 1] != 0x0A { cut -= 1 }
+                    return cut
+                }
+                if cut == count {  // no line ends in what came: read on
+                    count = end
+                    continue
+                }
+            }
+            if cut > 0 {
+                try storage.withUnsafeBufferPointer { bytes throws(ProcError) in
+                    try body(UnsafeBufferPointer(rebasing: bytes[0..<cut]))
+                }
+            }
+            if got == 0 { return }
+            let rest = end - cut
+            if rest > 0 {
+                storage.withUnsafeMutableBytes { raw in
+                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + cut, byteCount: rest)
+                }
+            }
+            count = rest
         }
     }
 

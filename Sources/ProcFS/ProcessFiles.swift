@@ -152,12 +152,35 @@ public struct ProcessFiles: ~Copyable {
     /// /proc/PID/maps. An empty file means the process is a zombie, a kernel thread, or
     /// exec'd after the file was opened.
     public mutating func maps() throws(ProcError) -> [Mapping] {
-        try parse("maps") { bytes throws(ProcError) in try MapsParser.parseMaps(bytes) }
+        var mappings: [Mapping] = []
+        try forEachMapping(detail: false) { mappings.append($0) }
+        return mappings
     }
 
     /// /proc/PID/smaps: every mapping with its smaps figures.
     public mutating func smaps() throws(ProcError) -> [Mapping] {
-        try parse("smaps") { bytes throws(ProcError) in try MapsParser.parseSmaps(bytes) }
+        var mappings: [Mapping] = []
+        try forEachMapping(detail: true) { mappings.append($0) }
+        return mappings
+    }
+
+    /// Reads maps (or, with `detail`, smaps) a piece at a time, handing each mapping to `body`
+    /// as soon as it is parsed; verifies the owner at the end, before the caller lets any of
+    /// it out (a setuid exec while reading shows as `.permissionDenied`, like ``read(_:)``).
+    public mutating func forEachMapping(
+        detail: Bool,
+        _ body: (Mapping) throws(ProcError) -> Void
+    ) throws(ProcError) {
+        let name = detail ? "smaps" : "maps"
+        let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
+        defer { Glibc.close(fd) }
+        var stream = MapsParser.Stream(smaps: detail)
+        try file.readLines(descriptor: fd, path: path(name)) { lines throws(ProcError) in
+            try stream.feed(lines, body)
+        }
+        try stream.finish(body)
+        try verify()
     }
 
     /// /proc/PID/smaps_rollup: the totals the kernel sums (Linux 4.14+).

@@ -28,7 +28,12 @@ public enum MethodRegistry {
             case .proc:
                 // Reading another process's maps takes its mmap lock: a thread that may wait.
                 return try await context.work.run { _ in
-                    try ProcMethods.maps(pid: params.pid, detail: params.detail, peer: context.peer)
+                    try ProcMethods.maps(
+                        pid: params.pid,
+                        detail: params.detail,
+                        peer: context.peer,
+                        maxBytes: context.maxResponseBytes
+                    )
                 }
             case .sim:
                 return try await SimMethods.maps(

@@ -30,19 +30,32 @@ enum ProcMethods {
         }
     }
 
-    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(RPCError) -> JSON {
-        try Access.read(pid: pid, peer: peer, capacity: 256 * 1024) { files throws(ProcError) in
+    /// `maps` of a real process: each mapping written into the result as it is read (no list of
+    /// them, no copy of the file); stops at `maxBytes` of result (-32003 `responseBytes`).
+    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials, maxBytes: Int) throws(RPCError) -> JSON {
+        var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
+        let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> [UInt8] in
             let stat = try files.stat()
-            let mappings = detail ? try files.smaps() : try files.maps()
-            return MapsMethod.Result(
+            // Room for the largest answer, reserved but not touched (the pages come as they are
+            // written): the text never grows by copying, and the answer is copied once, to be sent.
+            var writer = MapsMethod.Writer(
                 source: .proc,
                 pid: pid,
                 command: stat.comm,
-                vsz: stat.vsize,
-                mappings: mappings,
-                totals: detail ? try detailTotals(&files, mappings: mappings) : nil
-            ).json
+                detail: detail,
+                capacity: maxBytes + 64 * 1024
+            )
+            try files.forEachMapping(detail: detail) { mapping throws(ProcError) in
+                guard tooLong == 0 else { return }
+                writer.append(mapping)
+                if writer.byteCount > maxBytes { tooLong = writer.byteCount }
+            }
+            guard tooLong == 0 else { return [] }
+            let totals = detail ? ((try? files.smapsRollup()) ?? writer.sum) : nil
+            return writer.finish(vsz: stat.vsize, totals: totals)
         }
+        if tooLong > 0 { throw .resourceLimit("responseBytes", limit: maxBytes, requested: tooLong) }
+        return .raw(result)
     }
 
     /// The `maps` detail totals (rss, pss, uss, swap, …): smaps_rollup (Linux 4.14+) is the kernel's

@@ -1,0 +1,77 @@
+import Testing
+
+@testable import ProcFS
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reading a /proc file a piece at a time: whole lines only, whatever the reads cut, through a
+/// buffer that grows only for a line longer than itself.
+@Suite struct ReadLinesTests {
+    /// Feeds `text` through a pipe in writes of the given sizes and collects what `readLines` hands on.
+    static func pieces(_ text: [UInt8], writes sizes: [Int], capacity: Int) throws -> [[UInt8]] {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        var offset = 0
+        var index = 0
+        while offset < text.count {  // the pipe holds 64 KiB: the texts here are smaller
+            let n = min(sizes[index % sizes.count], text.count - offset)
+            _ = text.withUnsafeBytes { write(fds[1], $0.baseAddress! + offset, n) }
+            offset += n
+            index += 1
+        }
+        close(fds[1])
+        defer { close(fds[0]) }
+        var file = ProcFile(capacity: capacity)
+        var got: [[UInt8]] = []
+        try file.readLines(descriptor: fds[0], path: "pipe") { got.append(Array($0)) }
+        return got
+    }
+
+    @Test(arguments: [1, 2, 3, 7, 64, 1000])
+    func everyPieceEndsAtALineAndNothingIsLost(writeSize: Int) throws {
+        var rng = SplitMix(seed: UInt64(writeSize))
+        var text: [UInt8] = []
+        for _ in 0..<200 {
+            let length = Int(rng.next() % 90)
+            text += (0..<length).map { _ in UInt8(0x61 + rng.next() % 26) } + [0x0A]
+        }
+        text += Array("last line without a newline".utf8)
+        let got = try Self.pieces(text, writes: [writeSize, writeSize * 3 + 1], capacity: 4096)
+        #expect(got.flatMap { $0 } == text)
+        for piece in got.dropLast() { #expect(piece.last == 0x0A) }
+    }
+
+    @Test func aLineLongerThanTheBufferGrowsIt() throws {
+        let long = [UInt8](repeating: 0x78, count: 10_000) + [0x0A]
+        let text = Array("short\n".utf8) + long + Array("after\n".utf8)
+        let got = try Self.pieces(text, writes: [512], capacity: 4096)
+        #expect(got.flatMap { $0 } == text)
+    }
+
+    /// smaps read a piece at a time gives what the whole file parsed at once gives.
+    @Test func streamingSmapsMatchesParsingTheWholeFile() throws {
+        var files = try ProcessFiles(pid: getpid(), client: ProcClient(uid: geteuid(), gid: getegid()))
+        let streamed = try files.smaps()
+        var reader = ProcReader()
+        let whole = try reader.smaps(pid: getpid())
+        // The test's own heap may move between the two reads: compare what does not move.
+        #expect(streamed.count == whole.count)
+        #expect(streamed.map(\.path) == whole.map(\.path))
+        #expect(streamed.allSatisfy { $0.detail != nil })
+    }
+}
+
+/// A small seeded generator (Steele et al., SplitMix64).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
