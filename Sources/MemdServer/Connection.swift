@@ -250,14 +250,17 @@ final class Connection: ChannelDuplexHandler {
     }
 
     /// Runs one call as a task of its own, reachable by `$/cancelRequest` through its id.
-    private static func run(_ call: Dispatcher.Call, in calls: CallTable, _ dispatcher: Dispatcher) async -> ByteBuffer? {
+    private static func run(_ call: Dispatcher.Call, in calls: CallTable, _ dispatcher: Dispatcher) async -> ByteBuffer?
+    {
         guard !call.isNotification else { return await dispatcher.run(call) }
         let key = JSONWriter.string(call.id)
         let task = Task { await dispatcher.run(call) }
         guard calls.start(key, cancel: { task.cancel() }) else {
             task.cancel()
             _ = await task.value
-            return dispatcher.line(Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method)))
+            return dispatcher.line(
+                Response.error(id: call.id, dispatcher.wireError(CancellationError(), method: call.method))
+            )
         }
         defer { calls.end(key) }
         return await withTaskCancellationHandler {

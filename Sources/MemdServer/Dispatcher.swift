@@ -140,21 +140,13 @@ struct Dispatcher: Sendable {
         line(Response.error(id: id, .resourceLimit("responseBytes", limit: maxResponseBytes, requested: requested)))
     }
 
-    /// A batch's response line (nil if every member was a notification), within the size limit:
-    /// the member lines joined into one array line.
+    /// A batch's response line (nil if every member was a notification), within the size limit.
     func batch(_ replies: [ByteBuffer?]) -> ByteBuffer? {
-        let lines = replies.compactMap { $0 }
+        let lines = replies.compactMap { $0.map { Array($0.readableBytesView) } }
         guard !lines.isEmpty else { return nil }
-        let size = lines.reduce(1) { $0 + $1.readableBytes }  // "[" and "]\n", less each line's "\n"
-        guard size <= maxResponseBytes else { return tooLong(id: .null, requested: size) }
-        var buffer = ByteBufferAllocator().buffer(capacity: size)
-        buffer.writeStaticString("[")
-        for (offset, line) in lines.enumerated() {
-            if offset > 0 { buffer.writeStaticString(",") }
-            buffer.writeImmutableBuffer(line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)!)
-        }
-        buffer.writeStaticString("]\n")
-        return buffer
+        let bytes = Response.batch(lines)
+        guard bytes.count <= maxResponseBytes else { return tooLong(id: .null, requested: bytes.count) }
+        return line(bytes)
     }
 
     /// A response line as the buffer that is sent.
