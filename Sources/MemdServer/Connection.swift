@@ -159,6 +159,8 @@ final class Connection: ChannelDuplexHandler {
                 calls.cancel(key(target))
                 if let reply { write(context, reply) }
             case .task(let call):
+                // Known before its task starts: a cancel that comes first is not lost.
+                if !call.isNotification { calls.expect([key(call.id)]) }
                 let calls = self.calls
                 let dispatcher = self.dispatcher
                 startTask(context) { await Connection.run(call, in: calls, dispatcher) }
