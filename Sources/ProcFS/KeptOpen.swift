@@ -14,11 +14,20 @@ import Musl
 /// A file that cannot be opened is not kept: reading it by path then reports why.
 /// (A mount over one of these paths after memd started is not seen: memd keeps the file it opened.)
 enum KeptOpen {
-    static let descriptors: [String: Int32] = {
-        var kept: [String: Int32] = [:]
-        for path in ["/proc/meminfo", "/proc/vmstat", "/proc/pressure/memory"] {
+    /// A kept file: its descriptor, and whether the kernel writes it whole in one go.
+    struct File {
+        let descriptor: Int32
+        /// Made by `single_open` (/proc/meminfo, /proc/pressure/memory): the whole text is built
+        /// at once, so a read that leaves room in the buffer got all of it, and the read(2) that
+        /// would return 0 is not needed. /proc/vmstat is many records, a page or so per read.
+        let isOneRecord: Bool
+    }
+
+    static let files: [String: File] = {
+        var kept: [String: File] = [:]
+        for (path, isOneRecord) in [("/proc/meminfo", true), ("/proc/vmstat", false), ("/proc/pressure/memory", true)] {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 { kept[path] = fd }
+            if fd >= 0 { kept[path] = File(descriptor: fd, isOneRecord: isOneRecord) }
         }
         return kept
     }()

@@ -52,8 +52,8 @@ public struct ProcFile {
 
     /// Reads `path` to EOF; the bytes stay available until the next read.
     public mutating func read(_ path: String) throws(ProcError) {
-        if let kept = KeptOpen.descriptors[path] {
-            try read(descriptor: kept, path: path, fromStart: true)
+        if let kept = KeptOpen.files[path] {
+            try read(descriptor: kept.descriptor, path: path, fromStart: true, isOneRecord: kept.isOneRecord)
             return
         }
         count = 0
@@ -66,12 +66,21 @@ public struct ProcFile {
     /// Reads an open descriptor to EOF (`path` names it in errors); the caller closes it.
     /// `fromStart`: with pread(2) from offset 0, leaving the descriptor's own offset alone (a
     /// descriptor shared between threads).
-    public mutating func read(descriptor fd: Int32, path: String, fromStart: Bool = false) throws(ProcError) {
+    /// `isOneRecord`: the file is built whole by one `show` (seq_file's `single_open`), so a read
+    /// that does not fill the buffer has read all of it.
+    public mutating func read(
+        descriptor fd: Int32,
+        path: String,
+        fromStart: Bool = false,
+        isOneRecord: Bool = false
+    ) throws(ProcError) {
         count = 0
         while true {
+            let room = storage.count - count
             let got = try readMore(fd, path: path, fromStart: fromStart)
             if got == 0 { return }
             count += got
+            if isOneRecord, got < room { return }
         }
     }
 
