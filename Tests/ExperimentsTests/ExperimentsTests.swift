@@ -317,8 +317,9 @@ func children(of parent: Int32) -> [Int32] {
                 client: root
             ) { params in
                 guard params["phase"]?.stringValue == "beforeWrite" else { return }
-                // memlab and its forked child, both standing at a point right now.
-                let memlabs = children(of: getpid())
+                // memlab and its forked child, both standing at a point right now. Other suites'
+                // experiments may be running too: this one is the memlab that has forked.
+                let memlabs = children(of: getpid()).filter { !children(of: $0).isEmpty }
                 seen.withLock { $0 = memlabs + memlabs.flatMap { children(of: $0) } }
                 cancelledAt.withLock { $0 = ContinuousClock.now }
                 taskBox.withLock { $0?.cancel() }
