@@ -147,3 +147,80 @@ extension JSON: CustomStringConvertible {
     /// Compact JSON text.
     public var description: String { JSONWriter.string(self) }
 }
+
+/// Writes a piece of JSON text of known greatest length into a stack buffer, then appends it to
+/// the writer in one go: for the many small members of a large result (60,000 mappings), where a
+/// capacity check per member costs more than the writing.
+public struct FixedWriter {
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
+    @usableFromInline var count = 0
+
+    @inlinable init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    @inlinable
+    public mutating func append(_ text: StaticString) {
+        let n = text.utf8CodeUnitCount
+        precondition(count + n <= capacity, "FixedWriter overflow")
+        (base + count).update(from: text.utf8Start, count: n)
+        count += n
+    }
+
+    /// `"0x…"`, lower-case hex without leading zeros (at most 21 bytes).
+    @inlinable
+    public mutating func writeHex(_ value: UInt64) {
+        precondition(count + 21 <= capacity, "FixedWriter overflow")
+        base[count] = UInt8(ascii: "\"")
+        base[count + 1] = UInt8(ascii: "0")
+        base[count + 2] = UInt8(ascii: "x")
+        count += 3
+        var shift = value == 0 ? 4 : (64 - value.leadingZeroBitCount + 3) / 4 * 4
+        while shift > 0 {
+            shift -= 4
+            let digit = UInt8((value >> UInt64(shift)) & 0xF)
+            base[count] = digit < 10 ? 0x30 + digit : 0x57 + digit
+            count += 1
+        }
+        base[count] = UInt8(ascii: "\"")
+        count += 1
+    }
+
+    /// A decimal integer (at most 20 bytes).
+    @inlinable
+    public mutating func writeInt(_ value: Int) {
+        precondition(count + 20 <= capacity, "FixedWriter overflow")
+        if value < 0 {
+            base[count] = UInt8(ascii: "-")
+            count += 1
+        }
+        var magnitude = value.magnitude
+        var digits = 1
+        var scan = magnitude
+        while scan >= 10 {
+            scan /= 10
+            digits += 1
+        }
+        var index = count + digits
+        count = index
+        repeat {
+            index -= 1
+            base[index] = 0x30 + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+    }
+}
+
+extension JSONWriter {
+    /// Runs `body` on a ``FixedWriter`` of `maxBytes` and appends what it wrote.
+    @inlinable
+    public mutating func writeFixed(maxBytes: Int, _ body: (inout FixedWriter) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxBytes) { buffer in
+            var fixed = FixedWriter(base: buffer.baseAddress!, capacity: maxBytes)
+            body(&fixed)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress!, count: fixed.count))
+        }
+    }
+}

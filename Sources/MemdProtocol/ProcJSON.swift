@@ -30,31 +30,50 @@ extension Mapping {
 
 extension JSONWriter {
     /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``.
+    /// The fixed-width members go through a ``FixedWriter`` (no capacity check per member).
     public mutating func write(_ m: Mapping, detail: Bool) {
-        append("{\"start\":")
-        writeHex(m.start)
-        append(",\"end\":")
-        writeHex(m.end)
-        append(",\"size\":")
-        writeInt(Int(m.size))
-        append(",\"perms\":")
+        writeFixed(maxBytes: 160) { w in
+            w.append("{\"start\":")
+            w.writeHex(m.start)
+            w.append(",\"end\":")
+            w.writeHex(m.end)
+            w.append(",\"size\":")
+            w.writeInt(Int(m.size))
+            w.append(",\"perms\":")
+        }
         writeString(m.perms)
-        append(",\"offset\":")
-        writeHex(m.offset)
-        append(",\"device\":")
+        writeFixed(maxBytes: 64) { w in
+            w.append(",\"offset\":")
+            w.writeHex(m.offset)
+            w.append(",\"device\":")
+        }
         writeString(m.device)
-        append(",\"inode\":")
-        writeInt(Int(m.inode))
-        append(",\"path\":")
+        writeFixed(maxBytes: 64) { w in
+            w.append(",\"inode\":")
+            w.writeInt(Int(m.inode))
+            w.append(",\"path\":")
+        }
         if let path = m.path { writeString(path) } else { append("null") }
-        append(",\"kind\":")
-        writeString(m.kind.rawValue)
-        if m.kind == .file { append(m.isDeleted ? ",\"deleted\":true" : ",\"deleted\":false") }
-        if detail, let d = m.detail { write(d) }
-        append("}")
+        writeFixed(maxBytes: 480) { w in
+            w.append(",\"kind\":\"")
+            switch m.kind {
+            case .file: w.append(m.isDeleted ? "file\",\"deleted\":true" : "file\",\"deleted\":false")
+            case .anon: w.append("anon\"")
+            case .heap: w.append("heap\"")
+            case .stack: w.append("stack\"")
+            case .vdso: w.append("vdso\"")
+            case .vvar: w.append("vvar\"")
+            case .vsyscall: w.append("vsyscall\"")
+            case .other: w.append("other\"")
+            }
+            if detail, let d = m.detail { w.write(d) }
+            w.append("}")
+        }
     }
+}
 
-    /// A mapping's smaps members, each after a comma.
+extension FixedWriter {
+    /// A mapping's smaps members, each after a comma (at most 11 × 36 bytes).
     mutating func write(_ d: SmapsDetail) {
         append(",\"rss\":")
         writeInt(d.rss)
