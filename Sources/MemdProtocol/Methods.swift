@@ -99,6 +99,9 @@ public enum MapsMethod: MethodDescriptor {
         public init(source: Source, pid: Int32, command: String, detail: Bool, capacity: Int = 64 * 1024) {
             self.detail = detail
             text = JSONWriter(capacity: capacity)
+            text.bytes.withUnsafeMutableBufferPointer { bytes in
+                HugePages.advise(UnsafeMutableRawBufferPointer(start: bytes.baseAddress, count: capacity))
+            }
             text.append("{\"source\":")
             text.writeString(source.rawValue)
             text.append(",\"pid\":")

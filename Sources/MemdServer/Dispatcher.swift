@@ -129,6 +129,7 @@ struct Dispatcher: Sendable {
         let size = head.bytes.count + text.count + 2
         guard size <= maxResponseBytes else { return tooLong(id: id, requested: size) }
         var buffer = ByteBufferAllocator().buffer(capacity: size)
+        buffer.withVeryUnsafeMutableBytes { HugePages.advise($0) }
         buffer.writeBytes(head.bytes)
         buffer.writeBytes(text)
         buffer.writeStaticString("}\n")
