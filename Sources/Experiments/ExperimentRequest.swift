@@ -49,10 +49,13 @@ public struct ExperimentRequest: Sendable, Equatable {
         switch name {
         case .cow: return sizeBytes > Int.max / 2 ? Int.max : 2 * sizeBytes
         case .demandPaging, .malloc, .oom: return sizeBytes
-        case .filemap: return 4096
+        case .filemap: return Self.minimumBytes
         case .mmap, .vmExhaustion, .segv: return 0
         }
     }
+
+    /// The smallest size and step (experiments.md): one 4 KiB page, the unit memlab touches.
+    public static let minimumBytes = 4096
 
     /// Reads `runExperiment` params (by name); unknown or ill-typed params are -32602.
     public init(params: JSONObject) throws(RPCError) {
@@ -67,8 +70,8 @@ public struct ExperimentRequest: Sendable, Equatable {
             throw .invalidParams("name", "required")
         }
         self.name = name
-        sizeBytes = try reader.int("sizeBytes", min: 4096) ?? Self.defaultSizeBytes
-        stepBytes = try reader.int("stepBytes", min: 4096) ?? Self.defaultStepBytes
+        sizeBytes = try reader.int("sizeBytes", min: Self.minimumBytes) ?? Self.defaultSizeBytes
+        stepBytes = try reader.int("stepBytes", min: Self.minimumBytes) ?? Self.defaultStepBytes
         backend = try reader.choice("backend", as: ExperimentBackend.self) ?? .real
         hugePages = try reader.bool("hugePages") ?? false
         progress = try reader.bool("progress") ?? false

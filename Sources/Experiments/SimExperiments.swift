@@ -15,7 +15,7 @@ struct SimExperiment {
     /// machine's own pages; `oom` gets exactly its size, as the cgroup limit.
     var physicalBytes: UInt64 {
         let size = UInt64(request.sizeBytes)
-        if request.name == .oom { return max(4 << 20, (size + 4095) / 4096 * 4096) }
+        if request.name == .oom { return max(4 << 20, (size + Page.size - 1) / Page.size * Page.size) }
         let wanted = 2 * size + (64 << 20)
         return min(64 << 30, (wanted + (1 << 20) - 1) / (1 << 20) * (1 << 20))
     }
