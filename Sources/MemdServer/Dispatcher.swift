@@ -125,15 +125,8 @@ struct Dispatcher: Sendable {
         Response.error(id: id, .resourceLimit("responseBytes", limit: maxResponseBytes, requested: requested))
     }
 
+    /// The failure of a call on the wire: ``WireErrors`` is the one place that decides.
     func wireError(_ error: Error, method: String) -> RPCError {
-        switch error {
-        case let error as RPCError:
-            return error
-        case is CancellationError:
-            return .timeout("call cancelled")
-        default:
-            logger.error("\(method) failed", metadata: ["error": "\(error)"])
-            return .internalError("\(method) failed: \(error)")
-        }
+        WireErrors.rpcError(error, method: method, logger: logger)
     }
 }

@@ -40,7 +40,7 @@ enum CgroupMethods {
     }
 
     /// `meminfo` for the real machine, with `cgroup` beside the host figures when asked.
-    static func meminfo(cgroup: CgroupPath?, attribution: Attribution) throws(RPCError) -> JSON {
+    static func meminfo(cgroup: CgroupPath?, attribution: Attribution) throws -> JSON {
         let host = try ProcMethods.meminfo()
         guard let cgroup else { return host }
         let hierarchy = try hierarchy(attribution)

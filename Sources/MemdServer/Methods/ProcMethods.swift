@@ -4,13 +4,13 @@ import ProcFS
 
 /// `meminfo`, `maps` and `pageStats` for the real machine, from /proc.
 enum ProcMethods {
-    static func meminfo() throws(RPCError) -> JSON {
+    static func meminfo() throws(HostReadError) -> JSON {
         var reader = ProcReader(capacity: 8 * 1024)
         let meminfo: Meminfo
         do {
             meminfo = try reader.meminfo()
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
         var result = meminfo.jsonObject(source: "proc")
         result["pressure"] = try pressure(&reader)
@@ -19,18 +19,18 @@ enum ProcMethods {
 
     /// /proc/pressure/memory as `meminfo.pressure`; null where the kernel has no PSI (no file
     /// without CONFIG_PSI; EOPNOTSUPP when booted with psi=0).
-    static func pressure(_ reader: inout ProcReader) throws(RPCError) -> JSON {
+    static func pressure(_ reader: inout ProcReader) throws(HostReadError) -> JSON {
         do {
             return try reader.memoryPressure().json
         } catch {
             switch error {
             case .notFound, .io, .permissionDenied: return .null
-            case .malformed: throw .internalError(error.description)
+            case .malformed: throw HostReadError(error)
             }
         }
     }
 
-    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(RPCError) -> JSON {
+    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(ProcessReadError) -> JSON {
         try Access.read(pid: pid, peer: peer, capacity: 256 * 1024) { files throws(ProcError) in
             let stat = try files.stat()
             let mappings = detail ? try files.smaps() : try files.maps()
@@ -54,13 +54,13 @@ enum ProcMethods {
         return all.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
     }
 
-    static func systemCounters() throws(RPCError) -> (PagingCounters, Vmstat) {
+    static func systemCounters() throws(HostReadError) -> (PagingCounters, Vmstat) {
         var reader = ProcReader(capacity: 16 * 1024)
         do {
             let vmstat = try reader.vmstat()
             return (PagingCounters(vmstat), vmstat)
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
     }
 
@@ -71,12 +71,15 @@ enum ProcMethods {
         return stat.row(rss: status.rss)
     }
 
-    static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> PageStatsMethod.ProcessRow {
+    static func processRow(
+        pid: Int32,
+        peer: PeerCredentials
+    ) throws(ProcessReadError) -> PageStatsMethod.ProcessRow {
         try Access.read(pid: pid, peer: peer, capacity: 4096) { files throws(ProcError) in try processRow(&files) }
     }
 
     /// pageStats without an interval: counters now.
-    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws(RPCError) -> JSON {
+    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws -> JSON {
         if let pid = params.pid { return try processRow(pid: pid, peer: peer).result(source: .proc) }
         if params.all { return processes(peer: peer) }
         let (counters, vmstat) = try systemCounters()

@@ -176,7 +176,7 @@ enum UsageMethods {
             do {
                 pids = try processIDs()
             } catch {
-                throw RPCError.internalError(error.description)
+                throw HostReadError(error)
             }
         }
         let options = ReadOptions(

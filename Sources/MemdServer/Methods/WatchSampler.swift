@@ -42,7 +42,7 @@ final class WatchSampler: @unchecked Sendable {
     }
 
     /// The access rule for each pid, before the first sample: -32001/-32002 for the first that fails.
-    func checkAccess() throws(RPCError) {
+    func checkAccess() throws(ProcessReadError) {
         for pid in params.pids { try Access.check(pid: pid, peer: peer) }
     }
 
@@ -50,7 +50,7 @@ final class WatchSampler: @unchecked Sendable {
     var allExited: Bool { !tracked.isEmpty && tracked.allSatisfy { $0.exitedAtMs != nil } }
 
     /// One sample, as the `watch.sample` params without `requestId` and `seq` (added when sent).
-    func take(elapsedMs: Int, at now: ContinuousClock.Instant) throws(RPCError) -> JSONObject {
+    func take(elapsedMs: Int, at now: ContinuousClock.Instant) throws(HostReadError) -> JSONObject {
         var sample: JSONObject = ["time": .int(Self.unixMilliseconds()), "elapsedMs": .int(elapsedMs)]
         let vmstat = try systemSample(into: &sample, at: now)
         if let kills = vmstat?["oom_kill"] {
@@ -83,19 +83,19 @@ final class WatchSampler: @unchecked Sendable {
     private func systemSample(
         into sample: inout JSONObject,
         at now: ContinuousClock.Instant
-    ) throws(RPCError) -> Vmstat? {
+    ) throws(HostReadError) -> Vmstat? {
         let vmstat: Vmstat?
         do {
             vmstat = try reader.vmstat()
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
         guard params.system else { return vmstat }
         let meminfo: Meminfo
         do {
             meminfo = try reader.meminfo()
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
         sample["meminfo"] = .object(meminfo.jsonObject(source: "proc", raw: false))
         let counters = vmstat.map(PagingCounters.init)

@@ -39,7 +39,7 @@ enum SimMethods {
                 let row: JSON
                 do {
                     row = try await sim.run(context, allowPanicked: true) { m, _ in summaryJSON(sim.id, m) }
-                } catch let error as RPCError where error.code == .simNotFound {
+                } catch let error as SimError where error.error.code == .unknownPID {
                     continue
                 }
                 rows.append(row)
@@ -296,40 +296,6 @@ enum SimMethods {
     }
 
     // MARK: - JSON
-
-    /// The simulator's errors on the wire: unknown pid -32005, panicked machine -32004, bad argument -32602.
-    static func wire(_ error: MMUError, machine: String?) -> RPCError {
-        switch error.code {
-        case .unknownPID:
-            var data: JSONObject = [:]
-            if let machine { data["machine"] = .string(machine) }
-            var message = error.message
-            if let machine {
-                message =
-                    message.hasSuffix(" on this machine")
-                    ? String(message.dropLast(" on this machine".count)) + " on machine \(machine)"
-                    : message + " (machine \(machine))"
-            }
-            return .simNotFound(message, data: data)
-        case .machinePanicked:
-            return .unsupported("machine \(machine ?? "?") panicked: \(error.message)")
-        case .invalidArgument:
-            return .invalidParams(error.parameter, error.message)
-        case .resourceLimit:
-            var e = RPCError.resourceLimit(
-                error.resource ?? "simulator",
-                limit: error.limit ?? 0,
-                requested: error.requested ?? 0
-            )
-            // simMemory always says how much of the call was done (0: it stopped before the first step).
-            if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) {
-                e.data["completed"] = .int(done)
-            }
-            return e
-        default:
-            return .internalError(error.description)
-        }
-    }
 
     /// A limit met inside one slice of a longer call: `completed` counts the slices before it too.
     static func adding(_ done: Int, to error: MMUError) -> MMUError {

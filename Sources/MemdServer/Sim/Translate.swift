@@ -246,7 +246,7 @@ enum RealTranslate {
             mappings = try files.maps()
             pagemap = try files.pagemap()
         } catch {
-            throw Access.wire(error, pid: pid, peer: peer)
+            throw ProcessReadError(pid: pid, peer: peer, error)
         }
         let mappingJSON = mappings.map { $0.json(detail: false) }
         var gen = AddressGenerator(p.addresses)
@@ -265,7 +265,7 @@ enum RealTranslate {
             let index = mappingIndex(mappings, address)
             var entry = PagemapEntry(rawValue: 0)
             if index != nil {
-                do { entry = try pagemap.entry(address: address) } catch { throw Access.wire(error, pid: pid) }
+                do { entry = try pagemap.entry(address: address) } catch { throw ProcessReadError(pid: pid, error) }
             }
             let outcome: String
             if let index {
