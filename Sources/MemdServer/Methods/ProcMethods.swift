@@ -4,7 +4,7 @@ import ProcFS
 
 /// `meminfo`, `maps` and `pageStats` for the real machine, from /proc.
 enum ProcMethods {
-    static func meminfo() throws(HostReadError) -> JSON {
+    static func meminfo() throws(HostReadError) -> MeminfoResult {
         var reader = ProcReader(capacity: 8 * 1024)
         let meminfo: Meminfo
         do {
@@ -12,25 +12,25 @@ enum ProcMethods {
         } catch {
             throw HostReadError(error)
         }
-        var result = meminfo.jsonObject(source: "proc")
-        result["pressure"] = try pressure(&reader)
-        return .object(result)
+        var result = MeminfoResult(meminfo, source: .proc)
+        result.pressure = .some(try pressure(&reader))
+        return result
     }
 
     /// /proc/pressure/memory as `meminfo.pressure`; null where the kernel has no PSI (no file
     /// without CONFIG_PSI; EOPNOTSUPP when booted with psi=0).
-    static func pressure(_ reader: inout ProcReader) throws(HostReadError) -> JSON {
+    static func pressure(_ reader: inout ProcReader) throws(HostReadError) -> Pressure? {
         do {
-            return try reader.memoryPressure().json
+            return try reader.memoryPressure()
         } catch {
             switch error {
-            case .notFound, .io, .permissionDenied: return .null
+            case .notFound, .io, .permissionDenied: return nil
             case .malformed: throw HostReadError(error)
             }
         }
     }
 
-    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(ProcessReadError) -> JSON {
+    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials) throws(ProcessReadError) -> MapsMethod.Result {
         try Access.read(pid: pid, peer: peer, capacity: 256 * 1024) { files throws(ProcError) in
             let stat = try files.stat()
             let mappings = detail ? try files.smaps() : try files.maps()
@@ -41,7 +41,7 @@ enum ProcMethods {
                 vsz: stat.vsize,
                 mappings: mappings,
                 totals: detail ? try detailTotals(&files, mappings: mappings) : nil
-            ).json
+            )
         }
     }
 
@@ -79,15 +79,18 @@ enum ProcMethods {
     }
 
     /// pageStats without an interval: counters now.
-    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws -> JSON {
-        if let pid = params.pid { return try processRow(pid: pid, peer: peer).result(source: .proc) }
-        if params.all { return processes(peer: peer) }
+    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws -> PageStatsMethod.Result {
+        if let pid = params.pid { return .process(.init(source: .proc, row: try processRow(pid: pid, peer: peer))) }
+        if params.all { return .processes(source: .proc, processes(peer: peer)) }
         let (counters, vmstat) = try systemCounters()
-        return ["source": "proc", "scope": "system", "counters": counters.json(raw: vmstat)]
+        return .system(.init(source: .proc, counters: counters, raw: vmstat))
     }
 
     /// pageStats with an interval: two samples `intervalMs` apart, and the rates.
-    static func pageStats(sampling params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
+    static func pageStats(
+        sampling params: PageStatsMethod.Params,
+        peer: PeerCredentials
+    ) async throws -> PageStatsMethod.Result {
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
             let first = try processRow(pid: pid, peer: peer)
@@ -96,11 +99,8 @@ enum ProcMethods {
             try await Task.sleep(for: .milliseconds(params.intervalMs))
             let second = try processRow(pid: pid, peer: peer)
             let elapsed = (clock.now - start).seconds
-            return second.result(
-                source: .proc,
-                since: first,
-                intervalMs: params.intervalMs,
-                seconds: max(elapsed, seconds)
+            return .process(
+                .init(source: .proc, row: second, since: first, intervalMs: params.intervalMs, seconds: max(elapsed, seconds))
             )
         }
         let clock = ContinuousClock()
@@ -109,21 +109,13 @@ enum ProcMethods {
         try await Task.sleep(for: .milliseconds(params.intervalMs))
         let (second, vmstat) = try systemCounters()
         let elapsed = (clock.now - start).seconds
-        return [
-            "source": "proc", "scope": "system", "intervalMs": .int(params.intervalMs),
-            "counters": second.json(raw: vmstat),
-            "rates": PagingRates(from: first, to: second, seconds: elapsed).json,
-        ]
+        let rates = PagingRates(from: first, to: second, seconds: elapsed)
+        return .system(.init(source: .proc, counters: second, raw: vmstat, interval: (params.intervalMs, rates)))
     }
 
     /// Every process the caller may see; one that exits (or changes owner) while being read is skipped.
-    static func processes(peer: PeerCredentials) -> JSON {
-        var rows: [JSON] = []
-        for pid in (try? processIDs()) ?? [] {
-            guard let row = try? processRow(pid: pid, peer: peer) else { continue }
-            rows.append(.object(row.json))
-        }
-        return ["source": "proc", "scope": "processes", "processes": .array(rows)]
+    static func processes(peer: PeerCredentials) -> [PageStatsMethod.ProcessRow] {
+        (try? processIDs())?.compactMap { pid in try? processRow(pid: pid, peer: peer) } ?? []
     }
 }
 

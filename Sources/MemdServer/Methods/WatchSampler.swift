@@ -97,7 +97,7 @@ final class WatchSampler: @unchecked Sendable {
         } catch {
             throw HostReadError(error)
         }
-        sample["meminfo"] = .object(meminfo.jsonObject(source: "proc", raw: false))
+        sample["meminfo"] = .object(MeminfoResult(meminfo, source: .proc, raw: false).jsonObject)
         let counters = vmstat.map(PagingCounters.init)
         if let counters, let previous {
             let seconds = (now - previous.at).seconds
@@ -107,9 +107,9 @@ final class WatchSampler: @unchecked Sendable {
         }
         if let counters { previous = (counters, now) }
         let pressure = try ProcMethods.pressure(&reader)
-        sample["pressure"] = pressure
+        sample["pressure"] = pressure?.json ?? .null
         let free = FreeFigures(meminfo)
-        peaks.system(used: free.used, available: free.available, someAvg10: pressure["some"]?["avg10"]?.doubleValue)
+        peaks.system(used: free.used, available: free.available, someAvg10: pressure?.some.avg10)
         return vmstat
     }
 
@@ -175,7 +175,7 @@ final class WatchSampler: @unchecked Sendable {
                 continue
             }
             // pageStats' row; rss from statm, which is VmRSS (see ProcessStatm).
-            var row = reading.stat.row(rss: reading.rss).json
+            var row = reading.stat.row(rss: reading.rss).jsonObject
             row.members.insert(("ppid", .int(Int(reading.stat.ppid))), at: 1)
             if let detail = reading.detail {
                 row["pss"] = .int(detail.pss)
