@@ -45,6 +45,8 @@ public enum MeminfoMethod: MethodDescriptor {
     public struct Params: Sendable {
         public var target: Target
         public var cgroup: CgroupPath? = nil
+
+        public init(target: Target = .proc, cgroup: CgroupPath? = nil) { (self.target, self.cgroup) = (target, cgroup) }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         Params(target: try Target.decode(&p), cgroup: try decodeCgroupParam(&p))
@@ -107,6 +109,16 @@ public enum PageStatsMethod: MethodDescriptor {
         public var intervalMs: Int
         public var target: Target
         public var cgroup: CgroupPath? = nil
+
+        public init(
+            pid: Int32? = nil,
+            all: Bool = false,
+            intervalMs: Int = 0,
+            target: Target = .proc,
+            cgroup: CgroupPath? = nil
+        ) {
+            (self.pid, self.all, self.intervalMs, self.target, self.cgroup) = (pid, all, intervalMs, target, cgroup)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let pid = try decodePID(&p)

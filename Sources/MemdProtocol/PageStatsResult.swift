@@ -100,7 +100,13 @@ extension PageStatsMethod {
         public var interval: (ms: Int, minfltPerSec: Double, majfltPerSec: Double)?
 
         /// The row now; after an interval, the fault rates since `first`, over `seconds`.
-        public init(source: Source, row: ProcessRow, since first: ProcessRow? = nil, intervalMs: Int = 0, seconds: Double = 1) {
+        public init(
+            source: Source,
+            row: ProcessRow,
+            since first: ProcessRow? = nil,
+            intervalMs: Int = 0,
+            seconds: Double = 1
+        ) {
             self.source = source
             self.row = row
             if let first {

@@ -383,7 +383,9 @@ extension SimReadMethod {
         }
 
         public var json: JSON {
-            let read: JSONObject = ["data": .string(data), "encoding": .string(encoding.rawValue), "length": .int(length)]
+            let read: JSONObject = [
+                "data": .string(data), "encoding": .string(encoding.rawValue), "length": .int(length),
+            ]
             return .object(simObject(read + faults.members))
         }
 
