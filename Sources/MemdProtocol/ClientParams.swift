@@ -81,3 +81,18 @@ extension UsageMethod: ClientMethod {
         return o
     }
 }
+
+extension ClientMethod {
+    /// Params from their JSON form (what a command line's `key=value` words make), checked by
+    /// the server's own rule: a refusal is the error memd would have answered.
+    public static func params(_ object: JSONObject) throws(MemdClient.Failure) -> Params {
+        var reader = ParamReader(object)
+        do {
+            let params = try decode(&reader)
+            try reader.finish()
+            return params
+        } catch {
+            throw .server(error)
+        }
+    }
+}
