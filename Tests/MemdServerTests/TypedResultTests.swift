@@ -20,9 +20,13 @@ func roundTrip<M: ClientMethod>(
     var line = JSONWriter.encode(.object(request))
     line.append(UInt8(ascii: "\n"))
     try client.send(line)
-    var reply = try client.readLine()
+    var reply: [UInt8]
+    var parsed: JSON
+    repeat {  // notifications (watch.sample) before the reply
+        reply = try client.readLine()
+        parsed = try JSONParser.parse(reply)
+    } while parsed["id"] == nil
     reply.append(UInt8(ascii: "\n"))
-    let parsed = try JSONParser.parse(reply)
     let result = try #require(parsed["result"], "\(M.name): \(String(decoding: reply, as: UTF8.self))")
     let decoded = try M.Result(json: result)
     let again = Response.result(id: 7, decoded.json)
@@ -67,6 +71,10 @@ func roundTrip<M: ClientMethod>(
             try roundTrip(client, UsageMethod.self, .init(by: by, pids: [pid], cmdline: by == .process))
         }
         try roundTrip(client, UsageMethod.self, .init(pids: [pid], swap: false))
+        let watched = try roundTrip(client, WatchMethod.self, .init(intervalMs: 100, pids: [pid], pss: true, count: 2))
+        #expect(watched.endedBy == .count && watched.peaks.processes.first?.pss != nil)
+        try roundTrip(client, WatchMethod.self, .init(intervalMs: 100, system: false, count: 1))
+        #expect(try roundTrip(client, WatchStopMethod.self, .init(id: "none")).stopped == false)
         if CgroupHierarchy.detect() != nil {
             let tree = try roundTrip(client, CgroupsMethod.self, .init(depth: 1, stat: true))
             #expect(!tree.groups.isEmpty)

@@ -374,20 +374,20 @@ struct TrackedProcess {
     }
 
     /// The process's entry in the summary.
-    func summary(pss: Bool) -> JSON {
+    func summary(pss: Bool) -> WatchMethod.ProcessPeaks {
         let first = firstFaults ?? (0, 0)
-        var entry: JSONObject = [
-            "pid": .int(Int(pid)), "ppid": .int(Int(ppid)), "command": .string(command),
-            "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "vszMax": .int(vszMax),
-            "minflt": .int(max(0, lastFaults.minor - first.minor)),
-            "majflt": .int(max(0, lastFaults.major - first.major)),
-            "exitedAtMs": exitedAtMs.map { .int($0) } ?? .null,
-        ]
-        if pss {
-            entry["pssMax"] = pssMax.map { .int($0) } ?? .null
-            entry["swapMax"] = swapMax.map { .int($0) } ?? .null
-        }
-        return .object(entry)
+        return WatchMethod.ProcessPeaks(
+            pid: Int(pid),
+            ppid: Int(ppid),
+            command: command,
+            rssMax: rssMax,
+            rssMaxAtMs: rssMaxAtMs,
+            vszMax: vszMax,
+            minflt: max(0, lastFaults.minor - first.minor),
+            majflt: max(0, lastFaults.major - first.major),
+            exitedAtMs: exitedAtMs,
+            pss: pss ? (pssMax, swapMax) : nil
+        )
     }
 }
 
