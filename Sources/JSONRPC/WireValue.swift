@@ -130,6 +130,19 @@ public struct WireReader: Sendable {
         return out
     }
 
+    /// The array member of integers; empty when absent (a list left out when empty).
+    public func ints(_ key: String) throws(WireDecodingError) -> [Int] {
+        guard optional(key) != nil else { return [] }
+        var out: [Int] = []
+        for (index, value) in try array(key).enumerated() {
+            guard let number = value.intValue else {
+                throw WireDecodingError(path: "\(path).\(key)[\(index)]", "expected an integer")
+            }
+            out.append(number)
+        }
+        return out
+    }
+
     /// The object member as ordered integer pairs (`raw`: every /proc key, known or not).
     public func intPairs(_ key: String) throws(WireDecodingError) -> [(key: String, value: Int)] {
         var out: [(key: String, value: Int)] = []

@@ -340,6 +340,12 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         public var order: Order
         public var stride: UInt64
         public var seed: UInt64
+
+        /// `stride` counts with order `stride`, `seed` with `random`.
+        public init(start: UInt64, length: UInt64, count: Int, order: Order, stride: UInt64 = 4096, seed: UInt64 = 0) {
+            (self.start, self.length, self.count, self.order, self.stride, self.seed) =
+                (start, length, count, order, stride, seed)
+        }
     }
 
     public enum Addresses: Sendable, Equatable {
@@ -363,6 +369,20 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         public var pid: Int
         /// nil: a real process.
         public var machine: String?
+
+        public init(
+            addresses: Addresses,
+            access: SimAccess = .read,
+            mode: SimMode = .user,
+            trace: Bool = false,
+            summaryOnly: Bool = false,
+            dryRun: Bool = false,
+            pid: Int,
+            machine: String? = nil
+        ) {
+            (self.addresses, self.access, self.mode, self.trace) = (addresses, access, mode, trace)
+            (self.summaryOnly, self.dryRun, self.pid, self.machine) = (summaryOnly, dryRun, pid, machine)
+        }
     }
 
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {

@@ -352,15 +352,13 @@ public struct SimFaults: WireValue {
     public init(json: JSON) throws(WireDecodingError) { try self.init(try WireReader(json)) }
 
     init(_ r: WireReader) throws(WireDecodingError) {
-        var killed: [Int] = []
-        for pid in r.optional("oomKilled")?.arrayValue ?? [] { killed.append(pid.intValue ?? 0) }
         self.init(
             pagesTouched: try r.int("pagesTouched"),
             minorFaults: try r.int("minorFaults"),
             majorFaults: try r.int("majorFaults"),
             cowFaults: try r.int("cowFaults"),
             segv: r.optional("segv") == nil ? nil : try SimSegv(try r.nested("segv")),
-            oomKilled: killed,
+            oomKilled: try r.ints("oomKilled"),
             rss: try r.optionalInt("rss")
         )
     }

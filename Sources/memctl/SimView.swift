@@ -309,7 +309,7 @@ struct SimSession {
                 }
             }
             params["addresses"] = .array(list)
-            let r = try client.call("simulateTranslation", params)
+            let r = try client.call(SimulateTranslationMethod.self, try SimulateTranslationMethod.params(params))
             show(r, TranslateView.render(r))
         case "meminfo", "free":
             let r = try client.call(MeminfoMethod.self, .init(target: .sim(try machine)))

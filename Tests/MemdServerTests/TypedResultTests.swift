@@ -71,6 +71,14 @@ func roundTrip<M: ClientMethod>(
             try roundTrip(client, UsageMethod.self, .init(by: by, pids: [pid], cmdline: by == .process))
         }
         try roundTrip(client, UsageMethod.self, .init(pids: [pid], swap: false))
+        let mine = try client.call(MapsMethod.self, .init(pid))
+        let addresses = mine.mappings.prefix(3).map(\.start) + [0x10]
+        let real = try roundTrip(
+            client,
+            SimulateTranslationMethod.self,
+            .init(addresses: .list(addresses), trace: true, pid: Int(pid))
+        )
+        #expect(real.source == .proc && real.translations?.count == addresses.count)
         let watched = try roundTrip(client, WatchMethod.self, .init(intervalMs: 100, pids: [pid], pss: true, count: 2))
         #expect(watched.endedBy == .count && watched.peaks.processes.first?.pss != nil)
         try roundTrip(client, WatchMethod.self, .init(intervalMs: 100, system: false, count: 1))
@@ -134,6 +142,27 @@ func roundTrip<M: ClientMethod>(
             .init(machine: machine, pid: pid, address: address, length: 5, encoding: .base64)
         )
         let child = try roundTrip(client, SimForkMethod.self, SimPIDParams(machine: machine, pid: pid)).pid
+        let walk = SimulateTranslationMethod.Params(
+            addresses: .list([address, 0x10]),
+            trace: true,
+            pid: pid,
+            machine: machine
+        )
+        #expect(try roundTrip(client, SimulateTranslationMethod.self, walk).translations?.count == 2)
+        let pattern = SimulateTranslationMethod.Pattern(
+            start: address,
+            length: 1 << 20,
+            count: 1000,
+            order: .random,
+            stride: 4096,
+            seed: 7
+        )
+        let summed = try roundTrip(
+            client,
+            SimulateTranslationMethod.self,
+            .init(addresses: .pattern(pattern), summaryOnly: true, pid: pid, machine: machine)
+        )
+        #expect(summed.translations == nil && summed.summary.physicalAddressSum != nil)
         try roundTrip(client, MeminfoMethod.self, .init(target: .sim(machine)))
         try roundTrip(client, MapsMethod.self, .init(Int32(pid), detail: true, target: .sim(machine)))
         try roundTrip(client, PageStatsMethod.self, .init(target: .sim(machine)))
