@@ -100,7 +100,13 @@ enum ProcMethods {
             let second = try processRow(pid: pid, peer: peer)
             let elapsed = (clock.now - start).seconds
             return .process(
-                .init(source: .proc, row: second, since: first, intervalMs: params.intervalMs, seconds: max(elapsed, seconds))
+                .init(
+                    source: .proc,
+                    row: second,
+                    since: first,
+                    intervalMs: params.intervalMs,
+                    seconds: max(elapsed, seconds)
+                )
             )
         }
         let clock = ContinuousClock()

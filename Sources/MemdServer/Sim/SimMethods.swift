@@ -261,7 +261,13 @@ enum SimMethods {
             try await Task.sleep(for: .milliseconds(params.intervalMs))
             let second = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
             return .process(
-                .init(source: .sim, row: row(second), since: row(first), intervalMs: params.intervalMs, seconds: seconds)
+                .init(
+                    source: .sim,
+                    row: row(second),
+                    since: row(first),
+                    intervalMs: params.intervalMs,
+                    seconds: seconds
+                )
             )
         }
         if params.all {
