@@ -15,8 +15,13 @@ struct MapsCommand: ParsableCommand {
     @Option(name: .long, help: "Read a simulated machine instead (pid is the simulated pid).") var machine: String?
 
     func run() throws {
-        let params = MapsMethod.Params(Int32(clamping: pid), detail: true, target: machine.map(Target.sim) ?? .proc)
-        let result = try global.session { try $0.call(MapsMethod.self, params) }
+        var params: JSONObject = ["pid": .int(pid), "detail": true]
+        if let machine {
+            params["source"] = "sim"
+            params["machine"] = .string(machine)
+        }
+        // Checked by memd's own rule (a pid outside pid_t's range is its -32602, as ever).
+        let result = try global.session { try $0.call(MapsMethod.self, try MapsMethod.params(params)) }
         print(MapsView.render(result))
     }
 }
