@@ -2,7 +2,7 @@ import ProcFS
 
 /// Why an experiment did not produce a result, shaped like MMU's `MMUError`: a code,
 /// a message a person can act on. memd turns it into a wire error at one boundary
-/// (MemdServer's `ExperimentMethods`); nothing here knows JSON-RPC codes.
+/// (MemdServer's `WireErrors`); nothing here knows JSON-RPC codes.
 public struct ExperimentError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Code: Sendable, Equatable {
         /// A limit of the server: `resource` names it (`experimentBytes`,

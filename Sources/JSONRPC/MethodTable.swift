@@ -1,16 +1,28 @@
 /// A method of the protocol, typed: its wire name, its params decoded once and
-/// checked (unknown params rejected), and its result as JSON.
+/// checked (unknown params rejected), and its result, encoded by one encoder (`JSON` itself
+/// where a method has no typed result).
 public protocol MethodDescriptor: Sendable {
     associatedtype Params: Sendable
+    associatedtype Result: WireValue = JSON
     static var name: String { get }
     static func decode(_ params: inout ParamReader) throws(RPCError) -> Params
 }
 
 /// What a handler made of a call where it was read: the result already, or work that
 /// may take long and runs as a task (cancellable).
-public enum Outcome: Sendable {
-    case now(JSON)
-    case later(@Sendable () async throws -> JSON)
+public enum Outcome<Value: Sendable>: Sendable {
+    case now(Value)
+    case later(@Sendable () async throws -> Value)
+}
+
+extension Outcome where Value: WireValue {
+    /// The same outcome, its result encoded.
+    var encoded: Outcome<JSON> {
+        switch self {
+        case .now(let value): return .now(value.json)
+        case .later(let work): return .later { try await work().json }
+        }
+    }
 }
 
 /// The methods a server answers, keyed by name.
@@ -21,7 +33,7 @@ public enum Outcome: Sendable {
 /// lets one method decide per call, e.g. `meminfo` of /proc now, of a simulated
 /// machine later).
 public struct MethodTable<Context: Sendable>: Sendable {
-    public typealias Handler = @Sendable (Request.Params, Context) throws -> Outcome
+    public typealias Handler = @Sendable (Request.Params, Context) throws -> Outcome<JSON>
 
     public private(set) var handlers: [String: Handler] = [:]
 
@@ -32,25 +44,25 @@ public struct MethodTable<Context: Sendable>: Sendable {
     /// A method that decides per call whether it answers now or later.
     public mutating func method<M: MethodDescriptor>(
         _ method: M.Type,
-        _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome
+        _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome<M.Result>
     ) {
-        handlers[M.name] = { raw, context in try body(try MethodTable.decode(M.self, raw), context) }
+        handlers[M.name] = { raw, context in try body(try MethodTable.decode(M.self, raw), context).encoded }
     }
 
     public mutating func inline<M: MethodDescriptor>(
         _ method: M.Type,
-        _ body: @escaping @Sendable (M.Params, Context) throws -> JSON
+        _ body: @escaping @Sendable (M.Params, Context) throws -> M.Result
     ) {
-        handlers[M.name] = { raw, context in .now(try body(try MethodTable.decode(M.self, raw), context)) }
+        handlers[M.name] = { raw, context in .now(try body(try MethodTable.decode(M.self, raw), context).json) }
     }
 
     public mutating func async<M: MethodDescriptor>(
         _ method: M.Type,
-        _ body: @escaping @Sendable (M.Params, Context) async throws -> JSON
+        _ body: @escaping @Sendable (M.Params, Context) async throws -> M.Result
     ) {
         handlers[M.name] = { raw, context in
             let params = try MethodTable.decode(M.self, raw)
-            return .later { try await body(params, context) }
+            return .later { try await body(params, context).json }
         }
     }
 

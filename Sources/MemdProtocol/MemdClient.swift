@@ -15,6 +15,8 @@ public final class MemdClient {
         case untrustedServer(path: String, uid: UInt32)
         case connectionLost(String)
         case server(RPCError)
+        /// A result that does not have the shape of the method's `Result` (another memd version?).
+        case unexpectedResult(method: String, WireDecodingError)
     }
 
     public let path: String
@@ -95,6 +97,26 @@ public final class MemdClient {
         }
     }
 
+    /// Calls a typed method: its params encoded, its result decoded (the raw call is
+    /// `call(_ method: String, …)`, for any method by name).
+    public func call<M: ClientMethod>(
+        _ method: M.Type,
+        _ params: M.Params,
+        onNotification: (String, JSON) -> Void = { _, _ in }
+    ) throws(Failure) -> M.Result {
+        let result = try call(M.name, M.encode(params), onNotification: onNotification)
+        do {
+            return try M.Result(json: result)
+        } catch {
+            throw .unexpectedResult(method: M.name, error)
+        }
+    }
+
+    /// Calls a typed method that takes no params.
+    public func call<M: ClientMethod>(_ method: M.Type) throws(Failure) -> M.Result where M.Params == Void {
+        try call(M.self, ())
+    }
+
     /// Sends raw bytes (for tests of malformed input).
     public func send(_ bytes: [UInt8]) throws(Failure) {
         var offset = 0
@@ -138,6 +160,8 @@ extension MemdClient.Failure: CustomStringConvertible {
         case .untrustedServer(let path, let uid): return "the server at \(path) runs as uid \(uid), not root or you"
         case .connectionLost(let reason): return reason
         case .server(let error): return "error \(error.code.rawValue) \(error.kind): \(error.message)"
+        case .unexpectedResult(let method, let error):
+            return "memd's \(method) result is not what this client reads: \(error)"
         }
     }
 }

@@ -45,6 +45,8 @@ public enum MeminfoMethod: MethodDescriptor {
     public struct Params: Sendable {
         public var target: Target
         public var cgroup: CgroupPath? = nil
+
+        public init(target: Target = .proc, cgroup: CgroupPath? = nil) { (self.target, self.cgroup) = (target, cgroup) }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         Params(target: try Target.decode(&p), cgroup: try decodeCgroupParam(&p))
@@ -80,10 +82,15 @@ public enum MapsMethod: MethodDescriptor {
                 (source, pid, command, vsz, mappings, totals)
         }
 
+        /// Set when the result was written as it was read (``Writer``): its mappings are in this
+        /// text only (`mappings` is empty), and `json` hands the text on as it is.
+        public internal(set) var text: [UInt8]?
+
         public var json: JSON {
+            if let text { return .raw(text) }
             var writer = Writer(source: source, pid: pid, command: command, detail: totals != nil)
             for mapping in mappings { writer.append(mapping) }
-            return .raw(writer.finish(vsz: vsz, totals: totals))
+            return .raw(writer.finishText(vsz: vsz, totals: totals))
         }
     }
 
@@ -92,12 +99,14 @@ public enum MapsMethod: MethodDescriptor {
     public struct Writer {
         var text: JSONWriter
         let detail: Bool
+        let head: (source: Source, pid: Int32, command: String)
         public private(set) var count = 0
         /// The smaps figures of the mappings so far, added up (with `detail`).
         public private(set) var sum = SmapsDetail()
 
         public init(source: Source, pid: Int32, command: String, detail: Bool, capacity: Int = 64 * 1024) {
             self.detail = detail
+            head = (source, pid, command)
             text = JSONWriter(capacity: capacity)
             text.bytes.withUnsafeMutableBufferPointer { bytes in
                 HugePages.advise(UnsafeMutableRawBufferPointer(start: bytes.baseAddress, count: capacity))
@@ -121,8 +130,23 @@ public enum MapsMethod: MethodDescriptor {
             if detail, let d = mapping.detail { sum = sum + d }
         }
 
-        /// The whole result: the mappings, then `totals` (with `detail`: rss, pss, uss and swap of `totals`).
-        public mutating func finish(vsz: Int, totals: SmapsDetail?) -> [UInt8] {
+        /// The whole result, its mappings in its text.
+        public mutating func finish(vsz: Int, totals: SmapsDetail?) -> Result {
+            var result = Result(
+                source: head.source,
+                pid: head.pid,
+                command: head.command,
+                vsz: vsz,
+                mappings: [],
+                totals: totals
+            )
+            result.text = finishText(vsz: vsz, totals: totals)
+            return result
+        }
+
+        /// The text of the whole result: the mappings, then `totals` (with `detail`: rss, pss, uss
+        /// and swap of `totals`).
+        mutating func finishText(vsz: Int, totals: SmapsDetail?) -> [UInt8] {
             text.append("],\"totals\":{\"vsz\":")
             text.writeInt(vsz)
             text.append(",\"count\":")
@@ -156,6 +180,16 @@ public enum PageStatsMethod: MethodDescriptor {
         public var intervalMs: Int
         public var target: Target
         public var cgroup: CgroupPath? = nil
+
+        public init(
+            pid: Int32? = nil,
+            all: Bool = false,
+            intervalMs: Int = 0,
+            target: Target = .proc,
+            cgroup: CgroupPath? = nil
+        ) {
+            (self.pid, self.all, self.intervalMs, self.target, self.cgroup) = (pid, all, intervalMs, target, cgroup)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let pid = try decodePID(&p)

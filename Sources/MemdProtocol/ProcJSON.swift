@@ -100,37 +100,6 @@ extension FixedWriter {
     }
 }
 
-extension Meminfo {
-    /// The `meminfo` result: free's figures, the `sar` block and `raw`.
-    public func json(source: String) -> JSON { .object(jsonObject(source: source)) }
-
-    /// The `meminfo` result's members (a `watch` sample leaves `raw` out; /proc adds `pressure`).
-    public func jsonObject(source: String, raw includeRaw: Bool = true) -> JSONObject {
-        let free = FreeFigures(self)
-        let sar = SarMemory(self)
-        var raw = JSONObject()
-        raw.members = entries.map { (key: $0.key, value: .int($0.value)) }
-        var result: JSONObject = [
-            "source": .string(source),
-            "total": .int(free.total), "used": .int(free.used), "free": .int(free.free),
-            "shared": .int(free.shared), "buffers": .int(free.buffers), "cache": .int(free.cache),
-            "buffCache": .int(free.buffCache), "available": .int(free.available),
-            "swapTotal": .int(free.swapTotal), "swapUsed": .int(free.swapUsed), "swapFree": .int(free.swapFree),
-            "sar": [
-                "memFree": .int(sar.memFree), "available": .int(sar.available), "memUsed": .int(sar.memUsed),
-                "memUsedPercent": .double(sar.memUsedPercent), "buffers": .int(sar.buffers),
-                "cached": .int(sar.cached), "commit": .int(sar.commit), "commitPercent": .double(sar.commitPercent),
-                "active": .int(sar.active), "inactive": .int(sar.inactive), "dirty": .int(sar.dirty),
-                "shmem": .int(sar.shmem), "anonPages": .int(sar.anonPages), "slab": .int(sar.slab),
-                "kernelStack": .int(sar.kernelStack), "pageTables": .int(sar.pageTables),
-                "vmallocUsed": .int(sar.vmallocUsed),
-            ],
-        ]
-        if includeRaw { result["raw"] = .object(raw) }
-        return result
-    }
-}
-
 extension Pressure {
     /// `meminfo.pressure` and a `watch` sample's `pressure`: /proc/pressure/memory's two lines,
     /// averages as the kernel prints them (percent), `totalUs` its `total=` (microseconds).
@@ -145,15 +114,19 @@ extension Pressure {
     }
 }
 
-extension PagingCounters {
-    public func json(raw: Vmstat) -> JSON {
-        var rawObject = JSONObject()
-        rawObject.members = raw.entries.map { (key: $0.key, value: .int($0.value)) }
-        return [
-            "pgpgin": .int(pgpgin), "pgpgout": .int(pgpgout), "pgfault": .int(pgfault),
-            "pgmajfault": .int(pgmajfault), "pgfree": .int(pgfree), "pgscanKswapd": .int(pgscanKswapd),
-            "pgscanDirect": .int(pgscanDirect), "pgsteal": .int(pgsteal), "raw": .object(rawObject),
-        ]
+extension Pressure: WireValue {
+    public init(json: JSON) throws(WireDecodingError) {
+        func stall(_ r: WireReader) throws(WireDecodingError) -> Stall {
+            Stall(
+                avg10: try r.double("avg10"),
+                avg60: try r.double("avg60"),
+                avg300: try r.double("avg300"),
+                totalMicroseconds: try r.int("totalUs")
+            )
+        }
+        let r = try WireReader(json, path: "pressure")
+        let full = r.optional("full") == nil ? nil : try stall(try r.nested("full"))
+        self.init(some: try stall(try r.nested("some")), full: full)
     }
 }
 
@@ -169,54 +142,18 @@ extension PagingRates {
     }
 }
 
-extension PageStatsMethod {
-    /// One process's `pageStats` row: what `ps -o pid,vsz,rss,maj_flt,min_flt` shows, sizes in
-    /// bytes; for /proc and a simulated machine alike (one encoder for both).
-    public struct ProcessRow: Sendable {
-        public var pid: Int
-        public var command: String
-        public var vsz: Int
-        public var rss: Int
-        public var minflt: Int
-        public var majflt: Int
-
-        public init(pid: Int, command: String, vsz: Int, rss: Int, minflt: Int, majflt: Int) {
-            (self.pid, self.command, self.vsz, self.rss, self.minflt, self.majflt) =
-                (pid, command, vsz, rss, minflt, majflt)
-        }
-
-        public var json: JSONObject {
-            [
-                "pid": .int(pid), "command": .string(command), "vsz": .int(vsz),
-                "rss": .int(rss), "minflt": .int(minflt), "majflt": .int(majflt),
-            ]
-        }
-
-        /// The result of `pageStats` with `pid`: source and scope first, the row; after an
-        /// interval, the fault rates since `first`, over `seconds`.
-        public func result(
-            source: Source,
-            since first: ProcessRow? = nil,
-            intervalMs: Int = 0,
-            seconds: Double = 1
-        )
-            -> JSON
-        {
-            var object: JSONObject = ["source": .string(source.rawValue), "scope": "process"]
-            object.members += json.members
-            if let first {
-                object["intervalMs"] = .int(intervalMs)
-                object["minfltPerSec"] = .double(Double(minflt - first.minflt) / seconds)
-                object["majfltPerSec"] = .double(Double(majflt - first.majflt) / seconds)
-            }
-            return .object(object)
-        }
-    }
-}
-
-extension ProcessStat {
-    /// This process's `pageStats` row (`rss` from /proc/PID/status or statm, as ps takes it).
-    public func row(rss: Int) -> PageStatsMethod.ProcessRow {
-        .init(pid: Int(pid), command: comm, vsz: vsize, rss: rss, minflt: minflt, majflt: majflt)
+extension PagingRates: WireValue {
+    public init(json: JSON) throws(WireDecodingError) {
+        let r = try WireReader(json, path: "rates")
+        self.init(from: PagingCounters(Vmstat(entries: [])), to: PagingCounters(Vmstat(entries: [])), seconds: 1)
+        pgpginPerSec = try r.double("pgpginPerSec")
+        pgpgoutPerSec = try r.double("pgpgoutPerSec")
+        faultPerSec = try r.double("faultPerSec")
+        majfltPerSec = try r.double("majfltPerSec")
+        pgfreePerSec = try r.double("pgfreePerSec")
+        pgscankPerSec = try r.double("pgscankPerSec")
+        pgscandPerSec = try r.double("pgscandPerSec")
+        pgstealPerSec = try r.double("pgstealPerSec")
+        vmeffPercent = try r.double("vmeffPercent")
     }
 }

@@ -2,7 +2,8 @@ import JSONRPC
 
 // The simulator's methods (`sim.*`) and `simulateTranslation`: wire names and
 // params, decoded and checked once. The server (MemdServer/Sim) drives the MMU
-// library with them; memctl only needs the names.
+// library with them; clients encode them (SimClientParams.swift) and read the
+// results (SimResults.swift).
 
 /// A simulated machine's id param (`"m1"`, …).
 func decodeMachine(_ p: inout ParamReader) throws(RPCError) -> String {
@@ -45,6 +46,23 @@ public enum SimCreateMethod: MethodDescriptor {
         public var addressing: SimAddressing?
         public var panicOnOom: Bool?
         public var swapBytes: UInt64?
+
+        public init(
+            physicalBytes: UInt64? = nil,
+            tlbEntries: Int? = nil,
+            tlbWays: Int? = nil,
+            pcid: Bool? = nil,
+            addressBits: Int? = nil,
+            hugePages: Bool? = nil,
+            addressing: SimAddressing? = nil,
+            panicOnOom: Bool? = nil,
+            swapBytes: UInt64? = nil
+        ) {
+            (self.physicalBytes, self.tlbEntries, self.tlbWays, self.pcid, self.addressBits) =
+                (physicalBytes, tlbEntries, tlbWays, pcid, addressBits)
+            (self.hugePages, self.addressing, self.panicOnOom, self.swapBytes) =
+                (hugePages, addressing, panicOnOom, swapBytes)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         Params(
@@ -70,6 +88,17 @@ public enum SimSpawnMethod: MethodDescriptor {
         public var textBytes: UInt64?
         public var dataBytes: UInt64?
         public var stackBytes: UInt64?
+
+        public init(
+            machine: String,
+            command: String? = nil,
+            textBytes: UInt64? = nil,
+            dataBytes: UInt64? = nil,
+            stackBytes: UInt64? = nil
+        ) {
+            (self.machine, self.command, self.textBytes, self.dataBytes, self.stackBytes) =
+                (machine, command, textBytes, dataBytes, stackBytes)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         Params(
@@ -95,6 +124,20 @@ public enum SimMmapMethod: MethodDescriptor {
         public var file: (name: String, sizeBytes: UInt64)?
         public var offset: UInt64
         public var address: UInt64?
+
+        public init(
+            machine: String,
+            pid: Int,
+            length: UInt64,
+            prot: String,
+            shared: Bool = false,
+            file: (name: String, sizeBytes: UInt64)? = nil,
+            offset: UInt64 = 0,
+            address: UInt64? = nil
+        ) {
+            (self.machine, self.pid, self.length, self.prot) = (machine, pid, length, prot)
+            (self.shared, self.file, self.offset, self.address) = (shared, file, offset, address)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let machine = try decodeMachine(&p)
@@ -136,6 +179,10 @@ public enum SimMunmapMethod: MethodDescriptor {
         public var pid: Int
         public var address: UInt64
         public var length: UInt64
+
+        public init(machine: String, pid: Int, address: UInt64, length: UInt64) {
+            (self.machine, self.pid, self.address, self.length) = (machine, pid, address, length)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let machine = try decodeMachine(&p)
@@ -156,6 +203,18 @@ public enum SimTouchMethod: MethodDescriptor {
         public var length: UInt64
         public var access: SimTouchAccess
         public var stride: UInt64
+
+        public init(
+            machine: String,
+            pid: Int,
+            address: UInt64,
+            length: UInt64,
+            access: SimTouchAccess,
+            stride: UInt64 = 4096
+        ) {
+            (self.machine, self.pid, self.address, self.length, self.access, self.stride) =
+                (machine, pid, address, length, access, stride)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let machine = try decodeMachine(&p)
@@ -179,6 +238,12 @@ public enum SimReadMethod: MethodDescriptor {
         public var address: UInt64
         public var length: Int
         public var encoding: SimEncoding
+
+        public init(machine: String, pid: Int, address: UInt64, length: Int, encoding: SimEncoding = .utf8) {
+            (self.machine, self.pid, self.address, self.length, self.encoding) = (
+                machine, pid, address, length, encoding
+            )
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let machine = try decodeMachine(&p)
@@ -203,6 +268,10 @@ public enum SimWriteMethod: MethodDescriptor {
         public var pid: Int
         public var address: UInt64
         public var bytes: [UInt8]
+
+        public init(machine: String, pid: Int, address: UInt64, bytes: [UInt8]) {
+            (self.machine, self.pid, self.address, self.bytes) = (machine, pid, address, bytes)
+        }
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         let machine = try decodeMachine(&p)
@@ -226,6 +295,9 @@ public enum SimWriteMethod: MethodDescriptor {
 public struct SimPIDParams: Sendable {
     public var machine: String
     public var pid: Int
+
+    public init(machine: String, pid: Int) { (self.machine, self.pid) = (machine, pid) }
+
     static func decode(_ p: inout ParamReader) throws(RPCError) -> SimPIDParams {
         SimPIDParams(machine: try decodeMachine(&p), pid: try decodeSimPID(&p))
     }
@@ -268,6 +340,12 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         public var order: Order
         public var stride: UInt64
         public var seed: UInt64
+
+        /// `stride` counts with order `stride`, `seed` with `random`.
+        public init(start: UInt64, length: UInt64, count: Int, order: Order, stride: UInt64 = 4096, seed: UInt64 = 0) {
+            (self.start, self.length, self.count, self.order, self.stride, self.seed) =
+                (start, length, count, order, stride, seed)
+        }
     }
 
     public enum Addresses: Sendable, Equatable {
@@ -291,6 +369,20 @@ public enum SimulateTranslationMethod: MethodDescriptor {
         public var pid: Int
         /// nil: a real process.
         public var machine: String?
+
+        public init(
+            addresses: Addresses,
+            access: SimAccess = .read,
+            mode: SimMode = .user,
+            trace: Bool = false,
+            summaryOnly: Bool = false,
+            dryRun: Bool = false,
+            pid: Int,
+            machine: String? = nil
+        ) {
+            (self.addresses, self.access, self.mode, self.trace) = (addresses, access, mode, trace)
+            (self.summaryOnly, self.dryRun, self.pid, self.machine) = (summaryOnly, dryRun, pid, machine)
+        }
     }
 
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {

@@ -37,6 +37,19 @@ public enum UsageMethod: MethodDescriptor {
         public var swap: Bool
         /// Also read /proc/PID/cmdline into each process row (`cmdline`), as smem's Command shows.
         public var cmdline: Bool
+
+        public init(
+            by: UsageGrouping = .process,
+            pids: [Int32]? = nil,
+            sort: UsageSortField = .pss,
+            limit: Int? = nil,
+            swap: Bool = true,
+            cmdline: Bool = false
+        ) {
+            (self.by, self.pids, self.sort, self.limit, self.swap, self.cmdline) = (
+                by, pids, sort, limit, swap, cmdline
+            )
+        }
     }
 
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
@@ -74,6 +87,10 @@ public enum CgroupsMethod: MethodDescriptor {
         /// Levels below `path` (nil: all).
         public var depth: Int?
         public var stat: Bool
+
+        public init(path: CgroupPath = CgroupPath(components: []), depth: Int? = nil, stat: Bool = false) {
+            (self.path, self.depth, self.stat) = (path, depth, stat)
+        }
     }
 
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {

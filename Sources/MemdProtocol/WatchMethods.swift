@@ -27,6 +27,20 @@ public enum WatchMethod: MethodDescriptor {
         public var count: Int?
         public var durationMs: Int?
         public var untilExit: Bool
+
+        public init(
+            intervalMs: Int = WatchMethod.defaultIntervalMs,
+            system: Bool = true,
+            pids: [Int32] = [],
+            children: Bool = false,
+            pss: Bool = false,
+            count: Int? = nil,
+            durationMs: Int? = nil,
+            untilExit: Bool = false
+        ) {
+            (self.intervalMs, self.system, self.pids, self.children) = (intervalMs, system, pids, children)
+            (self.pss, self.count, self.durationMs, self.untilExit) = (pss, count, durationMs, untilExit)
+        }
     }
 
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
@@ -75,6 +89,8 @@ public enum WatchStopMethod: MethodDescriptor {
     public struct Params: Sendable {
         /// The request id of the watch, as the client sent it.
         public var id: JSON
+
+        public init(id: JSON) { self.id = id }
     }
 
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {

@@ -153,15 +153,8 @@ struct Dispatcher: Sendable {
     /// A response line as the buffer that is sent.
     func line(_ bytes: [UInt8]) -> ByteBuffer { ByteBufferAllocator().buffer(bytes: bytes) }
 
+    /// The failure of a call on the wire: ``WireErrors`` is the one place that decides.
     func wireError(_ error: Error, method: String) -> RPCError {
-        switch error {
-        case let error as RPCError:
-            return error
-        case is CancellationError:
-            return .timeout("call cancelled")
-        default:
-            logger.error("\(method) failed", metadata: ["error": "\(error)"])
-            return .internalError("\(method) failed: \(error)")
-        }
+        WireErrors.rpcError(error, method: method, logger: logger)
     }
 }

@@ -71,6 +71,10 @@ enum Format {
                     inner + JSONWriter.string(.string($0.key)) + ": " + pretty($0.value, indent: inner)
                 }
                 .joined(separator: ",\n") + "\n\(indent)}"
+        case .raw(let bytes):
+            // Text a typed result wrote straight into bytes (its mappings): laid out like the rest.
+            guard let parsed = try? JSONParser.parse(bytes) else { return JSONWriter.string(json) }
+            return pretty(parsed, indent: indent)
         default:
             return JSONWriter.string(json)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import JSONRPC
+import MemdProtocol
+import ProcFS
 
 /// `memctl free`: the table `free` prints, from `meminfo`.
 struct FreeCommand: ParsableCommand {
@@ -17,22 +18,17 @@ struct FreeCommand: ParsableCommand {
     @Option(name: .long, help: "Read a simulated machine instead.") var machine: String?
 
     func run() throws {
-        var params: JSONObject = [:]
-        if let machine {
-            params["source"] = "sim"
-            params["machine"] = .string(machine)
-        }
-        let info = try global.session { try $0.call("meminfo", params) }
-        print(FreeView.render(info, unit: h ? .human : b ? .bytes : m ? .mebi : g ? .gibi : .kibi))
+        let target = machine.map(Target.sim) ?? .proc
+        let info = try global.session { try $0.call(MeminfoMethod.self, .init(target: target)) }
+        print(FreeView.render(info.free, unit: h ? .human : b ? .bytes : m ? .mebi : g ? .gibi : .kibi))
     }
 }
 
 enum FreeView {
     enum Unit { case bytes, kibi, mebi, gibi, human }
 
-    static func render(_ info: JSON, unit: Unit) -> String {
-        func cell(_ key: String) -> String {
-            let bytes = Format.int(info[key])
+    static func render(_ free: FreeFigures, unit: Unit) -> String {
+        func cell(_ bytes: Int) -> String {
             switch unit {
             case .bytes: return "\(bytes)"
             case .kibi: return "\(bytes / 1024)"
@@ -46,12 +42,12 @@ enum FreeView {
         var lines = [Format.pad("", 8) + header.map { " " + Format.pad($0, 11) }.joined()]
         lines.append(
             Format.pad("Mem:", 8, right: false)
-                + ["total", "used", "free", "shared", "buffCache", "available"].map { " " + Format.pad(cell($0), 11) }
-                .joined()
+                + [free.total, free.used, free.free, free.shared, free.buffCache, free.available]
+                .map { " " + Format.pad(cell($0), 11) }.joined()
         )
         lines.append(
             Format.pad("Swap:", 8, right: false)
-                + ["swapTotal", "swapUsed", "swapFree"].map { " " + Format.pad(cell($0), 11) }.joined()
+                + [free.swapTotal, free.swapUsed, free.swapFree].map { " " + Format.pad(cell($0), 11) }.joined()
         )
         return lines.joined(separator: "\n")
     }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import JSONRPC
+import MemdProtocol
+import ProcFS
 
 /// `memctl maps PID`: the mappings as `pmap -x` lays them out, from `maps` with detail.
 struct MapsCommand: ParsableCommand {
@@ -18,28 +20,29 @@ struct MapsCommand: ParsableCommand {
             params["source"] = "sim"
             params["machine"] = .string(machine)
         }
-        let result = try global.session { try $0.call("maps", params) }
+        // Checked by memd's own rule (a pid outside pid_t's range is its -32602, as ever).
+        let result = try global.session { try $0.call(MapsMethod.self, try MapsMethod.params(params)) }
         print(MapsView.render(result))
     }
 }
 
 enum MapsView {
-    static func render(_ result: JSON) -> String {
-        var lines = ["\(Format.int(result["pid"])):   \(result["command"]?.stringValue ?? "")"]
+    static func render(_ result: MapsMethod.Result) -> String {
+        var lines = ["\(result.pid):   \(result.command)"]
         lines.append("Address           Kbytes     RSS   Dirty Mode  Mapping")
         var totals = (size: 0, rss: 0, dirty: 0)
-        for mapping in result["mappings"]?.arrayValue ?? [] {
-            let start = mapping["start"]?.stringValue ?? "0x0"
+        for mapping in result.mappings {
+            let start = hexString(mapping.start)
             let address = String(repeating: "0", count: max(0, 16 - (start.count - 2))) + start.dropFirst(2)
-            let size = Format.int(mapping["size"])
-            let rss = Format.int(mapping["rss"])
-            let dirty = Format.int(mapping["sharedDirty"]) + Format.int(mapping["privateDirty"])
+            let size = Int(mapping.size)
+            let rss = mapping.detail?.rss ?? 0
+            let dirty = (mapping.detail?.sharedDirty ?? 0) + (mapping.detail?.privateDirty ?? 0)
             totals.size += size
             totals.rss += rss
             totals.dirty += dirty
             lines.append(
                 address + " " + Format.pad("\(size / 1024)", 7) + " " + Format.pad("\(rss / 1024)", 7) + " "
-                    + Format.pad("\(dirty / 1024)", 7) + " " + (mapping["perms"]?.stringValue ?? "----") + "  "
+                    + Format.pad("\(dirty / 1024)", 7) + " " + mapping.perms + "  "
                     + name(mapping)
             )
         }
@@ -52,10 +55,10 @@ enum MapsView {
     }
 
     /// pmap's Mapping column: the file's base name, or `[ anon ]`, `[ stack ]`, …
-    static func name(_ mapping: JSON) -> String {
-        guard let path = mapping["path"]?.stringValue else { return "  [ anon ]" }
+    static func name(_ mapping: Mapping) -> String {
+        guard let path = mapping.path else { return "  [ anon ]" }
         if path.hasPrefix("[") { return "  [ " + path.dropFirst().dropLast() + " ]" }
         let base = path.split(separator: "/").last.map(String.init) ?? path
-        return base + (mapping["deleted"]?.boolValue == true ? " (deleted)" : "")
+        return base + (mapping.isDeleted ? " (deleted)" : "")
     }
 }

@@ -81,6 +81,8 @@ struct GlobalOptions: ParsableArguments {
                 standardError("error \(error.code.rawValue) \(error.kind): \(error.message)")
             case .connectionLost(let reason):
                 standardError("memctl: \(reason)")
+            case .unexpectedResult:
+                standardError("memctl: \(failure)")
             case .cannotConnect, .untrustedServer:
                 standardError("memctl: \(failure)")
                 throw ExitCode(3)

@@ -41,11 +41,14 @@ struct RunCommand: ParsableCommand {
             let child = try GatedChild(command)
             signal(SIGINT, SIG_IGN)  // the command decides what Ctrl-C does, as under time
             signal(SIGQUIT, SIG_IGN)
-            var params: JSONObject = [
-                "pids": [.int(Int(child.pid))], "children": true, "untilExit": true, "intervalMs": .int(intervalMs),
-            ]
-            if pss { params["pss"] = true }
-            let summary: JSON
+            let params = WatchMethod.Params(
+                intervalMs: intervalMs,
+                pids: [child.pid],
+                children: true,
+                pss: pss,
+                untilExit: true
+            )
+            let summary: WatchMethod.Result
             do {
                 summary = try WatchStream.run(client, params: params, stopOnInterrupt: false) { sample in
                     if sample["seq"] == 0 { child.release() }
@@ -199,14 +202,14 @@ struct RunRecorder {
         tree.append((ms, sum))
     }
 
-    func plot(title: String, summary: JSON) -> RssPlot {
+    func plot(title: String, summary: WatchMethod.Result) -> RssPlot {
         RssPlot(title: "rss of \(title)", processes: order.compactMap { series[$0] }, tree: tree)
     }
 }
 
 /// What a run found: memd's summary and the command's exit.
 struct RunOutcome {
-    var summary: JSON
+    var summary: WatchMethod.Result
     var exit: ChildExit
 
     static func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
@@ -224,21 +227,21 @@ struct RunOutcome {
                 "majflt": .int(u.ru_majflt), "voluntarySwitches": .int(u.ru_nvcsw),
                 "involuntarySwitches": .int(u.ru_nivcsw), "inblock": .int(u.ru_inblock), "oublock": .int(u.ru_oublock),
             ],
-            "watch": summary,
+            "watch": summary.json,
         ]
     }
 
     /// time -v's lines (the ones about the command's resources), then memd's.
     func text(command: [String], intervalMs: Int) -> String {
         let u = exit.usage
-        let peaks = summary["peaks"] ?? [:]
-        let duration = Double(Format.int(summary["durationMs"])) / 1000
-        func kib(_ bytes: JSON?) -> String { bytes?.intValue.map { "\($0 / 1024)" } ?? "-" }
+        let peaks = summary.peaks
+        let duration = Double(summary.durationMs) / 1000
+        func kib(_ bytes: Int?) -> String { bytes.map { "\($0 / 1024)" } ?? "-" }
         // time -v's figure is ru_maxrss: the largest peak rss of the command and the children it
         // waited for. Ours from wait4 would also hold memctl's own rss (posix_spawn's child shares
         // memctl's address space until exec, and exec records it), so take the largest peak memd
         // sampled.
-        let peakRss = (peaks["processes"]?.arrayValue ?? []).map { Format.int($0["rssMax"]) }.max() ?? 0
+        let peakRss = peaks.processes.map(\.rssMax).max() ?? 0
         var lines = [
             "\tCommand being timed: \"\(command.joined(separator: " "))\"",
             "\tUser time (seconds): \(Format.fixed(Self.seconds(u.ru_utime), 2))",
@@ -254,20 +257,19 @@ struct RunOutcome {
         ]
         if let signal = exit.signal { lines.append("\tCommand terminated by signal \(signal)") }
         lines.append("\tExit status: \(exit.status)")
-        lines.append("memd, a sample every \(intervalMs) ms (\(Format.int(summary["samples"])) samples):")
-        lines.append("\tPeak resident set size of the whole tree (kbytes): \(kib(peaks["treeRssMax"]))")
-        if peaks["treePssMax"] != nil {
-            lines.append("\tPeak proportional set size of the whole tree (kbytes): \(kib(peaks["treePssMax"]))")
+        lines.append("memd, a sample every \(intervalMs) ms (\(summary.samples) samples):")
+        lines.append("\tPeak resident set size of the whole tree (kbytes): \(kib(peaks.treeRssMax))")
+        if let treePss = peaks.treePssMax {
+            lines.append("\tPeak proportional set size of the whole tree (kbytes): \(kib(treePss))")
         }
-        lines.append("\tLowest available memory on the host (kbytes): \(kib(peaks["availableMin"]))")
-        lines.append("\tHighest used memory on the host (kbytes): \(kib(peaks["systemUsed"]))")
-        if let some = peaks["pressureSomeAvg10Max"]?.doubleValue {
+        lines.append("\tLowest available memory on the host (kbytes): \(kib(peaks.availableMin))")
+        lines.append("\tHighest used memory on the host (kbytes): \(kib(peaks.systemUsed))")
+        if let some = peaks.pressureSomeAvg10Max {
             lines.append("\tHighest memory pressure (some, avg10): \(Format.fixed(some, 2))%")
         }
-        lines.append("\tOOM kills on the host meanwhile: \(Format.int(summary["oomKills"]))")
-        let processes = peaks["processes"]?.arrayValue ?? []
-        lines.append("\tProcesses: \(processes.count)")
-        lines.append(WatchView.processTable(processes))
+        lines.append("\tOOM kills on the host meanwhile: \(summary.oomKills)")
+        lines.append("\tProcesses: \(peaks.processes.count)")
+        lines.append(WatchView.processTable(peaks.processes))
         return lines.joined(separator: "\n")
     }
 }

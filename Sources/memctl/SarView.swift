@@ -1,5 +1,6 @@
 import ArgumentParser
-import JSONRPC
+import MemdProtocol
+import ProcFS
 
 /// `memctl sar -r|-B [interval [count]]`: sar's memory and paging reports.
 struct SarCommand: ParsableCommand {
@@ -25,22 +26,26 @@ struct SarCommand: ParsableCommand {
         try global.session { client in
             print(SarView.banner() + "\n")
             print(SarView.header(r ? SarView.memoryColumns : SarView.pagingColumns))
-            var rows: [JSON] = []
+            var memory: [MeminfoResult] = []
+            var paging: [PagingRates] = []
             for sample in 0..<samples {
-                let row: JSON
                 if r {
                     if sample > 0 { sleep(UInt32(interval ?? 1)) }
-                    row = try client.call("meminfo")
+                    let row = try client.call(MeminfoMethod.self, .init())
                     print(SarView.memoryRow(row))
+                    memory.append(row)
                 } else {
-                    row = try client.call("pageStats", ["intervalMs": .int((interval ?? 1) * 1000)])
-                    print(SarView.pagingRow(row))
+                    let result = try client.call(PageStatsMethod.self, .init(intervalMs: (interval ?? 1) * 1000))
+                    guard case .system(let system) = result, let rates = system.interval?.rates else {
+                        throw ExitCode(1)
+                    }
+                    print(SarView.pagingRow(rates))
+                    paging.append(rates)
                 }
                 fflush(nil)
-                rows.append(row)
             }
             // sar closes a run of samples with their average.
-            if interval != nil { print(r ? SarView.memoryAverage(rows) : SarView.pagingAverage(rows)) }
+            if interval != nil { print(r ? SarView.memoryAverage(memory) : SarView.pagingAverage(paging)) }
         }
     }
 }
@@ -55,10 +60,13 @@ enum SarView {
     static let pagingColumns = [
         "pgpgin/s", "pgpgout/s", "fault/s", "majflt/s", "pgfree/s", "pgscank/s", "pgscand/s", "pgsteal/s", "%vmeff",
     ]
-    static let pagingKeys = [
-        "pgpginPerSec", "pgpgoutPerSec", "faultPerSec", "majfltPerSec", "pgfreePerSec", "pgscankPerSec",
-        "pgscandPerSec", "pgstealPerSec", "vmeffPercent",
-    ]
+    /// sar -B's columns, in order.
+    static func pagingFigures(_ r: PagingRates) -> [Double] {
+        [
+            r.pgpginPerSec, r.pgpgoutPerSec, r.faultPerSec, r.majfltPerSec, r.pgfreePerSec, r.pgscankPerSec,
+            r.pgscandPerSec, r.pgstealPerSec, r.vmeffPercent,
+        ]
+    }
 
     /// sar's first line: `Linux RELEASE (NODE) \tMM/DD/YY \t_MACHINE_\t(N CPU)`.
     static func banner() -> String {
@@ -85,56 +93,62 @@ enum SarView {
 
     static func percent(_ value: Double) -> String { Format.cFormat("%.2f", value) }
 
-    static func memoryCells(_ sar: JSON, total: Double, swapTotal: Double) -> [String] {
-        func kb(_ key: String) -> String { Format.cFormat("%.0f", Format.double(sar[key]) / 1024) }
-        let used = Format.double(sar["memUsed"])
-        let commit = Format.double(sar["commit"])
+    /// The sar -r figures in bytes: memFree, available, memUsed, buffers, cached, commit, active,
+    /// inactive, dirty.
+    static func memoryFigures(_ s: SarMemory) -> [Double] {
+        [s.memFree, s.available, s.memUsed, s.buffers, s.cached, s.commit, s.active, s.inactive, s.dirty].map {
+            Double($0)
+        }
+    }
+
+    static func memoryCells(_ figures: [Double], total: Double, swapTotal: Double) -> [String] {
+        func kb(_ index: Int) -> String { Format.cFormat("%.0f", figures[index] / 1024) }
+        let used = figures[2]
+        let commit = figures[5]
         return [
-            kb("memFree"), kb("available"), kb("memUsed"), percent(total > 0 ? 100 * used / total : 0),
-            kb("buffers"), kb("cached"), kb("commit"),
-            percent(total + swapTotal > 0 ? 100 * commit / (total + swapTotal) : 0), kb("active"), kb("inactive"),
-            kb("dirty"),
+            kb(0), kb(1), kb(2), percent(total > 0 ? 100 * used / total : 0), kb(3), kb(4), kb(5),
+            percent(total + swapTotal > 0 ? 100 * commit / (total + swapTotal) : 0), kb(6), kb(7), kb(8),
         ]
     }
 
-    static func memoryRow(_ info: JSON) -> String {
+    static func memoryRow(_ info: MeminfoResult) -> String {
         line(
             Format.clock(),
             memoryCells(
-                info["sar"] ?? .null,
-                total: Format.double(info["total"]),
-                swapTotal: Format.double(info["swapTotal"])
+                memoryFigures(info.sar),
+                total: Double(info.free.total),
+                swapTotal: Double(info.free.swapTotal)
             )
         )
     }
 
     /// The mean of every figure; the percentages of the mean figures (as sar computes them).
-    static func memoryAverage(_ rows: [JSON]) -> String {
-        let keys = ["memFree", "available", "memUsed", "buffers", "cached", "commit", "active", "inactive", "dirty"]
-        var mean: JSONObject = [:]
-        for key in keys {
-            mean[key] = .double(rows.reduce(0) { $0 + Format.double($1["sar"]?[key]) } / Double(max(rows.count, 1)))
+    static func memoryAverage(_ rows: [MeminfoResult]) -> String {
+        let count = Double(max(rows.count, 1))
+        let sums = rows.map { memoryFigures($0.sar) }.reduce([Double](repeating: 0, count: 9)) { sum, figures in
+            zip(sum, figures).map { $0 + $1 }
         }
-        let last = rows.last ?? .null
+        let last = rows.last
         return line(
             "Average:",
             memoryCells(
-                .object(mean),
-                total: Format.double(last["total"]),
-                swapTotal: Format.double(last["swapTotal"])
+                sums.map { $0 / count },
+                total: Double(last?.free.total ?? 0),
+                swapTotal: Double(last?.free.swapTotal ?? 0)
             )
         )
     }
 
-    static func pagingRow(_ result: JSON) -> String {
-        let rates = result["rates"] ?? .null
-        return line(Format.clock(), pagingKeys.map { percent(Format.double(rates[$0])) })
+    static func pagingRow(_ rates: PagingRates) -> String {
+        line(Format.clock(), pagingFigures(rates).map(percent))
     }
 
     /// Each rate over the whole run (equal intervals: the mean); %vmeff of the summed steals and scans.
-    static func pagingAverage(_ rows: [JSON]) -> String {
+    static func pagingAverage(_ rows: [PagingRates]) -> String {
         let count = Double(max(rows.count, 1))
-        var mean = pagingKeys.map { key in rows.reduce(0) { $0 + Format.double($1["rates"]?[key]) } / count }
+        var mean = rows.map(pagingFigures).reduce([Double](repeating: 0, count: 9)) { sum, figures in
+            zip(sum, figures).map { $0 + $1 }
+        }.map { $0 / count }
         let scanned = mean[5] + mean[6]
         mean[8] = scanned > 0 ? 100 * mean[7] / scanned : 0
         return line("Average:", mean.map(percent))

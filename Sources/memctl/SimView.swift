@@ -1,6 +1,7 @@
 import ArgumentParser
 import JSONRPC
 import MemdProtocol
+import ProcFS
 
 #if canImport(Glibc)
 import Glibc
@@ -109,12 +110,12 @@ struct SimSession {
         return v
     }
 
-    var machine: JSON {
+    var machine: String {
         get throws {
             guard let m = variables["m"] else {
                 throw ValidationError("no machine: give --machine M (or create one first)")
             }
-            return .string(m)
+            return m
         }
     }
 
@@ -139,8 +140,8 @@ struct SimSession {
         guard args.count >= count else { throw ValidationError("usage: \(usage)") }
     }
 
-    func show(_ result: JSON, _ text: @autoclosure () -> String) {
-        if json { printJSON(result) } else { print(text()) }
+    func show(_ result: some WireValue, _ text: @autoclosure () -> String) {
+        if json { printJSON(result.json) } else { print(text()) }
     }
 
     mutating func perform(_ op: String, _ args: [String], _ client: MemdClient) throws {
@@ -161,41 +162,37 @@ struct SimSession {
                     params[key] = .string(v)
                 }
             }
-            let r = try client.call("sim.create", params)
-            variables["m"] = r["machine"]?.stringValue
-            let c = r["config"]
+            let r = try client.call(SimCreateMethod.self, try SimCreateMethod.params(params))
+            variables["m"] = r.machine
+            let c = r.config
             show(
                 r,
-                "machine \(r["machine"]?.stringValue ?? "?"): \(Format.human(Format.int(c?["physicalBytes"]))) physical, TLB \(Format.int(c?["tlbEntries"])) entries \(Format.int(c?["tlbWays"]))-way\(c?["pcid"] == true ? " (PCID)" : ""), \(Format.int(c?["addressBits"]))-bit user space, \(c?["addressing"]?.stringValue ?? "virtual") addressing\(c?["panicOnOom"] == true ? ", panic on OOM" : "")"
+                "machine \(r.machine): \(Format.human(c.physicalBytes)) physical, TLB \(c.tlbEntries) entries \(c.tlbWays)-way\(c.pcid ? " (PCID)" : ""), \(c.addressBits)-bit user space, \(c.addressing.rawValue) addressing\(c.panicOnOom ? ", panic on OOM" : "")"
             )
         case "list":
-            let r = try client.call("sim.list")
+            let r = try client.call(SimListMethod.self)
             var lines = [
                 Format.pad("MACHINE", 8, right: false) + Format.pad("RAM", 9) + Format.pad("USED", 9)
                     + Format.pad("PROCS", 7)
                     + Format.pad("MINFLT", 10) + Format.pad("MAJFLT", 8) + Format.pad("COW", 8) + Format.pad("OOM", 5)
                     + "  STATE"
             ]
-            for m in r["machines"]?.arrayValue ?? [] {
+            for m in r.machines {
                 lines.append(
-                    Format.pad(m["machine"]?.stringValue ?? "", 8, right: false)
-                        + Format.pad(Format.human(Format.int(m["physicalBytes"])), 9)
-                        + Format.pad(Format.human(Format.int(m["usedBytes"])), 9)
-                        + Format.pad("\(Format.int(m["processes"]))", 7)
-                        + Format.pad("\(Format.int(m["minorFaults"]))", 10)
-                        + Format.pad("\(Format.int(m["majorFaults"]))", 8)
-                        + Format.pad("\(Format.int(m["cowFaults"]))", 8)
-                        + Format.pad("\(Format.int(m["oomKills"]))", 5)
-                        + (m["panicked"] == true ? "  panicked" : "  running")
+                    Format.pad(m.machine, 8, right: false) + Format.pad(Format.human(m.physicalBytes), 9)
+                        + Format.pad(Format.human(m.usedBytes), 9) + Format.pad("\(m.processes)", 7)
+                        + Format.pad("\(m.minorFaults)", 10) + Format.pad("\(m.majorFaults)", 8)
+                        + Format.pad("\(m.cowFaults)", 8) + Format.pad("\(m.oomKills)", 5)
+                        + (m.isPanicked ? "  panicked" : "  running")
                 )
             }
             show(r, lines.joined(separator: "\n"))
         case "destroy":
-            let m: JSON = try args.first.map { .string(try value($0)) } ?? machine
-            let r = try client.call("sim.destroy", ["machine": m])
-            show(r, "machine \(m.stringValue ?? "") destroyed")
+            let m = try args.first.map { try value($0) } ?? machine
+            let r = try client.call(SimDestroyMethod.self, try SimDestroyMethod.params(["machine": .string(m)]))
+            show(r, "machine \(m) destroyed")
         case "spawn":
-            var params: JSONObject = ["machine": try machine]
+            var params: JSONObject = ["machine": .string(try machine)]
             for arg in args {
                 let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else {
@@ -204,20 +201,17 @@ struct SimSession {
                 params[parts[0]] =
                     parts[0].hasSuffix("Bytes") ? .int(try size(parts[1], parts[0])) : .string(try value(parts[1]))
             }
-            let r = try client.call("sim.spawn", params)
-            if let pid = r["pid"]?.intValue { variables["pid"] = "\(pid)" }
-            var lines = [
-                r["pid"] == .null
-                    ? "spawn failed: \(r["errno"]?.stringValue ?? "?")" : "spawned pid \(Format.int(r["pid"]))"
-            ]
-            for m in r["mappings"]?.arrayValue ?? [] { lines.append("  " + mappingLine(m)) }
-            if let problem = r["problem"]?.stringValue { lines.append("  note: \(problem)") }
+            let r = try client.call(SimSpawnMethod.self, try SimSpawnMethod.params(params))
+            if let pid = r.pid { variables["pid"] = "\(pid)" }
+            var lines = [r.pid.map { "spawned pid \($0)" } ?? "spawn failed: \(r.errno ?? "?")"]
+            for m in r.mappings { lines.append("  " + mappingLine(m)) }
+            if let problem = r.problem { lines.append("  note: \(problem)") }
             show(r, lines.joined(separator: "\n"))
         case "mmap":
             try need(args, 3, "mmap PID LENGTH PROT [shared] [file=NAME:SIZE] [address=ADDR]")
             let length = try size(args[1], "length")
             var params: JSONObject = [
-                "machine": try machine, "pid": .int(try int(args[0], "pid")), "length": .int(length),
+                "machine": .string(try machine), "pid": .int(try int(args[0], "pid")), "length": .int(length),
                 "prot": .string(try value(args[2])),
             ]
             for arg in args.dropFirst(3) {
@@ -235,83 +229,75 @@ struct SimSession {
                     throw ValidationError("mmap: unknown argument \(arg)")
                 }
             }
-            let r = try client.call("sim.mmap", params)
-            if let a = r["address"]?.stringValue { variables["addr"] = a }
+            let p = try SimMmapMethod.params(params)
+            let r = try client.call(SimMmapMethod.self, p)
+            if let a = r.address { variables["addr"] = hexString(a) }
             let text =
-                r["address"] == .null
-                ? "mmap \(Format.human(length)) \(args[2]) → failed: \(r["errno"]?.stringValue ?? "?")"
-                    + (r["largestFreeRun"] != nil
-                        ? " (largest free run \(Format.human(Format.int(r["largestFreeRun"]))), \(Format.human(Format.int(r["freeBytes"]))) free in total)"
-                        : "")
-                : "mmap \(Format.human(length)) \(params["prot"]?.stringValue ?? "") → \(r["address"]?.stringValue ?? "?")  (virtual space only: nothing resident yet)"
+                r.address == nil
+                ? "mmap \(Format.human(length)) \(args[2]) → failed: \(r.errno ?? "?")"
+                    + (r.largestFreeRun.map {
+                        " (largest free run \(Format.human($0)), \(Format.human(r.freeBytes ?? 0)) free in total)"
+                    } ?? "")
+                : "mmap \(Format.human(length)) \(p.prot) → \(hexString(r.address ?? 0))  (virtual space only: nothing resident yet)"
             show(r, text)
         case "munmap":
             try need(args, 3, "munmap PID ADDR LENGTH")
-            let r = try client.call(
-                "sim.munmap",
-                [
-                    "machine": try machine, "pid": .int(try int(args[0], "pid")),
-                    "address": try address(args[1]), "length": .int(try size(args[2], "length")),
-                ]
-            )
-            show(
-                r,
-                "munmap → \(Format.int(r["freedPages"])) pages (\(Format.human(Format.int(r["freedBytes"])))) back to the free list"
-            )
+            let params: JSONObject = [
+                "machine": .string(try machine), "pid": .int(try int(args[0], "pid")),
+                "address": try address(args[1]), "length": .int(try size(args[2], "length")),
+            ]
+            let r = try client.call(SimMunmapMethod.self, try SimMunmapMethod.params(params))
+            show(r, "munmap → \(r.freed.pages) pages (\(Format.human(r.freed.bytes))) back to the free list")
         case "touch":
             try need(args, 4, "touch PID ADDR LENGTH read|write [stride=N]")
             let length = try size(args[2], "length")
             var params: JSONObject = [
-                "machine": try machine, "pid": .int(try int(args[0], "pid")), "address": try address(args[1]),
-                "length": .int(length), "access": .string(args[3]),
+                "machine": .string(try machine), "pid": .int(try int(args[0], "pid")),
+                "address": try address(args[1]), "length": .int(length), "access": .string(args[3]),
             ]
             for arg in args.dropFirst(4) where arg.hasPrefix("stride=") {
                 params["stride"] = .int(try size(String(arg.dropFirst(7)), "stride"))
             }
-            let r = try client.call("sim.touch", params)
+            let r = try client.call(SimTouchMethod.self, try SimTouchMethod.params(params))
             let at = try value(args[1])
             show(r, "touch \(Format.human(length)) \(args[3]) at \(at): " + faults(r))
         case "read":
             try need(args, 3, "read PID ADDR LENGTH")
-            let r = try client.call(
-                "sim.read",
-                [
-                    "machine": try machine, "pid": .int(try int(args[0], "pid")),
-                    "address": try address(args[1]), "length": .int(try int(args[2], "length")),
-                ]
-            )
-            show(r, "read \(Format.int(r["length"])) bytes: \"\(r["data"]?.stringValue ?? "")\"  " + faults(r))
+            let params: JSONObject = [
+                "machine": .string(try machine), "pid": .int(try int(args[0], "pid")),
+                "address": try address(args[1]), "length": .int(try int(args[2], "length")),
+            ]
+            let r = try client.call(SimReadMethod.self, try SimReadMethod.params(params))
+            show(r, "read \(r.length) bytes: \"\(r.data)\"  " + faults(r.faults))
         case "write":
             try need(args, 3, "write PID ADDR TEXT")
             let text = try args.dropFirst(2).map { try value($0) }.joined(separator: " ")
-            let r = try client.call(
-                "sim.write",
-                [
-                    "machine": try machine, "pid": .int(try int(args[0], "pid")),
-                    "address": try address(args[1]), "data": .string(text),
-                ]
-            )
-            show(r, "wrote \(Format.int(r["bytesWritten"])) bytes  " + faults(r))
+            let params: JSONObject = [
+                "machine": .string(try machine), "pid": .int(try int(args[0], "pid")),
+                "address": try address(args[1]), "data": .string(text),
+            ]
+            let r = try client.call(SimWriteMethod.self, try SimWriteMethod.params(params))
+            show(r, "wrote \(r.bytesWritten) bytes  " + faults(r.faults))
         case "fork":
             try need(args, 1, "fork PID")
             let parent = try int(args[0], "pid")
-            let r = try client.call("sim.fork", ["machine": try machine, "pid": .int(parent)])
-            variables["child"] = "\(Format.int(r["pid"]))"
+            let r = try client.call(SimForkMethod.self, SimPIDParams(machine: try machine, pid: parent))
+            variables["child"] = "\(r.pid)"
             show(
                 r,
-                "fork \(parent) → child \(Format.int(r["pid"]))  (page tables copied; private writable pages now shared copy-on-write)"
+                "fork \(parent) → child \(r.pid)  (page tables copied; private writable pages now shared copy-on-write)"
             )
         case "exit":
             try need(args, 1, "exit PID")
-            let r = try client.call("sim.exit", ["machine": try machine, "pid": .int(try int(args[0], "pid"))])
-            let who = try value(args[0])
-            show(
-                r,
-                "exit \(who) → \(Format.int(r["freedPages"])) pages (\(Format.human(Format.int(r["freedBytes"])))) freed"
+            let r = try client.call(
+                SimExitMethod.self,
+                SimPIDParams(machine: try machine, pid: try int(args[0], "pid"))
             )
+            let who = try value(args[0])
+            show(r, "exit \(who) → \(r.freed.pages) pages (\(Format.human(r.freed.bytes))) freed")
         case "translate":
             try need(args, 2, "translate PID ADDR [ADDR...] [trace] [read|write|exec] [kernel] [dryRun]")
-            var params: JSONObject = ["machine": try machine, "pid": .int(try int(args[0], "pid"))]
+            var params: JSONObject = ["machine": .string(try machine), "pid": .int(try int(args[0], "pid"))]
             var list: [JSON] = []
             for arg in args.dropFirst() {
                 switch arg {
@@ -323,71 +309,71 @@ struct SimSession {
                 }
             }
             params["addresses"] = .array(list)
-            let r = try client.call("simulateTranslation", params)
+            let r = try client.call(SimulateTranslationMethod.self, try SimulateTranslationMethod.params(params))
             show(r, TranslateView.render(r))
         case "meminfo", "free":
-            let r = try client.call("meminfo", ["source": "sim", "machine": try machine])
-            show(r, FreeView.render(r, unit: .human))
+            let r = try client.call(MeminfoMethod.self, .init(target: .sim(try machine)))
+            show(r, FreeView.render(r.free, unit: .human))
         case "maps":
             try need(args, 1, "maps PID")
-            let r = try client.call(
-                "maps",
-                ["source": "sim", "machine": try machine, "pid": .int(try int(args[0], "pid")), "detail": true]
-            )
-            var lines = [
-                "pid \(Format.int(r["pid"])) (\(r["command"]?.stringValue ?? ""))   vsz \(Format.human(Format.int(r["totals"]?["vsz"])))  rss \(Format.human(Format.int(r["totals"]?["rss"])))"
+            let params: JSONObject = [
+                "source": "sim", "machine": .string(try machine), "pid": .int(try int(args[0], "pid")), "detail": true,
             ]
-            for m in r["mappings"]?.arrayValue ?? [] {
-                lines.append("  " + mappingLine(m) + "  rss \(Format.human(Format.int(m["rss"])))")
+            let r = try client.call(MapsMethod.self, try MapsMethod.params(params))
+            var lines = [
+                "pid \(r.pid) (\(r.command))   vsz \(Format.human(r.vsz))  rss \(Format.human(r.totals?.rss ?? 0))"
+            ]
+            for m in r.mappings {
+                lines.append("  " + mappingLine(m) + "  rss \(Format.human(m.detail?.rss ?? 0))")
             }
             show(r, lines.joined(separator: "\n"))
         case "ps":
-            let r = try client.call("pageStats", ["source": "sim", "machine": try machine, "all": true])
+            let r = try client.call(PageStatsMethod.self, .init(all: true, target: .sim(try machine)))
+            guard case .processes(_, let rows) = r else { throw ExitCode(1) }
             var lines = [
                 Format.pad("PID", 6) + " " + Format.pad("COMMAND", 12, right: false) + Format.pad("VSZ", 10)
                     + Format.pad("RSS", 10)
                     + Format.pad("MINFLT", 10) + Format.pad("MAJFLT", 8)
             ]
-            for p in r["processes"]?.arrayValue ?? [] {
+            for p in rows {
                 lines.append(
-                    Format.pad("\(Format.int(p["pid"]))", 6) + " "
-                        + Format.pad(p["command"]?.stringValue ?? "", 12, right: false)
-                        + Format.pad(Format.human(Format.int(p["vsz"])), 10)
-                        + Format.pad(Format.human(Format.int(p["rss"])), 10)
-                        + Format.pad("\(Format.int(p["minflt"]))", 10) + Format.pad("\(Format.int(p["majflt"]))", 8)
+                    Format.pad("\(p.pid)", 6) + " " + Format.pad(p.command, 12, right: false)
+                        + Format.pad(Format.human(p.vsz), 10) + Format.pad(Format.human(p.rss), 10)
+                        + Format.pad("\(p.minflt)", 10) + Format.pad("\(p.majflt)", 8)
                 )
             }
             show(r, lines.joined(separator: "\n"))
         case "vmstat":
-            let r = try client.call("pageStats", ["source": "sim", "machine": try machine])
-            let c = r["counters"]
-            show(
-                r,
-                ["pgfault", "pgmajfault", "pgpgin", "pgpgout", "pgfree", "pgscanDirect", "pgsteal", "oomKill"]
-                    .map { "\($0) \(Format.int(c?[$0]))" }.joined(separator: "  ")
-            )
+            let r = try client.call(PageStatsMethod.self, .init(target: .sim(try machine)))
+            guard case .system(let s) = r else { throw ExitCode(1) }
+            let c = s.counters
+            let figures = [
+                ("pgfault", c.pgfault), ("pgmajfault", c.pgmajfault), ("pgpgin", c.pgpgin), ("pgpgout", c.pgpgout),
+                ("pgfree", c.pgfree), ("pgscanDirect", c.pgscanDirect), ("pgsteal", c.pgsteal),
+                ("oomKill", s.oomKills ?? 0),
+            ]
+            show(r, figures.map { "\($0.0) \($0.1)" }.joined(separator: "  "))
         default:
             throw ValidationError("unknown operation \(op) (memctl sim --help lists them)")
         }
     }
 
-    func faults(_ r: JSON) -> String {
+    func faults(_ r: SimFaults) -> String {
         var text =
-            "\(Format.int(r["pagesTouched"])) pages, \(Format.int(r["minorFaults"])) minor faults (\(Format.int(r["cowFaults"])) copy-on-write), \(Format.int(r["majorFaults"])) major"
-        if let rss = r["rss"]?.intValue { text += " → rss \(Format.human(rss))" }
-        if let segv = r["segv"] {
-            text +=
-                "\n  SIGSEGV at \(segv["address"]?.stringValue ?? "?"): \(segv["reason"]?.stringValue ?? "") — the process is gone"
+            "\(r.pagesTouched) pages, \(r.minorFaults) minor faults (\(r.cowFaults) copy-on-write), \(r.majorFaults) major"
+        if let rss = r.rss { text += " → rss \(Format.human(rss))" }
+        if let segv = r.segv {
+            text += "\n  SIGSEGV at \(hexString(segv.address)): \(segv.reason) — the process is gone"
         }
-        if let killed = r["oomKilled"]?.arrayValue, !killed.isEmpty {
+        if !r.oomKilled.isEmpty {
             text +=
-                "\n  out of memory: the OOM killer killed pid \(killed.map { "\(Format.int($0))" }.joined(separator: ", "))"
+                "\n  out of memory: the OOM killer killed pid \(r.oomKilled.map { "\($0)" }.joined(separator: ", "))"
         }
         return text
     }
 
-    func mappingLine(_ m: JSON) -> String {
-        "\(m["start"]?.stringValue ?? "")-\(m["end"]?.stringValue ?? "") \(m["perms"]?.stringValue ?? "") "
-            + Format.pad(Format.human(Format.int(m["size"])), 8) + " " + (m["path"]?.stringValue ?? "[anon]")
+    func mappingLine(_ m: Mapping) -> String {
+        "\(hexString(m.start))-\(hexString(m.end)) \(m.perms) " + Format.pad(Format.human(Int(m.size)), 8) + " "
+            + (m.path ?? "[anon]")
     }
 }

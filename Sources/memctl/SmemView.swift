@@ -1,5 +1,5 @@
 import ArgumentParser
-import JSONRPC
+import MemdProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -46,21 +46,18 @@ struct SmemCommand: ParsableCommand {
     var view: SmemView { u ? .users : c ? .commands : g ? .cgroups : .processes }
 
     func run() throws {
-        let rows = try global.session { client throws -> [JSON] in
-            var pids: JSON?
+        let rows = try global.session { client throws -> [UsageMethod.Row] in
+            var pids: [Int32]?
             if let P, let regex = try? Regex(P) {
-                let all = try client.call("usage", ["cmdline": true])
-                let matching = (all["rows"]?.arrayValue ?? []).filter { row in
-                    (row["command"]?.stringValue ?? "").contains(regex)
-                        || (row["cmdline"]?.stringValue ?? "").contains(regex)
+                let all = try client.call(UsageMethod.self, .init(cmdline: true))
+                let matching = all.rows.filter { row in
+                    (row.command ?? "").contains(regex) || (row.cmdline ?? "").contains(regex)
                 }
                 if view == .processes { return matching }
-                pids = .array(matching.compactMap { $0["pid"] })
+                pids = matching.compactMap(\.pid)
             }
-            var params: JSONObject = ["by": .string(view.by)]
-            if view == .processes { params["cmdline"] = true }
-            if let pids { params["pids"] = pids }
-            return try client.call("usage", params)["rows"]?.arrayValue ?? []
+            let params = UsageMethod.Params(by: view.by, pids: pids, cmdline: view == .processes)
+            return try client.call(UsageMethod.self, params).rows
         }
         print(
             view.render(rows, sort: s ?? "pss", reverse: r, totals: t, human: k || h, header: !noHeader),
@@ -82,12 +79,12 @@ enum SmemView: Equatable {
         var isSize: Bool
     }
 
-    var by: String {
+    var by: UsageGrouping {
         switch self {
-        case .processes: return "process"
-        case .users: return "user"
-        case .commands: return "command"
-        case .cgroups: return "cgroup"
+        case .processes: return .process
+        case .users: return .user
+        case .commands: return .command
+        case .cgroups: return .cgroup
         }
     }
 
@@ -120,16 +117,21 @@ enum SmemView: Equatable {
     }
 
     /// A cell's value: sizes in KiB as smem sums them; the process view's Command is the command line.
-    func value(_ row: JSON, _ field: String) -> Sortable {
+    func value(_ row: UsageMethod.Row, _ field: String) -> Sortable {
         switch field {
-        case "swap", "uss", "pss", "rss": return .number(Format.int(row[field]) / 1024)
-        case "pid", "count": return .number(Format.int(row[field]))
+        case "swap": return .number((row.swap ?? 0) / 1024)
+        case "uss": return .number(row.uss / 1024)
+        case "pss": return .number(row.pss / 1024)
+        case "rss": return .number(row.rss / 1024)
+        case "pid": return .number(Int(row.pid ?? 0))
+        case "count": return .number(row.count)
         case "command" where self == .processes:
-            let cmdline = row["cmdline"]?.stringValue ?? ""
-            return .text(cmdline.isEmpty ? row["command"]?.stringValue ?? "" : cmdline)
-        case "name": return .text(row["command"]?.stringValue ?? "")
-        case "cgroup": return .text(row["cgroup"]?.stringValue ?? "-")
-        default: return .text(row[field]?.stringValue ?? "")
+            let cmdline = row.cmdline ?? ""
+            return .text(cmdline.isEmpty ? row.command ?? "" : cmdline)
+        case "name", "command": return .text(row.command ?? "")
+        case "cgroup": return .text((row.cgroup ?? nil) ?? "-")
+        case "user": return .text(row.user ?? "")
+        default: return .text("")
         }
     }
 
@@ -151,7 +153,14 @@ enum SmemView: Equatable {
         return Format.pad(text, column.width, right: !column.left)
     }
 
-    func render(_ rows: [JSON], sort: String, reverse: Bool, totals: Bool, human: Bool, header: Bool) -> String {
+    func render(
+        _ rows: [UsageMethod.Row],
+        sort: String,
+        reverse: Bool,
+        totals: Bool,
+        human: Bool,
+        header: Bool
+    ) -> String {
         let columns = self.columns
         func show(_ value: Sortable, _ column: Column) -> String {
             if column.isSize, human, case .number(let kib) = value { return Self.units(kib * 1024) }

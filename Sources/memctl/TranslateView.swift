@@ -1,5 +1,6 @@
 import ArgumentParser
 import JSONRPC
+import MemdProtocol
 
 /// `memctl translate --pid N [--machine M] ADDR...`: virtual → physical, as a person would draw it.
 struct TranslateCommand: ParsableCommand {
@@ -35,35 +36,30 @@ struct TranslateCommand: ParsableCommand {
         if let mode { params["mode"] = .string(mode) }
         if trace { params["trace"] = true }
         if dryRun { params["dryRun"] = true }
-        let result = try global.session { try $0.call("simulateTranslation", params) }
-        if json { printJSON(result) } else { print(TranslateView.render(result)) }
+        let result = try global.session { client in
+            try client.call(SimulateTranslationMethod.self, try SimulateTranslationMethod.params(params))
+        }
+        if json { printJSON(result.json) } else { print(TranslateView.render(result)) }
     }
 }
 
 enum TranslateView {
-    static func render(_ result: JSON) -> String {
+    static func render(_ result: SimulateTranslationMethod.Result) -> String {
         var lines: [String] = []
-        let source = result["source"]?.stringValue ?? "?"
         let who =
-            source == "sim"
-            ? "simulated pid \(Format.int(result["pid"])) on \(result["machine"]?.stringValue ?? "?")"
-            : "pid \(Format.int(result["pid"]))"
+            result.source == .sim
+            ? "simulated pid \(result.pid) on \(result.machine ?? "?")" : "pid \(result.pid)"
         lines.append("translation for \(who)")
-        for t in result["translations"]?.arrayValue ?? [] {
+        for t in result.translations ?? [] {
             lines.append("")
             lines += render(translation: t)
         }
-        if let summary = result["summary"] {
-            lines.append("")
-            let outcomes =
-                summary["outcomes"]?.objectValue?.members.filter { ($0.value.intValue ?? 0) > 0 }
-                .map { "\($0.key) \($0.value.intValue ?? 0)" }.joined(separator: ", ") ?? ""
-            var line = "summary: \(Format.int(summary["count"])) addresses: \(outcomes)"
-            if source == "sim" {
-                line += "; TLB \(Format.int(summary["tlbHits"])) hits, \(Format.int(summary["tlbMisses"])) misses"
-            }
-            lines.append(line)
-        }
+        lines.append("")
+        let summary = result.summary
+        let outcomes = summary.outcomes.filter { $0.value > 0 }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        var line = "summary: \(summary.count) addresses: \(outcomes)"
+        if result.source == .sim { line += "; TLB \(summary.tlbHits) hits, \(summary.tlbMisses) misses" }
+        lines.append(line)
         return lines.joined(separator: "\n")
     }
 

@@ -15,12 +15,12 @@ import Glibc
 enum WatchStream {
     static func run(
         _ client: MemdClient,
-        params: JSONObject,
+        params: WatchMethod.Params,
         stopOnInterrupt: Bool,
         onSample: (JSON) -> Void
-    ) throws -> JSON {
+    ) throws -> WatchMethod.Result {
         let stopper = stopOnInterrupt ? InterruptStopper.start(client) : nil
-        return try client.call(WatchMethod.name, params) { method, sample in
+        return try client.call(WatchMethod.self, params) { method, sample in
             guard method == WatchMethod.sampleNotification else { return }
             if let stopper, let id = sample["requestId"] { stopper.watching(id) }
             onSample(sample)
@@ -73,7 +73,7 @@ final class InterruptStopper: @unchecked Sendable {
         var signal: Int32 = 0
         guard sigwait(&signals, &signal) == 0, let target = id.withLock({ $0 }) else { _exit(130) }
         var request: JSONObject = ["jsonrpc": "2.0", "id": "memctl-stop", "method": .string(WatchStopMethod.name)]
-        request["params"] = ["id": target]
+        request["params"] = .object(WatchStopMethod.encode(.init(id: target)))
         var line = JSONWriter.encode(.object(request))
         line.append(UInt8(ascii: "\n"))
         if (try? client.send(line)) == nil { _exit(130) }

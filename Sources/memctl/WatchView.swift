@@ -40,7 +40,7 @@ struct WatchCommand: ParsableCommand {
         if untilExit { params["untilExit"] = true }
         var view = WatchView()
         let summary = try global.session { client in
-            try WatchStream.run(client, params: params, stopOnInterrupt: true) { sample in
+            try WatchStream.run(client, params: try WatchMethod.params(params), stopOnInterrupt: true) { sample in
                 if json {
                     print(JSONWriter.string(sample))
                 } else {
@@ -49,7 +49,7 @@ struct WatchCommand: ParsableCommand {
                 fflush(nil)  // every stream: a harness reads each line as it comes
             }
         }
-        print(json ? JSONWriter.string(summary) : WatchView.renderSummary(summary))
+        print(json ? JSONWriter.string(summary.json) : WatchView.renderSummary(summary))
     }
 
     /// `500ms`, `1s`, `1.5s`, `2m`, `1h`; a bare number is seconds (as sar and vmstat take it).
@@ -132,52 +132,50 @@ struct WatchView {
         return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
-    static func renderSummary(_ summary: JSON) -> String {
-        let peaks = summary["peaks"] ?? [:]
+    static func renderSummary(_ summary: WatchMethod.Result) -> String {
+        let peaks = summary.peaks
         var lines = [
-            "\(Format.int(summary["samples"])) samples in \(Format.fixed(Double(Format.int(summary["durationMs"])) / 1000, 1))s, "
-                + "ended by \(summary["endedBy"]?.stringValue ?? "?")"
+            "\(summary.samples) samples in \(Format.fixed(Double(summary.durationMs) / 1000, 1))s, "
+                + "ended by \(summary.endedBy.rawValue)"
         ]
-        if let used = peaks["systemUsed"]?.intValue {
+        if let used = peaks.systemUsed {
             lines.append(
                 "system: used at most \(Format.human(used)), available at least "
-                    + Format.human(Format.int(peaks["availableMin"]))
+                    + Format.human(peaks.availableMin ?? 0)
             )
         }
-        if let some = peaks["pressureSomeAvg10Max"]?.doubleValue {
+        if let some = peaks.pressureSomeAvg10Max {
             lines.append("memory pressure: some avg10 at most \(Format.fixed(some, 2))%")
         }
-        lines.append("OOM kills on this host: \(Format.int(summary["oomKills"]))")
-        if let tree = peaks["treeRssMax"]?.intValue {
+        lines.append("OOM kills on this host: \(summary.oomKills)")
+        if let tree = peaks.treeRssMax {
             var text = "tree: rss at most \(Format.human(tree))"
-            if let pss = peaks["treePssMax"]?.intValue { text += ", pss at most \(Format.human(pss))" }
+            if let pss = peaks.treePssMax ?? nil { text += ", pss at most \(Format.human(pss))" }
             lines.append(text)
         }
-        let processes = peaks["processes"]?.arrayValue ?? []
-        if !processes.isEmpty {
-            lines.append(processTable(processes))
+        if !peaks.processes.isEmpty {
+            lines.append(processTable(peaks.processes))
         }
         return lines.joined(separator: "\n")
     }
 
     /// One row per process: its peaks, faults and when it exited.
-    static func processTable(_ processes: [JSON]) -> String {
+    static func processTable(_ processes: [WatchMethod.ProcessPeaks]) -> String {
         var lines = [
             Format.pad("PID", 7) + Format.pad("PPID", 7) + Format.pad("RSS MAX", 9) + Format.pad("AT", 8)
                 + Format.pad("PSS MAX", 9) + Format.pad("MINFLT", 9) + Format.pad("MAJFLT", 7) + Format.pad("EXITED", 8)
                 + "  COMMAND"
         ]
-        func seconds(_ ms: JSON?) -> String {
-            guard let ms = ms?.intValue else { return "-" }
+        func seconds(_ ms: Int?) -> String {
+            guard let ms else { return "-" }
             return Format.fixed(Double(ms) / 1000, 1) + "s"
         }
         for p in processes {
             lines.append(
-                Format.pad("\(Format.int(p["pid"]))", 7) + Format.pad("\(Format.int(p["ppid"]))", 7)
-                    + Format.pad(Format.human(Format.int(p["rssMax"])), 9) + Format.pad(seconds(p["rssMaxAtMs"]), 8)
-                    + Format.pad(p["pssMax"]?.intValue.map(Format.human) ?? "-", 9)
-                    + Format.pad("\(Format.int(p["minflt"]))", 9) + Format.pad("\(Format.int(p["majflt"]))", 7)
-                    + Format.pad(seconds(p["exitedAtMs"]), 8) + "  " + (p["command"]?.stringValue ?? "")
+                Format.pad("\(p.pid)", 7) + Format.pad("\(p.ppid)", 7) + Format.pad(Format.human(p.rssMax), 9)
+                    + Format.pad(seconds(p.rssMaxAtMs), 8) + Format.pad((p.pss?.pssMax).map(Format.human) ?? "-", 9)
+                    + Format.pad("\(p.minflt)", 9) + Format.pad("\(p.majflt)", 7) + Format.pad(seconds(p.exitedAtMs), 8)
+                    + "  " + p.command
             )
         }
         return lines.joined(separator: "\n")

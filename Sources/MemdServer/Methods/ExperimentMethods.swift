@@ -1,6 +1,5 @@
 import Experiments
 import JSONRPC
-import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -34,32 +33,11 @@ enum ExperimentMethods {
             let client = ClientIdentity(uid: context.peer.uid, gid: context.peer.gid)
             config.health?.experimentStarted()
             defer { config.health?.experimentFinished() }
-            do {
-                return try await runner.run(request, client: client) { progress in
-                    var params = progress.objectValue ?? [:]
-                    params.members.insert(("requestId", requestID), at: 0)
-                    context.notify("experiment.progress", .object(params))
-                }
-            } catch let error as ExperimentError {
-                throw wire(error, logger: context.logger)
+            return try await runner.run(request, client: client) { progress in
+                var params = progress.objectValue ?? [:]
+                params.members.insert(("requestId", requestID), at: 0)
+                context.notify("experiment.progress", .object(params))
             }
-        }
-    }
-
-    /// The one place an experiment's failure becomes a wire error.
-    static func wire(_ error: ExperimentError, logger: Logger) -> RPCError {
-        switch error.code {
-        case .resourceLimit(let resource, let limit, let requested):
-            return .resourceLimit(resource, limit: limit, requested: requested)
-        case .unsupported: return .unsupported(error.message)
-        case .cancelled: return .timeout(error.message)
-        case .processNotFound(let pid): return .processNotFound(Int(pid))
-        case .untrustedOutput:
-            logger.error("experiment ended: untrusted helper output", metadata: ["error": "\(error.message)"])
-            return .internalError(error.message)
-        case .failed:
-            logger.error("experiment failed", metadata: ["error": "\(error.message)"])
-            return .internalError(error.message)
         }
     }
 

@@ -4,37 +4,37 @@ import ProcFS
 
 /// `meminfo`, `maps` and `pageStats` for the real machine, from /proc.
 enum ProcMethods {
-    static func meminfo() throws(RPCError) -> JSON {
+    static func meminfo() throws(HostReadError) -> MeminfoResult {
         var reader = ProcReader(capacity: 8 * 1024)
         let meminfo: Meminfo
         do {
             meminfo = try reader.meminfo()
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
-        var result = meminfo.jsonObject(source: "proc")
-        result["pressure"] = try pressure(&reader)
-        return .object(result)
+        var result = MeminfoResult(meminfo, source: .proc)
+        result.pressure = .some(try pressure(&reader))
+        return result
     }
 
     /// /proc/pressure/memory as `meminfo.pressure`; null where the kernel has no PSI (no file
     /// without CONFIG_PSI; EOPNOTSUPP when booted with psi=0).
-    static func pressure(_ reader: inout ProcReader) throws(RPCError) -> JSON {
+    static func pressure(_ reader: inout ProcReader) throws(HostReadError) -> Pressure? {
         do {
-            return try reader.memoryPressure().json
+            return try reader.memoryPressure()
         } catch {
             switch error {
-            case .notFound, .io, .permissionDenied: return .null
-            case .malformed: throw .internalError(error.description)
+            case .notFound, .io, .permissionDenied: return nil
+            case .malformed: throw HostReadError(error)
             }
         }
     }
 
     /// `maps` of a real process: each mapping written into the result as it is read (no list of
     /// them, no copy of the file); stops at `maxBytes` of result (-32003 `responseBytes`).
-    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials, maxBytes: Int) throws(RPCError) -> JSON {
+    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials, maxBytes: Int) throws -> MapsMethod.Result {
         var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
-        let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> [UInt8] in
+        let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
             // Room for the largest answer, reserved but not touched (the pages come as they are
             // written): the text never grows by copying, and the answer is copied once, to be sent.
@@ -50,30 +50,32 @@ enum ProcMethods {
                 writer.append(mapping)
                 if writer.byteCount > maxBytes { tooLong = writer.byteCount }
             }
-            guard tooLong == 0 else { return [] }
+            guard tooLong == 0 else { return nil }
             let totals = detail ? ((try? files.smapsRollup()) ?? writer.sum) : nil
             return writer.finish(vsz: stat.vsize, totals: totals)
         }
-        if tooLong > 0 { throw .resourceLimit("responseBytes", limit: maxBytes, requested: tooLong) }
-        return .raw(result)
+        guard let result else {
+            throw RPCError.resourceLimit("responseBytes", limit: maxBytes, requested: tooLong)
+        }
+        return result
     }
 
-    /// The `maps` detail totals (rss, pss, uss, swap, …): smaps_rollup (Linux 4.14+) is the kernel's
-    /// own sum; else the mappings of smaps added up (read here unless given).
-    static func detailTotals(_ files: inout ProcessFiles, mappings: [Mapping]? = nil) throws(ProcError) -> SmapsDetail {
+    /// A process's smaps totals (rss, pss, uss, swap, …): smaps_rollup (Linux 4.14+) is the
+    /// kernel's own sum; else the mappings of smaps added up.
+    static func detailTotals(_ files: inout ProcessFiles) throws(ProcError) -> SmapsDetail {
         if let rollup = try? files.smapsRollup() { return rollup }
-        let all: [Mapping]
-        if let mappings { all = mappings } else { all = try files.smaps() }
-        return all.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
+        var sum = SmapsDetail()
+        try files.forEachMapping(detail: true) { sum = sum + ($0.detail ?? SmapsDetail()) }
+        return sum
     }
 
-    static func systemCounters() throws(RPCError) -> (PagingCounters, Vmstat) {
+    static func systemCounters() throws(HostReadError) -> (PagingCounters, Vmstat) {
         var reader = ProcReader(capacity: 16 * 1024)
         do {
             let vmstat = try reader.vmstat()
             return (PagingCounters(vmstat), vmstat)
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
     }
 
@@ -84,20 +86,26 @@ enum ProcMethods {
         return stat.row(rss: status.rss)
     }
 
-    static func processRow(pid: Int32, peer: PeerCredentials) throws(RPCError) -> PageStatsMethod.ProcessRow {
+    static func processRow(
+        pid: Int32,
+        peer: PeerCredentials
+    ) throws(ProcessReadError) -> PageStatsMethod.ProcessRow {
         try Access.read(pid: pid, peer: peer, capacity: 4096) { files throws(ProcError) in try processRow(&files) }
     }
 
     /// pageStats without an interval: counters now.
-    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws(RPCError) -> JSON {
-        if let pid = params.pid { return try processRow(pid: pid, peer: peer).result(source: .proc) }
-        if params.all { return processes(peer: peer) }
+    static func pageStats(_ params: PageStatsMethod.Params, peer: PeerCredentials) throws -> PageStatsMethod.Result {
+        if let pid = params.pid { return .process(.init(source: .proc, row: try processRow(pid: pid, peer: peer))) }
+        if params.all { return .processes(source: .proc, processes(peer: peer)) }
         let (counters, vmstat) = try systemCounters()
-        return ["source": "proc", "scope": "system", "counters": counters.json(raw: vmstat)]
+        return .system(.init(source: .proc, counters: counters, raw: vmstat))
     }
 
     /// pageStats with an interval: two samples `intervalMs` apart, and the rates.
-    static func pageStats(sampling params: PageStatsMethod.Params, peer: PeerCredentials) async throws -> JSON {
+    static func pageStats(
+        sampling params: PageStatsMethod.Params,
+        peer: PeerCredentials
+    ) async throws -> PageStatsMethod.Result {
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
             let first = try processRow(pid: pid, peer: peer)
@@ -106,11 +114,14 @@ enum ProcMethods {
             try await Task.sleep(for: .milliseconds(params.intervalMs))
             let second = try processRow(pid: pid, peer: peer)
             let elapsed = (clock.now - start).seconds
-            return second.result(
-                source: .proc,
-                since: first,
-                intervalMs: params.intervalMs,
-                seconds: max(elapsed, seconds)
+            return .process(
+                .init(
+                    source: .proc,
+                    row: second,
+                    since: first,
+                    intervalMs: params.intervalMs,
+                    seconds: max(elapsed, seconds)
+                )
             )
         }
         let clock = ContinuousClock()
@@ -119,21 +130,13 @@ enum ProcMethods {
         try await Task.sleep(for: .milliseconds(params.intervalMs))
         let (second, vmstat) = try systemCounters()
         let elapsed = (clock.now - start).seconds
-        return [
-            "source": "proc", "scope": "system", "intervalMs": .int(params.intervalMs),
-            "counters": second.json(raw: vmstat),
-            "rates": PagingRates(from: first, to: second, seconds: elapsed).json,
-        ]
+        let rates = PagingRates(from: first, to: second, seconds: elapsed)
+        return .system(.init(source: .proc, counters: second, raw: vmstat, interval: (params.intervalMs, rates)))
     }
 
     /// Every process the caller may see; one that exits (or changes owner) while being read is skipped.
-    static func processes(peer: PeerCredentials) -> JSON {
-        var rows: [JSON] = []
-        for pid in (try? processIDs()) ?? [] {
-            guard let row = try? processRow(pid: pid, peer: peer) else { continue }
-            rows.append(.object(row.json))
-        }
-        return ["source": "proc", "scope": "processes", "processes": .array(rows)]
+    static func processes(peer: PeerCredentials) -> [PageStatsMethod.ProcessRow] {
+        (try? processIDs())?.compactMap { pid in try? processRow(pid: pid, peer: peer) } ?? []
     }
 }
 

@@ -160,7 +160,7 @@ enum UsageMethods {
         attribution: Attribution,
         work: WaitingWork
     )
-        async throws -> JSON
+        async throws -> UsageMethod.Result
     {
         let clock = ContinuousClock()
         let start = clock.now
@@ -176,7 +176,7 @@ enum UsageMethods {
             do {
                 pids = try processIDs()
             } catch {
-                throw RPCError.internalError(error.description)
+                throw HostReadError(error)
             }
         }
         let options = ReadOptions(
@@ -190,18 +190,20 @@ enum UsageMethods {
         for row in rows { totals.add(row) }
         if let limit = params.limit, rows.count > limit { rows.removeLast(rows.count - limit) }
         var names = UserNames()
-        var totalsJSON: JSONObject = [
-            "count": .int(totals.count), "rss": .int(totals.memory.rss), "pss": .int(totals.memory.pss),
-            "uss": .int(totals.memory.uss),
-        ]
-        if params.swap { totalsJSON["swap"] = .int(totals.memory.swap) }
-        return [
-            "source": "proc", "by": .string(params.by.rawValue),
-            "rows": .array(rows.map { $0.json(by: params.by, swap: params.swap, names: &names) }),
-            "totals": .object(totalsJSON),
-            "skipped": ["exited": .int(collected.exited), "denied": .int(collected.denied)],
-            "durationMs": .double((clock.now - start).seconds * 1000),
-        ]
+        let sums = UsageMethod.Totals(
+            count: totals.count,
+            rss: totals.memory.rss,
+            pss: totals.memory.pss,
+            uss: totals.memory.uss,
+            swap: params.swap ? totals.memory.swap : nil
+        )
+        return UsageMethod.Result(
+            by: params.by,
+            rows: rows.map { $0.row(by: params.by, swap: params.swap, names: &names) },
+            totals: sums,
+            skipped: (collected.exited, collected.denied),
+            durationMs: (clock.now - start).seconds * 1000
+        )
     }
 }
 
@@ -336,31 +338,24 @@ struct UsageRow: Sendable {
         }
     }
 
-    func json(by grouping: UsageGrouping, swap: Bool, names: inout UserNames) -> JSON {
-        var object = JSONObject()
-        object.members.reserveCapacity(16)
-        if let pid { object.members.append(("pid", .int(Int(pid)))) }
-        if let uid {
-            object.members.append(("user", .string(names.name(uid))))
-            object.members.append(("uid", .int(Int(uid))))
-        }
-        if grouping == .process || grouping == .command { object.members.append(("command", .string(command ?? ""))) }
-        if grouping == .process || grouping == .cgroup {
-            object.members.append(("cgroup", cgroup.map(JSON.string) ?? .null))
-        }
-        if let cmdline { object.members.append(("cmdline", .string(cmdline))) }
-        object.members.append(("count", .int(count)))
-        object.members.append(("rss", .int(memory.rss)))
-        object.members.append(("pss", .int(memory.pss)))
-        object.members.append(("uss", .int(memory.uss)))
-        if swap {
-            object.members.append(("swap", .int(memory.swap)))
-            object.members.append(("swapPss", .int(memory.swapPss)))
-        }
-        object.members.append(("pssAnon", .int(memory.pssAnon)))
-        object.members.append(("pssFile", .int(memory.pssFile)))
-        object.members.append(("pssShmem", .int(memory.pssShmem)))
-        return .object(object)
+    /// The row on the wire: the members grouping `by` names, swap's with `swap`.
+    func row(by grouping: UsageGrouping, swap: Bool, names: inout UserNames) -> UsageMethod.Row {
+        var row = UsageMethod.Row(
+            count: count,
+            rss: memory.rss,
+            pss: memory.pss,
+            uss: memory.uss,
+            pssAnon: memory.pssAnon,
+            pssFile: memory.pssFile,
+            pssShmem: memory.pssShmem
+        )
+        row.pid = pid
+        if let uid { (row.user, row.uid) = (names.name(uid), uid) }
+        if grouping == .process || grouping == .command { row.command = command ?? "" }
+        if grouping == .process || grouping == .cgroup { row.cgroup = .some(cgroup) }
+        row.cmdline = cmdline
+        if swap { (row.swap, row.swapPss) = (memory.swap, memory.swapPss) }
+        return row
     }
 }
 

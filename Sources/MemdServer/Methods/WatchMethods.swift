@@ -15,11 +15,15 @@ enum WatchMethods {
             try await run(params, context: context, registry: registry)
         }
         table.inline(WatchStopMethod.self) { params, context in
-            ["stopped": .bool(registry.stop(context.peer, id: params.id))]
+            WatchStopMethod.Result(stopped: registry.stop(context.peer, id: params.id))
         }
     }
 
-    static func run(_ params: WatchMethod.Params, context: CallContext, registry: WatchRegistry) async throws -> JSON {
+    static func run(
+        _ params: WatchMethod.Params,
+        context: CallContext,
+        registry: WatchRegistry
+    ) async throws -> WatchMethod.Result {
         let sampler = WatchSampler(params: params, peer: context.peer)
         defer { sampler.close() }
         try await context.work.run { _ in try sampler.checkAccess() }
@@ -33,7 +37,7 @@ enum WatchMethods {
         var tick = 0
         var sent = 0
         var skipped = 0
-        var endedBy = "stop"
+        var endedBy = WatchMethod.EndedBy.stop
         while true {
             try Task.checkCancellation()
             if stop.isStopped { break }
@@ -53,11 +57,11 @@ enum WatchMethods {
             }
             tick += 1
             if params.untilExit, sampler.allExited {
-                endedBy = "untilExit"
+                endedBy = .untilExit
                 break
             }
             if let count = params.count, tick >= count {
-                endedBy = "count"
+                endedBy = .count
                 break
             }
             // The first deadline not yet past: late ones are skipped (they count as ticks).
@@ -65,7 +69,7 @@ enum WatchMethods {
             if start + interval * tick <= now {
                 tick = Int((now - start) / interval) + 1
                 if let count = params.count, tick >= count {
-                    endedBy = "count"
+                    endedBy = .count
                     break
                 }
             }
@@ -73,7 +77,7 @@ enum WatchMethods {
             if let end, next > end {
                 await stop.sleep(until: end)
                 try Task.checkCancellation()
-                endedBy = stop.isStopped ? "stop" : "duration"
+                endedBy = stop.isStopped ? .stop : .duration
                 break
             }
             await stop.sleep(until: next)
@@ -87,24 +91,31 @@ enum WatchMethods {
         )
     }
 
-    static func summary(_ sampler: WatchSampler, samples: Int, skipped: Int, durationMs: Int, endedBy: String) -> JSON {
+    static func summary(
+        _ sampler: WatchSampler,
+        samples: Int,
+        skipped: Int,
+        durationMs: Int,
+        endedBy: WatchMethod.EndedBy
+    ) -> WatchMethod.Result {
         let peaks = sampler.peaks
-        func int(_ value: Int?) -> JSON { value.map { .int($0) } ?? .null }
-        var peaksObject: JSONObject = [
-            "systemUsed": int(peaks.systemUsed), "availableMin": int(peaks.availableMin),
-            "pressureSomeAvg10Max": peaks.pressureSomeAvg10Max.map { .double($0) } ?? .null,
-            "processes": .array(
-                sampler.tracked.filter { $0.lastAt != nil }.map { $0.summary(pss: sampler.params.pss) }
+        let pss = sampler.params.pss
+        return WatchMethod.Result(
+            samples: samples,
+            skipped: skipped,
+            durationMs: durationMs,
+            endedBy: endedBy,
+            peaks: WatchMethod.Peaks(
+                systemUsed: peaks.systemUsed,
+                availableMin: peaks.availableMin,
+                pressureSomeAvg10Max: peaks.pressureSomeAvg10Max,
+                processes: sampler.tracked.filter { $0.lastAt != nil }.map { $0.summary(pss: pss) },
+                treeRssMax: peaks.treeRssMax,
+                treePssMax: pss ? .some(peaks.treePssMax) : nil
             ),
-            "treeRssMax": int(peaks.treeRssMax),
-        ]
-        if sampler.params.pss { peaksObject["treePssMax"] = int(peaks.treePssMax) }
-        return [
-            "samples": .int(samples), "skipped": .int(skipped), "durationMs": .int(durationMs),
-            "endedBy": .string(endedBy),
-            "peaks": .object(peaksObject), "oomKills": .int(sampler.oomKills),
-            "untracked": .int(sampler.untracked),
-        ]
+            oomKills: sampler.oomKills,
+            untracked: sampler.untracked
+        )
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

@@ -42,7 +42,7 @@ final class WatchSampler: @unchecked Sendable {
     }
 
     /// The access rule for each pid, before the first sample: -32001/-32002 for the first that fails.
-    func checkAccess() throws(RPCError) {
+    func checkAccess() throws(ProcessReadError) {
         for pid in params.pids { try Access.check(pid: pid, peer: peer) }
     }
 
@@ -50,7 +50,7 @@ final class WatchSampler: @unchecked Sendable {
     var allExited: Bool { !tracked.isEmpty && tracked.allSatisfy { $0.exitedAtMs != nil } }
 
     /// One sample, as the `watch.sample` params without `requestId` and `seq` (added when sent).
-    func take(elapsedMs: Int, at now: ContinuousClock.Instant) throws(RPCError) -> JSONObject {
+    func take(elapsedMs: Int, at now: ContinuousClock.Instant) throws(HostReadError) -> JSONObject {
         var sample: JSONObject = ["time": .int(Self.unixMilliseconds()), "elapsedMs": .int(elapsedMs)]
         let vmstat = try systemSample(into: &sample, at: now)
         if let kills = vmstat?["oom_kill"] {
@@ -83,21 +83,21 @@ final class WatchSampler: @unchecked Sendable {
     private func systemSample(
         into sample: inout JSONObject,
         at now: ContinuousClock.Instant
-    ) throws(RPCError) -> Vmstat? {
+    ) throws(HostReadError) -> Vmstat? {
         let vmstat: Vmstat?
         do {
             vmstat = try reader.vmstat()
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
         guard params.system else { return vmstat }
         let meminfo: Meminfo
         do {
             meminfo = try reader.meminfo()
         } catch {
-            throw .internalError(error.description)
+            throw HostReadError(error)
         }
-        sample["meminfo"] = .object(meminfo.jsonObject(source: "proc", raw: false))
+        sample["meminfo"] = .object(MeminfoResult(meminfo, source: .proc, raw: false).jsonObject)
         let counters = vmstat.map(PagingCounters.init)
         if let counters, let previous {
             let seconds = (now - previous.at).seconds
@@ -107,9 +107,9 @@ final class WatchSampler: @unchecked Sendable {
         }
         if let counters { previous = (counters, now) }
         let pressure = try ProcMethods.pressure(&reader)
-        sample["pressure"] = pressure
+        sample["pressure"] = pressure?.json ?? .null
         let free = FreeFigures(meminfo)
-        peaks.system(used: free.used, available: free.available, someAvg10: pressure["some"]?["avg10"]?.doubleValue)
+        peaks.system(used: free.used, available: free.available, someAvg10: pressure?.some.avg10)
         return vmstat
     }
 
@@ -175,7 +175,7 @@ final class WatchSampler: @unchecked Sendable {
                 continue
             }
             // pageStats' row; rss from statm, which is VmRSS (see ProcessStatm).
-            var row = reading.stat.row(rss: reading.rss).json
+            var row = reading.stat.row(rss: reading.rss).jsonObject
             row.members.insert(("ppid", .int(Int(reading.stat.ppid))), at: 1)
             if let detail = reading.detail {
                 row["pss"] = .int(detail.pss)
@@ -374,20 +374,20 @@ struct TrackedProcess {
     }
 
     /// The process's entry in the summary.
-    func summary(pss: Bool) -> JSON {
+    func summary(pss: Bool) -> WatchMethod.ProcessPeaks {
         let first = firstFaults ?? (0, 0)
-        var entry: JSONObject = [
-            "pid": .int(Int(pid)), "ppid": .int(Int(ppid)), "command": .string(command),
-            "rssMax": .int(rssMax), "rssMaxAtMs": .int(rssMaxAtMs), "vszMax": .int(vszMax),
-            "minflt": .int(max(0, lastFaults.minor - first.minor)),
-            "majflt": .int(max(0, lastFaults.major - first.major)),
-            "exitedAtMs": exitedAtMs.map { .int($0) } ?? .null,
-        ]
-        if pss {
-            entry["pssMax"] = pssMax.map { .int($0) } ?? .null
-            entry["swapMax"] = swapMax.map { .int($0) } ?? .null
-        }
-        return .object(entry)
+        return WatchMethod.ProcessPeaks(
+            pid: Int(pid),
+            ppid: Int(ppid),
+            command: command,
+            rssMax: rssMax,
+            rssMaxAtMs: rssMaxAtMs,
+            vszMax: vszMax,
+            minflt: max(0, lastFaults.minor - first.minor),
+            majflt: max(0, lastFaults.major - first.major),
+            exitedAtMs: exitedAtMs,
+            pss: pss ? (pssMax, swapMax) : nil
+        )
     }
 }
 

@@ -31,24 +31,24 @@ enum SimMethods {
             if let v = p.panicOnOom { c.panicOnOom = v }
             if let v = p.swapBytes { c.swapBytes = v }
             let sim = try await registry.create(uid: context.peer.uid, config: c, context: context)
-            return ["source": "sim", "machine": .string(sim.id), "config": json(c)]
+            return .init(machine: sim.id, config: simConfig(c))
         }
         table.async(SimListMethod.self) { _, context in
-            var rows: [JSON] = []
+            var rows: [SimListMethod.Machine] = []
             for sim in registry.list(uid: context.peer.uid) {
-                let row: JSON
+                let row: SimListMethod.Machine
                 do {
-                    row = try await sim.run(context, allowPanicked: true) { m, _ in summaryJSON(sim.id, m) }
-                } catch let error as RPCError where error.code == .simNotFound {
+                    row = try await sim.run(context, allowPanicked: true) { m, _ in summary(sim.id, m) }
+                } catch let error as SimError where error.error.code == .unknownPID {
                     continue
                 }
                 rows.append(row)
             }
-            return ["source": "sim", "machines": .array(rows)]
+            return .init(machines: rows)
         }
         table.async(SimDestroyMethod.self) { id, context in
             try registry.destroy(id, uid: context.peer.uid)
-            return ["source": "sim", "machine": .string(id), "destroyed": true]
+            return .init(machine: id)
         }
         table.async(SimSpawnMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
@@ -59,14 +59,14 @@ enum SimMethods {
                     dataBytes: p.dataBytes ?? 16 << 10,
                     stackBytes: p.stackBytes ?? 132 << 10
                 )
-                var o: JSONObject = [
-                    "source": "sim", "pid": r.pid.map { .int($0) } ?? .null,
-                    "mappings": Mapping.jsonArray(r.mappings.map(mapping), detail: false),
-                    "linkedAddress": .hex(r.linkedAddress), "loadAddress": .hex(r.loadAddress),
-                ]
-                if let e = r.errno { o["errno"] = .string(e) }
-                if let problem = r.problem { o["problem"] = .string(problem) }
-                return .object(o)
+                return SimSpawnMethod.Result(
+                    pid: r.pid,
+                    mappings: r.mappings.map(mapping),
+                    linkedAddress: r.linkedAddress,
+                    loadAddress: r.loadAddress,
+                    errno: r.errno,
+                    problem: r.problem
+                )
             }
         }
         table.async(SimMmapMethod.self) { p, context in
@@ -86,22 +86,19 @@ enum SimMethods {
                     offset: p.offset,
                     address: p.address
                 )
-                var o: JSONObject = ["source": "sim", "address": r.address.map(JSON.hex) ?? .null]
-                if let e = r.errno { o["errno"] = .string(e) }
-                if let v = r.largestFreeRun { o["largestFreeRun"] = .int(Int(v)) }
-                if let v = r.freeBytes { o["freeBytes"] = .int(Int(v)) }
-                return .object(o)
+                return SimMmapMethod.Result(
+                    address: r.address,
+                    errno: r.errno,
+                    largestFreeRun: r.largestFreeRun.map { Int($0) },
+                    freeBytes: r.freeBytes.map { Int($0) }
+                )
             }
         }
         table.async(SimMunmapMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, _ in
                 let r = try m.unmap(pid: p.pid, address: p.address, length: p.length)
-                var o: JSONObject = [
-                    "source": "sim", "freedPages": .int(r.freedPages), "freedBytes": .int(r.freedPages * 4096),
-                ]
-                if let e = r.errno { o["errno"] = .string(e) }
-                return .object(o)
+                return SimMunmapMethod.Result(freed: SimFreed(pages: r.freedPages), errno: r.errno)
             }
         }
         table.async(SimTouchMethod.self) { p, context in
@@ -115,14 +112,13 @@ enum SimMethods {
                     stride: p.stride,
                     shouldStop: shouldStop
                 )
-                return .object(touchJSON(r, m, pid: p.pid))
+                return faults(r, m, pid: p.pid)
             }
         }
         table.async(SimReadMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, _ in
                 let r = try m.read(pid: p.pid, address: p.address, length: p.length)
-                var o = touchJSON(r.faults, m, pid: p.pid)
                 // Bytes that are not valid UTF-8 come back as base64 whatever was asked: never altered.
                 var encoding = p.encoding
                 var data = ""
@@ -134,39 +130,32 @@ enum SimMethods {
                     }
                 }
                 if encoding == .base64 { data = Base64.encode(r.bytes) }
-                o.members.insert(
-                    contentsOf: [
-                        ("data", .string(data)), ("encoding", .string(encoding.rawValue)),
-                        ("length", .int(r.bytes.count)),
-                    ],
-                    at: 1
+                return SimReadMethod.Result(
+                    data: data,
+                    encoding: encoding,
+                    length: r.bytes.count,
+                    faults: faults(r.faults, m, pid: p.pid)
                 )
-                return .object(o)
             }
         }
         table.async(SimWriteMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, _ in
                 let r = try m.write(pid: p.pid, address: p.address, bytes: p.bytes)
-                var o = touchJSON(r, m, pid: p.pid)
-                o.members.insert(
-                    ("bytesWritten", .int(r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0)),
-                    at: 1
+                return SimWriteMethod.Result(
+                    bytesWritten: r.segv == nil && r.oomKilled.isEmpty ? p.bytes.count : 0,
+                    faults: faults(r, m, pid: p.pid)
                 )
-                return .object(o)
             }
         }
         table.async(SimForkMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
-            return try await sim.run(context) { m, _ in ["source": "sim", "pid": .int(try m.fork(pid: p.pid))] }
+            return try await sim.run(context) { m, _ in SimForkMethod.Result(pid: try m.fork(pid: p.pid)) }
         }
         table.async(SimExitMethod.self) { p, context in
             let sim = try registry.lookup(p.machine, uid: context.peer.uid)
             return try await sim.run(context) { m, _ in
-                let freed = try m.exit(pid: p.pid)
-                return [
-                    "source": "sim", "pid": .int(p.pid), "freedPages": .int(freed), "freedBytes": .int(freed * 4096),
-                ]
+                SimExitMethod.Result(pid: p.pid, freed: SimFreed(pages: try m.exit(pid: p.pid)))
             }
         }
         table.async(SimulateTranslationMethod.self) { p, context in
@@ -179,15 +168,20 @@ enum SimMethods {
         return registry
     }
 
-    static func summaryJSON(_ id: String, _ m: Machine) -> JSON {
+    static func summary(_ id: String, _ m: Machine) -> SimListMethod.Machine {
         let s = m.summary()
-        return [
-            "machine": .string(id), "physicalBytes": .int(Int(m.config.physicalBytes)),
-            "processes": .int(s.processes), "usedBytes": .int(Int(s.usedBytes)),
-            "freeBytes": .int(Int(s.freeBytes)), "minorFaults": .int(Int(s.minorFaults)),
-            "majorFaults": .int(Int(s.majorFaults)), "cowFaults": .int(Int(s.cowFaults)),
-            "oomKills": .int(Int(s.oomKills)), "panicked": .bool(s.isPanicked),
-        ]
+        return .init(
+            machine: id,
+            physicalBytes: Int(m.config.physicalBytes),
+            processes: s.processes,
+            usedBytes: Int(s.usedBytes),
+            freeBytes: Int(s.freeBytes),
+            minorFaults: Int(s.minorFaults),
+            majorFaults: Int(s.majorFaults),
+            cowFaults: Int(s.cowFaults),
+            oomKills: Int(s.oomKills),
+            isPanicked: s.isPanicked
+        )
     }
 
     // MARK: - meminfo / maps / pageStats with source "sim"
@@ -198,11 +192,11 @@ enum SimMethods {
 
     /// `meminfo` of a simulated machine: async (it waits for the machine's queue), so it must run as
     /// a task, never inline on the event loop.
-    static func meminfo(_ target: Target, registry: SimRegistry, context: CallContext) async throws -> JSON {
+    static func meminfo(_ target: Target, registry: SimRegistry, context: CallContext) async throws -> MeminfoResult {
         let sim = try machine(target.machine, registry, peer: context.peer)
         return try await sim.run(context) { m, _ in
             let entries = try m.meminfo().map { Meminfo.Entry(key: $0.key, value: Int($0.bytes), isBytes: true) }
-            return Meminfo(entries: entries).json(source: "sim")
+            return MeminfoResult(Meminfo(entries: entries), source: .sim)
         }
     }
 
@@ -213,7 +207,7 @@ enum SimMethods {
         registry: SimRegistry,
         context: CallContext
     )
-        async throws -> JSON
+        async throws -> MapsMethod.Result
     {
         let sim = try machine(target.machine, registry, peer: context.peer)
         return try await sim.run(context) { m, _ in
@@ -227,7 +221,7 @@ enum SimMethods {
                 vsz: Int(stats.vsz),
                 mappings: mappings,
                 totals: detail ? mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) } : nil
-            ).json
+            )
         }
     }
 
@@ -236,7 +230,7 @@ enum SimMethods {
         registry: SimRegistry,
         context: CallContext
     )
-        async throws -> JSON
+        async throws -> PageStatsMethod.Result
     {
         let sim = try machine(params.target.machine, registry, peer: context.peer)
         @Sendable func row(_ s: ProcessStats) -> PageStatsMethod.ProcessRow {
@@ -260,76 +254,44 @@ enum SimMethods {
                 return Counters(paging: PagingCounters(vmstat), vmstat: vmstat, oomKills: Int(m.summary().oomKills))
             }
         }
-        func countersJSON(_ c: Counters) -> JSON {
-            guard case .object(var o) = c.paging.json(raw: c.vmstat) else { return c.paging.json(raw: c.vmstat) }
-            o.members.insert(("oomKill", .int(c.oomKills)), at: o.members.count - 1)
-            return .object(o)
-        }
         let seconds = Double(params.intervalMs) / 1000
         if let pid = params.pid {
             let first = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
-            guard params.intervalMs > 0 else { return row(first).result(source: .sim) }
+            guard params.intervalMs > 0 else { return .process(.init(source: .sim, row: row(first))) }
             try await Task.sleep(for: .milliseconds(params.intervalMs))
             let second = try await sim.run(context) { m, _ in try m.processStats(pid: Int(pid)) }
-            return row(second).result(
-                source: .sim,
-                since: row(first),
-                intervalMs: params.intervalMs,
-                seconds: seconds
+            return .process(
+                .init(
+                    source: .sim,
+                    row: row(second),
+                    since: row(first),
+                    intervalMs: params.intervalMs,
+                    seconds: seconds
+                )
             )
         }
         if params.all {
-            let rows = try await sim.run(context) { m, _ in try m.allProcessStats().map { JSON.object(row($0).json) } }
-            return ["source": "sim", "scope": "processes", "processes": .array(rows)]
+            return .processes(source: .sim, try await sim.run(context) { m, _ in try m.allProcessStats().map(row) })
         }
         let c1 = try await counters()
         guard params.intervalMs > 0 else {
-            return ["source": "sim", "scope": "system", "counters": countersJSON(c1)]
+            return .system(.init(source: .sim, counters: c1.paging, oomKills: c1.oomKills, raw: c1.vmstat))
         }
         try await Task.sleep(for: .milliseconds(params.intervalMs))
         let c2 = try await counters()
-        return [
-            "source": "sim", "scope": "system", "intervalMs": .int(params.intervalMs),
-            "counters": countersJSON(c2),
-            "rates": PagingRates(from: c1.paging, to: c2.paging, seconds: seconds).json,
-        ]
+        let rates = PagingRates(from: c1.paging, to: c2.paging, seconds: seconds)
+        return .system(
+            .init(
+                source: .sim,
+                counters: c2.paging,
+                oomKills: c2.oomKills,
+                raw: c2.vmstat,
+                interval: (params.intervalMs, rates)
+            )
+        )
     }
 
     // MARK: - JSON
-
-    /// The simulator's errors on the wire: unknown pid -32005, panicked machine -32004, bad argument -32602.
-    static func wire(_ error: MMUError, machine: String?) -> RPCError {
-        switch error.code {
-        case .unknownPID:
-            var data: JSONObject = [:]
-            if let machine { data["machine"] = .string(machine) }
-            var message = error.message
-            if let machine {
-                message =
-                    message.hasSuffix(" on this machine")
-                    ? String(message.dropLast(" on this machine".count)) + " on machine \(machine)"
-                    : message + " (machine \(machine))"
-            }
-            return .simNotFound(message, data: data)
-        case .machinePanicked:
-            return .unsupported("machine \(machine ?? "?") panicked: \(error.message)")
-        case .invalidArgument:
-            return .invalidParams(error.parameter, error.message)
-        case .resourceLimit:
-            var e = RPCError.resourceLimit(
-                error.resource ?? "simulator",
-                limit: error.limit ?? 0,
-                requested: error.requested ?? 0
-            )
-            // simMemory always says how much of the call was done (0: it stopped before the first step).
-            if let done = error.completed ?? (error.resource == "simMemory" ? 0 : nil) {
-                e.data["completed"] = .int(done)
-            }
-            return e
-        default:
-            return .internalError(error.description)
-        }
-    }
 
     /// A limit met inside one slice of a longer call: `completed` counts the slices before it too.
     static func adding(_ done: Int, to error: MMUError) -> MMUError {
@@ -338,27 +300,33 @@ enum SimMethods {
         return e
     }
 
-    static func json(_ c: MachineConfig) -> JSON {
-        [
-            "physicalBytes": .int(Int(c.physicalBytes)), "tlbEntries": .int(c.tlbEntries), "tlbWays": .int(c.tlbWays),
-            "pcid": .bool(c.pcid), "addressBits": .int(c.addressBits), "hugePages": .bool(c.hugePages),
-            "addressing": .string(c.addressing.rawValue), "panicOnOom": .bool(c.panicOnOom),
-            "swapBytes": .int(Int(c.swapBytes)),
-        ]
+    static func simConfig(_ c: MachineConfig) -> SimConfig {
+        SimConfig(
+            physicalBytes: Int(c.physicalBytes),
+            tlbEntries: c.tlbEntries,
+            tlbWays: c.tlbWays,
+            pcid: c.pcid,
+            addressBits: c.addressBits,
+            hugePages: c.hugePages,
+            addressing: c.addressing == .physical ? .physical : .virtual,
+            panicOnOom: c.panicOnOom,
+            swapBytes: Int(c.swapBytes)
+        )
     }
 
     /// A simulated mapping as the one `Mapping` the wire encoder knows (Experiments' `Mapping(simulated:)`).
     static func mapping(_ info: MappingInfo) -> Mapping { Mapping(simulated: info) }
 
     /// `sim.touch`'s result (also the fault part of read/write), with the process's rss after.
-    static func touchJSON(_ r: TouchResult, _ m: Machine, pid: Int) -> JSONObject {
-        var o: JSONObject = [
-            "source": "sim", "pagesTouched": .int(r.pagesTouched), "minorFaults": .int(r.minorFaults),
-            "majorFaults": .int(r.majorFaults), "cowFaults": .int(r.cowFaults),
-        ]
-        if let s = r.segv { o["segv"] = ["address": .hex(s.address), "reason": .string(s.reason)] }
-        if !r.oomKilled.isEmpty { o["oomKilled"] = .array(r.oomKilled.map { .int($0) }) }
-        if let stats = try? m.processStats(pid: pid) { o["rss"] = .int(Int(stats.rss)) }
-        return o
+    static func faults(_ r: TouchResult, _ m: Machine, pid: Int) -> SimFaults {
+        SimFaults(
+            pagesTouched: r.pagesTouched,
+            minorFaults: r.minorFaults,
+            majorFaults: r.majorFaults,
+            cowFaults: r.cowFaults,
+            segv: r.segv.map { SimSegv(address: $0.address, reason: $0.reason) },
+            oomKilled: r.oomKilled,
+            rss: (try? m.processStats(pid: pid)).map { Int($0.rss) }
+        )
     }
 }

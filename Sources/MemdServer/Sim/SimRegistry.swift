@@ -24,8 +24,8 @@ final class SimMachine: Sendable {
 
     /// Runs `body` with the machine, after the calls queued before it, on the waiting-work pool (never
     /// the event loop or the cooperative pool). `body` gets a stop check: true once the call is
-    /// cancelled. A panicked machine answers -32004 with its reason; the simulator's errors become
-    /// JSON-RPC errors; afterwards the machine gives back budget it no longer needs.
+    /// cancelled. A panicked machine fails with its reason; the simulator's errors come out as
+    /// ``SimError``s naming this machine; afterwards the machine gives back budget it no longer needs.
     func run<T: Sendable>(
         _ context: CallContext,
         allowPanicked: Bool = false,
@@ -42,8 +42,7 @@ final class SimMachine: Sendable {
                 if m.isPanicked, !allowPanicked { _ = try m.meminfo() }  // throws the panic's reason
                 return try body(m, { flag.isCancelled })
             } catch let error as MMUError {
-                if error.code == .cancelled { throw CancellationError() }
-                throw SimMethods.wire(error, machine: id)
+                throw SimError(machine: id, error)
             }
         }
     }
@@ -83,7 +82,7 @@ final class SimRegistry: Sendable {
             do {
                 return Handed(value: try Machine(config: config, limits: limits))
             } catch let error as MMUError {
-                throw SimMethods.wire(error, machine: nil)
+                throw SimError(machine: nil, error)
             }
         }
         return try state.withLockedValue { s throws -> SimMachine in

@@ -60,11 +60,9 @@ struct OutcomeCounts {
     ]
     var counts: [String: Int] = [:]
     mutating func add(_ name: String, _ n: Int = 1) { counts[name, default: 0] += n }
-    var json: JSON {
-        var o = JSONObject()
-        for name in Self.names { o.members.append((name, .int(counts[name] ?? 0))) }
-        for (name, n) in counts where !Self.names.contains(name) { o.members.append((name, .int(n))) }
-        return .object(o)
+    var pairs: [(key: String, value: Int)] {
+        Self.names.map { ($0, counts[$0] ?? 0) }
+            + counts.filter { !Self.names.contains($0.key) }.map { ($0.key, $0.value) }
     }
 }
 
@@ -110,7 +108,11 @@ struct ResponseSizeGuard {
 
 /// `simulateTranslation` with `machine` + `pid`: walks the simulated tables (faults handled unless dryRun).
 enum SimTranslate {
-    static func simulated(_ p: TranslateParams, _ sim: SimMachine, context: CallContext) async throws -> JSON {
+    static func simulated(
+        _ p: TranslateParams,
+        _ sim: SimMachine,
+        context: CallContext
+    ) async throws -> SimulateTranslationMethod.Result {
         let access: MMU.Access = p.access == .write ? .write : p.access == .exec ? .exec : .read
         let mode: Mode = p.mode == .kernel ? .kernel : .user
         let id = sim.id
@@ -120,7 +122,7 @@ enum SimTranslate {
             var outcomes = OutcomeCounts()
             let hits0 = m.tlbHits
             let misses0 = m.tlbMisses
-            var summary: JSONObject = [:]
+            var summary = SimulateTranslationMethod.Summary(count: 0, outcomes: [], tlbHits: 0, tlbMisses: 0)
             var translations: [JSON] = []
             if p.summaryOnly {
                 var sum: UInt64 = 0
@@ -153,9 +155,7 @@ enum SimTranslate {
                         break
                     }
                 }
-                summary["count"] = .int(count)
-                summary["physicalAddressSum"] = .hex(sum)
-                if !killed.isEmpty { summary["oomKilled"] = .array(killed.map { .int($0) }) }
+                (summary.count, summary.physicalAddressSum, summary.oomKilled) = (count, sum, killed)
             } else {
                 var size = ResponseSizeGuard(limit: maxResponseBytes, total: gen.count)
                 translations.reserveCapacity(gen.count)
@@ -180,15 +180,18 @@ enum SimTranslate {
                     translations.append(entry)
                     if !m.pids.contains(p.pid) { break }  // OOM-killed: nothing more to translate
                 }
-                summary["count"] = .int(translations.count)
+                summary.count = translations.count
             }
-            summary["outcomes"] = outcomes.json
-            summary["tlbHits"] = .int(Int(m.tlbHits &- hits0))
-            summary["tlbMisses"] = .int(Int(m.tlbMisses &- misses0))
-            var o: JSONObject = ["source": "sim", "machine": .string(id), "pid": .int(p.pid)]
-            if !p.summaryOnly { o["translations"] = .array(translations) }
-            o["summary"] = .object(summary)
-            return .object(o)
+            summary.outcomes = outcomes.pairs
+            summary.tlbHits = Int(m.tlbHits &- hits0)
+            summary.tlbMisses = Int(m.tlbMisses &- misses0)
+            return SimulateTranslationMethod.Result(
+                source: .sim,
+                machine: id,
+                pid: p.pid,
+                translations: p.summaryOnly ? nil : translations,
+                summary: summary
+            )
         }
     }
 
@@ -222,7 +225,7 @@ enum SimTranslate {
 /// No TLB is visible (tlbHits/tlbMisses 0); PFNs only for a root client.
 enum RealTranslate {
     /// Runs on the waiting-work pool (pagemap reads wait on the process's mmap lock).
-    static func translate(_ p: TranslateParams, context: CallContext) async throws -> JSON {
+    static func translate(_ p: TranslateParams, context: CallContext) async throws -> SimulateTranslationMethod.Result {
         let peer = context.peer
         let maxResponseBytes = context.maxResponseBytes
         return try await context.work.run { flag in
@@ -235,7 +238,7 @@ enum RealTranslate {
         peer: PeerCredentials,
         maxResponseBytes: Int,
         shouldStop: () -> Bool
-    ) throws -> JSON {
+    ) throws -> SimulateTranslationMethod.Result {
         let pid = Int32(p.pid)  // 1…Int32.max, checked where the params are decoded
         // maps and pagemap are opened through /proc/PID's descriptor and judged on what was opened
         // (limits.md §5): a process that exec'd a setuid program meanwhile is never shown.
@@ -246,7 +249,7 @@ enum RealTranslate {
             mappings = try files.maps()
             pagemap = try files.pagemap()
         } catch {
-            throw Access.wire(error, pid: pid, peer: peer)
+            throw ProcessReadError(pid: pid, peer: peer, error)
         }
         let mappingJSON = mappings.map { $0.json(detail: false) }
         var gen = AddressGenerator(p.addresses)
@@ -265,7 +268,7 @@ enum RealTranslate {
             let index = mappingIndex(mappings, address)
             var entry = PagemapEntry(rawValue: 0)
             if index != nil {
-                do { entry = try pagemap.entry(address: address) } catch { throw Access.wire(error, pid: pid) }
+                do { entry = try pagemap.entry(address: address) } catch { throw ProcessReadError(pid: pid, error) }
             }
             let outcome: String
             if let index {
@@ -313,10 +316,13 @@ enum RealTranslate {
             try size.add(.object(o))
             translations.append(.object(o))
         }
-        var o: JSONObject = ["source": "proc", "pid": .int(p.pid)]
-        if !p.summaryOnly { o["translations"] = .array(translations) }
-        o["summary"] = ["count": .int(gen.count), "outcomes": outcomes.json, "tlbHits": 0, "tlbMisses": 0]
-        return .object(o)
+        return SimulateTranslationMethod.Result(
+            source: .proc,
+            machine: nil,
+            pid: p.pid,
+            translations: p.summaryOnly ? nil : translations,
+            summary: .init(count: gen.count, outcomes: outcomes.pairs, tlbHits: 0, tlbMisses: 0)
+        )
     }
 
     /// The mapping covering `address` (binary search: maps is in address order).
