@@ -24,30 +24,98 @@ public struct MeminfoResult: WireValue {
         self.raw = raw ? meminfo.entries.map { (key: $0.key, value: $0.value) } : nil
     }
 
-    public var json: JSON { .object(jsonObject) }
-
-    /// The members (a `watch` sample carries them as its `meminfo`).
-    public var jsonObject: JSONObject {
-        var result: JSONObject = [
-            "source": .string(source.rawValue),
-            "total": .int(free.total), "used": .int(free.used), "free": .int(free.free),
-            "shared": .int(free.shared), "buffers": .int(free.buffers), "cache": .int(free.cache),
-            "buffCache": .int(free.buffCache), "available": .int(free.available),
-            "swapTotal": .int(free.swapTotal), "swapUsed": .int(free.swapUsed), "swapFree": .int(free.swapFree),
-            "sar": [
-                "memFree": .int(sar.memFree), "available": .int(sar.available), "memUsed": .int(sar.memUsed),
-                "memUsedPercent": .double(sar.memUsedPercent), "buffers": .int(sar.buffers),
-                "cached": .int(sar.cached), "commit": .int(sar.commit), "commitPercent": .double(sar.commitPercent),
-                "active": .int(sar.active), "inactive": .int(sar.inactive), "dirty": .int(sar.dirty),
-                "shmem": .int(sar.shmem), "anonPages": .int(sar.anonPages), "slab": .int(sar.slab),
-                "kernelStack": .int(sar.kernelStack), "pageTables": .int(sar.pageTables),
-                "vmallocUsed": .int(sar.vmallocUsed),
-            ],
-        ]
-        if let raw { result["raw"] = .object(JSONObject(ints: raw)) }
-        if let pressure { result["pressure"] = pressure?.json ?? .null }
-        if let cgroup { result["cgroup"] = cgroup.json }
-        return result
+    /// The one encoder: written straight into JSON text, member by member in the protocol's
+    /// order (a `meminfo` call is answered thousands of times a second; no tree is built).
+    public var json: JSON {
+        var w = JSONWriter(capacity: raw == nil ? 768 : 2048)
+        w.writeFixed(maxBytes: 1024) { w in
+            w.append("{\"source\":")
+            switch source {
+            case .proc: w.append("\"proc\"")
+            case .sim: w.append("\"sim\"")
+            }
+            w.append(",\"total\":")
+            w.writeInt(free.total)
+            w.append(",\"used\":")
+            w.writeInt(free.used)
+            w.append(",\"free\":")
+            w.writeInt(free.free)
+            w.append(",\"shared\":")
+            w.writeInt(free.shared)
+            w.append(",\"buffers\":")
+            w.writeInt(free.buffers)
+            w.append(",\"cache\":")
+            w.writeInt(free.cache)
+            w.append(",\"buffCache\":")
+            w.writeInt(free.buffCache)
+            w.append(",\"available\":")
+            w.writeInt(free.available)
+            w.append(",\"swapTotal\":")
+            w.writeInt(free.swapTotal)
+            w.append(",\"swapUsed\":")
+            w.writeInt(free.swapUsed)
+            w.append(",\"swapFree\":")
+            w.writeInt(free.swapFree)
+            w.append(",\"sar\":{\"memFree\":")
+            w.writeInt(sar.memFree)
+            w.append(",\"available\":")
+            w.writeInt(sar.available)
+            w.append(",\"memUsed\":")
+            w.writeInt(sar.memUsed)
+            w.append(",\"memUsedPercent\":")
+        }
+        w.write(.double(sar.memUsedPercent))
+        w.writeFixed(maxBytes: 256) { w in
+            w.append(",\"buffers\":")
+            w.writeInt(sar.buffers)
+            w.append(",\"cached\":")
+            w.writeInt(sar.cached)
+            w.append(",\"commit\":")
+            w.writeInt(sar.commit)
+            w.append(",\"commitPercent\":")
+        }
+        w.write(.double(sar.commitPercent))
+        w.writeFixed(maxBytes: 512) { w in
+            w.append(",\"active\":")
+            w.writeInt(sar.active)
+            w.append(",\"inactive\":")
+            w.writeInt(sar.inactive)
+            w.append(",\"dirty\":")
+            w.writeInt(sar.dirty)
+            w.append(",\"shmem\":")
+            w.writeInt(sar.shmem)
+            w.append(",\"anonPages\":")
+            w.writeInt(sar.anonPages)
+            w.append(",\"slab\":")
+            w.writeInt(sar.slab)
+            w.append(",\"kernelStack\":")
+            w.writeInt(sar.kernelStack)
+            w.append(",\"pageTables\":")
+            w.writeInt(sar.pageTables)
+            w.append(",\"vmallocUsed\":")
+            w.writeInt(sar.vmallocUsed)
+            w.append("}")
+        }
+        if let raw {
+            w.append(",\"raw\":{")
+            for (index, entry) in raw.enumerated() {
+                if index > 0 { w.append(",") }
+                w.writeString(entry.key)
+                w.append(":")
+                w.writeInt(entry.value)
+            }
+            w.append("}")
+        }
+        if let pressure {
+            w.append(",\"pressure\":")
+            w.write(pressure?.json ?? .null)
+        }
+        if let cgroup {
+            w.append(",\"cgroup\":")
+            w.write(cgroup.json)
+        }
+        w.append("}")
+        return .raw(w.bytes)
     }
 
     public init(json: JSON) throws(WireDecodingError) {

@@ -97,7 +97,7 @@ final class WatchSampler: @unchecked Sendable {
         } catch {
             throw HostReadError(error)
         }
-        sample["meminfo"] = .object(MeminfoResult(meminfo, source: .proc, raw: false).jsonObject)
+        sample["meminfo"] = MeminfoResult(meminfo, source: .proc, raw: false).json
         let counters = vmstat.map(PagingCounters.init)
         if let counters, let previous {
             let seconds = (now - previous.at).seconds
