@@ -1,5 +1,6 @@
 import ExperimentsShims
 import JSONRPC
+import MemdProtocol
 import ProcFS
 import Synchronization
 
@@ -63,6 +64,15 @@ public struct ExperimentRunner: Sendable {
         client: ClientIdentity,
         progress: @escaping @Sendable (JSON) -> Void = { _ in }
     ) async throws -> JSON {
+        try await experiment(request, client: client, progress: progress).json
+    }
+
+    /// Runs `request` for `client`: the typed result of `runExperiment`.
+    public func experiment(
+        _ request: ExperimentRequest,
+        client: ClientIdentity,
+        progress: @escaping @Sendable (JSON) -> Void = { _ in }
+    ) async throws -> RunExperimentMethod.Result {
         var request = request
         request.stepBytes = min(request.stepBytes, request.sizeBytes)
         let limit = try maxBytes()
@@ -82,20 +92,17 @@ public struct ExperimentRunner: Sendable {
         let started = ContinuousClock.now
         let wantsProgress = request.progress
         let report: @Sendable (JSON) -> Void = { params in if wantsProgress { progress(params) } }
-        var result: JSONObject = [
-            "name": .string(request.name.rawValue), "backend": .string(request.backend.rawValue),
-            "durationMs": 0,
-        ]
+        var result = RunExperimentMethod.Result(name: request.name, backend: request.backend)
         var real: JSONObject?
         if request.backend != .sim {
             real = try await runReal(request, client: client, progress: report)
-            result["real"] = .object(real!)
+            result.real = real
         }
         if request.backend != .real {
             report(["phase": "sim", "message": "running the same steps on a fresh simulated machine"])
             if request.name == .malloc {
-                result["sim"] = .null
-                result["comparison"] = [
+                result.sim = .null
+                result.comparison = [
                     "note":
                         "malloc has no simulator counterpart: a simulated process has no C library, whose pools are what this experiment shows"
                 ]
@@ -103,16 +110,14 @@ public struct ExperimentRunner: Sendable {
                 let simStarted = ContinuousClock.now
                 var sim = try SimExperiment(request: request).run()
                 sim["durationMs"] = .int(milliseconds(ContinuousClock.now - simStarted))
-                result["sim"] = .object(sim)
+                result.sim = .object(sim)
                 if let real {
-                    result["comparison"] = .object(
-                        compare(request.name, real: real, sim: sim, hugePages: request.hugePages)
-                    )
+                    result.comparison = compare(request.name, real: real, sim: sim, hugePages: request.hugePages)
                 }
             }
         }
-        result["durationMs"] = .int(milliseconds(ContinuousClock.now - started))
-        return .object(result)
+        result.durationMs = milliseconds(ContinuousClock.now - started)
+        return result
     }
 
     /// Admits one experiment, or throws which limit it would pass: experiments at once

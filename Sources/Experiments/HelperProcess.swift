@@ -1,5 +1,6 @@
 import ExperimentsShims
 import JSONRPC
+import MemdProtocol
 import ProcFS
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import JSONRPC
+import MemdProtocol
 
 /// `memctl experiment NAME`: runs one of the seed's experiments with a progress
 /// bar, then shows the result as a person would draw it.
@@ -18,20 +19,20 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON instead of the view.") var json = false
 
     func run() throws {
-        var params: JSONObject = ["name": .string(name), "progress": true]
-        if let size { params["sizeBytes"] = .int(try ExperimentCommand.bytes(size, option: "--size")) }
-        if let step { params["stepBytes"] = .int(try ExperimentCommand.bytes(step, option: "--step")) }
-        if let backend { params["backend"] = .string(backend) }
-        if huge { params["hugePages"] = true }
+        var object: JSONObject = ["name": .string(name), "progress": true]
+        if let size { object["sizeBytes"] = .int(try ExperimentCommand.bytes(size, option: "--size")) }
+        if let step { object["stepBytes"] = .int(try ExperimentCommand.bytes(step, option: "--step")) }
+        if let backend { object["backend"] = .string(backend) }
+        if huge { object["hugePages"] = true }
         let showProgress = isatty(STDERR_FILENO) == 1
         let result = try global.session { client in
-            try client.call("runExperiment", params) { method, progress in
-                guard method == "experiment.progress" else { return }
+            try client.call(RunExperimentMethod.self, try RunExperimentMethod.params(object)) { method, progress in
+                guard method == RunExperimentMethod.progressNotification else { return }
                 if showProgress { standardErrorRaw("\r\u{1B}[K" + renderExperimentProgress(progress, width: 30)) }
             }
         }
         if showProgress { standardErrorRaw("\r\u{1B}[K") }
-        if json { printJSON(result) } else { print(renderExperiment(result)) }
+        if json { printJSON(result.json) } else { print(renderExperiment(result)) }
     }
 
     /// `100M`, `1G`, `4K`, `65536`: binary units, as dd and the seed use them.
@@ -44,10 +45,11 @@ struct ExperimentCommand: ParsableCommand {
             scale = unit
             digits.removeLast()
         }
-        guard let value = Int(digits), value > 0 else {
+        guard let value = Int(digits), value > 0, case (let bytes, false) = value.multipliedReportingOverflow(by: scale)
+        else {
             throw ValidationError("\(option) must be a size like 100M, 1G or 65536, not '\(text)'")
         }
-        return value * scale
+        return bytes
     }
 }
 

@@ -1,4 +1,5 @@
 import JSONRPC
+import MemdProtocol
 
 // `memctl experiment`: how runExperiment's results and progress look to a person.
 // Pure functions of the JSON the server returns; the command wiring is elsewhere.
@@ -20,24 +21,22 @@ func renderExperimentProgress(_ params: JSON, width: Int) -> String {
 }
 
 /// The whole result of `runExperiment`, as a page a person would rather read than JSON.
-func renderExperiment(_ result: JSON) -> String {
-    let name = result["name"]?.stringValue ?? "?"
-    var lines = [
-        "experiment \(name) — backend \(result["backend"]?.stringValue ?? "?"), \(result["durationMs"]?.intValue ?? 0) ms"
-    ]
-    if let real = result["real"], real.objectValue != nil {
+func renderExperiment(_ result: RunExperimentMethod.Result) -> String {
+    let name = result.name.rawValue
+    var lines = ["experiment \(name) — backend \(result.backend.rawValue), \(result.durationMs) ms"]
+    if let real = result.real.map(JSON.object) {
         lines.append("")
         lines.append(
             "real (pid \(real["pid"]?.intValue ?? 0), uid \(real["uid"]?.intValue ?? 0), \(real["durationMs"]?.intValue ?? 0) ms)"
         )
         lines += renderBackend(name, real).map(indent)
     }
-    if let sim = result["sim"], sim.objectValue != nil {
+    if let sim = result.sim, sim.objectValue != nil {
         lines.append("")
         lines.append("sim (pid \(sim["pid"]?.intValue ?? 0))")
         lines += renderBackend(name, sim).map(indent)
     }
-    if let comparison = result["comparison"], comparison.objectValue != nil {
+    if let comparison = result.comparison.map(JSON.object) {
         lines.append("")
         lines.append("real vs sim")
         lines += renderComparison(comparison).map(indent)

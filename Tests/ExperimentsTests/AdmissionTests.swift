@@ -1,5 +1,6 @@
 import Dispatch
 import JSONRPC
+import MemdProtocol
 import Synchronization
 import Testing
 

@@ -202,4 +202,28 @@ func roundTrip<M: ClientMethod>(
         }
         #expect(error.code == .simNotFound)
     }
+
+    /// runExperiment: the figures of each side, null where the simulator has no counterpart.
+    @Test func experimentResultsRoundTrip() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        let both = try roundTrip(
+            client,
+            RunExperimentMethod.self,
+            ExperimentRequest(name: .mmap, sizeBytes: 1 << 20, backend: .both)
+        )
+        #expect(both.name == .mmap && both.real != nil && both.sim?.objectValue != nil && both.comparison != nil)
+        let malloc = try roundTrip(
+            client,
+            RunExperimentMethod.self,
+            ExperimentRequest(name: .malloc, sizeBytes: 1 << 20, backend: .both)
+        )
+        #expect(malloc.sim == .null && malloc.comparison?["note"] != nil)
+        let sim = try roundTrip(
+            client,
+            RunExperimentMethod.self,
+            ExperimentRequest(name: .cow, sizeBytes: 1 << 20, backend: .sim)
+        )
+        #expect(sim.real == nil && sim.comparison == nil)
+    }
 }

@@ -1,17 +1,10 @@
 import Experiments
 import JSONRPC
+import MemdProtocol
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// `runExperiment`: the params as the Experiments module reads them.
-enum RunExperimentMethod: MethodDescriptor {
-    static let name = "runExperiment"
-    static func decode(_ params: inout ParamReader) throws(RPCError) -> ExperimentRequest {
-        try ExperimentRequest(reading: &params)
-    }
-}
 
 enum ExperimentMethods {
     /// One runner for the server: it counts the experiments running at once.
@@ -33,10 +26,10 @@ enum ExperimentMethods {
             let client = ClientIdentity(uid: context.peer.uid, gid: context.peer.gid)
             config.health?.experimentStarted()
             defer { config.health?.experimentFinished() }
-            return try await runner.run(request, client: client) { progress in
+            return try await runner.experiment(request, client: client) { progress in
                 var params = progress.objectValue ?? [:]
                 params.members.insert(("requestId", requestID), at: 0)
-                context.notify("experiment.progress", .object(params))
+                context.notify(RunExperimentMethod.progressNotification, .object(params))
             }
         }
     }
