@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A forward cursor over bytes of /proc text: lines, spaces, decimal and hex numbers.
 struct ByteScanner {
     let bytes: UnsafeBufferPointer<UInt8>
@@ -13,10 +19,18 @@ struct ByteScanner {
     /// The bytes up to the next `\n` (not included); moves past it.
     mutating func line() -> Slice<UnsafeBufferPointer<UInt8>> {
         let start = index
-        while index < bytes.endIndex, bytes[index] != 0x0A { index += 1 }
+        index = ByteScanner.find(0x0A, in: bytes, from: start) ?? bytes.endIndex
         let line = bytes[start..<index]
         if index < bytes.endIndex { index += 1 }
         return line
+    }
+
+    /// The index of the first `byte` at or after `from` (memchr: a 43 MB smaps is 1.5 million
+    /// lines), or nil.
+    static func find(_ byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard from < bytes.endIndex, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + from, Int32(byte), bytes.endIndex - from) else { return nil }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
     mutating func skipSpaces() {

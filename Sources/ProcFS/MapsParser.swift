@@ -83,7 +83,9 @@ public enum MapsParser {
     }
 
     static func addField(_ line: Slice<UnsafeBufferPointer<UInt8>>, to detail: inout SmapsDetail) {
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let text = UnsafeBufferPointer(rebasing: line)
+        guard let found = ByteScanner.find(UInt8(ascii: ":"), in: text, from: 0) else { return }
+        let colon = line.startIndex + found
         var value = ByteScanner(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
         guard let number = value.unsignedDecimal() else { return }
         value.skipSpaces()
