@@ -36,14 +36,15 @@ enum ProcMethods {
         var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
         let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
-            // Room for the largest answer, reserved but not touched (the pages come as they are
-            // written): the text never grows by copying, and the answer is copied once, to be sent.
+            // Room for the largest answer (up to 64 MiB), reserved but not touched (the pages come
+            // as they are written): the text does not grow by copying, and the answer is copied
+            // once, to be sent. A larger --max-response-bytes grows it by doubling past 64 MiB.
             var writer = MapsMethod.Writer(
                 source: .proc,
                 pid: pid,
                 command: stat.comm,
                 detail: detail,
-                capacity: maxBytes + 64 * 1024
+                capacity: min(maxBytes, 64 << 20) + 64 * 1024
             )
             try files.forEachMapping(detail: detail) { mapping throws(ProcError) in
                 guard tooLong == 0 else { return }
