@@ -31,7 +31,7 @@ import Glibc
 
     @Test(arguments: [1, 2, 3, 7, 64, 1000])
     func everyPieceEndsAtALineAndNothingIsLost(writeSize: Int) throws {
-        var rng = SplitMix(seed: UInt64(writeSize))
+        var rng = LineLengths(seed: UInt64(writeSize))
         var text: [UInt8] = []
         for _ in 0..<200 {
             let length = Int(rng.next() % 90)
@@ -63,15 +63,12 @@ import Glibc
     }
 }
 
-/// A small seeded generator (Steele et al., SplitMix64).
-struct SplitMix {
+/// A seeded linear congruential generator (Knuth's MMIX constants): enough to vary line lengths.
+struct LineLengths {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state >> 33
     }
 }
