@@ -39,16 +39,21 @@ public enum MapsParser {
             _ emit: (Mapping) throws(ProcError) -> Void
         ) throws(ProcError) {
             var scanner = ByteScanner(lines)
+            // The figures so far in a local: a field line touches nothing else.
+            var figures = detail
+            defer { detail = figures }
             while !scanner.isAtEnd {
                 let line = scanner.line()
                 guard let first = line.first else { continue }
                 if !smaps {
                     try emit(try header(line))
                 } else if isLowerHex(first) {
+                    detail = figures
                     try finish(emit)
+                    figures = SmapsDetail()
                     pending = try header(line)
                 } else {
-                    addField(line, to: &detail)
+                    addField(line, to: &figures)
                 }
             }
         }
