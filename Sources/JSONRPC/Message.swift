@@ -109,13 +109,22 @@ public struct Request: Sendable {
 public enum Response {
     public static func result(id: JSON, _ result: JSON) -> [UInt8] {
         var writer = JSONWriter(capacity: 512 + result.rawByteCount)
+        writeHead(id: id, into: &writer)
+        writer.write(result)
+        writer.append(resultTail)
+        return writer.bytes
+    }
+
+    /// The text of a result line before the result: `{"jsonrpc":"2.0","id":ID,"result":`. A
+    /// server that holds a result's text already writes this, the text, and ``resultTail``.
+    public static func writeHead(id: JSON, into writer: inout JSONWriter) {
         writer.append("{\"jsonrpc\":\"2.0\",\"id\":")
         writer.write(id)
         writer.append(",\"result\":")
-        writer.write(result)
-        writer.append("}\n")
-        return writer.bytes
     }
+
+    /// The text of a result line after the result.
+    public static let resultTail: StaticString = "}\n"
 
     public static func error(id: JSON, _ error: RPCError) -> [UInt8] {
         var writer = JSONWriter(capacity: 256)

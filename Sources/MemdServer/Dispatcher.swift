@@ -123,16 +123,14 @@ struct Dispatcher: Sendable {
             return line(bytes)
         }
         var head = JSONWriter(capacity: 64)
-        head.append("{\"jsonrpc\":\"2.0\",\"id\":")
-        head.write(id)
-        head.append(",\"result\":")
-        let size = head.bytes.count + text.count + 2
+        Response.writeHead(id: id, into: &head)
+        let size = head.bytes.count + text.count + Response.resultTail.utf8CodeUnitCount
         guard size <= maxResponseBytes else { return tooLong(id: id, requested: size) }
         var buffer = ByteBufferAllocator().buffer(capacity: size)
         buffer.withVeryUnsafeMutableBytes { HugePages.advise($0) }
         buffer.writeBytes(head.bytes)
         buffer.writeBytes(text)
-        buffer.writeStaticString("}\n")
+        buffer.writeStaticString(Response.resultTail)
         return buffer
     }
 
