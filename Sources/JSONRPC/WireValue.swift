@@ -88,6 +88,18 @@ public struct WireReader: Sendable {
         try typed(key, "a 0x hex string") { $0.stringValue.flatMap(parseHex) }
     }
 
+    /// An integer that must fit `T` (a pid in Int32, a uid in UInt32): checked, never truncated.
+    public func integer<T: FixedWidthInteger>(_ key: String, as type: T.Type) throws(WireDecodingError) -> T {
+        try typed(key, "an integer that fits \(T.self)") { $0.intValue.flatMap(T.init(exactly:)) }
+    }
+
+    public func optionalInteger<T: FixedWidthInteger>(_ key: String, as type: T.Type) throws(WireDecodingError) -> T? {
+        try optionalTyped(key, "an integer that fits \(T.self)") { $0.intValue.flatMap(T.init(exactly:)) }
+    }
+
+    /// A non-negative integer (an inode, a count), checked, never trapped on.
+    public func unsigned(_ key: String) throws(WireDecodingError) -> UInt64 { try integer(key, as: UInt64.self) }
+
     public func optionalInt(_ key: String) throws(WireDecodingError) -> Int? {
         try optionalTyped(key, "an integer") { $0.intValue }
     }

@@ -12,7 +12,7 @@ extension MapsMethod.Result: WireValue {
         for element in try r.array("mappings") { mappings.append(try Mapping(json: element)) }
         self.init(
             source: try r.choice("source"),
-            pid: Int32(truncatingIfNeeded: try r.int("pid")),
+            pid: try r.integer("pid", as: Int32.self),
             command: try r.string("command"),
             vsz: try totals.int("vsz"),
             mappings: mappings,
@@ -52,14 +52,16 @@ extension Mapping {
     /// A `maps` mapping object; the smaps members when present.
     public init(json: JSON) throws(WireDecodingError) {
         let r = try WireReader(json, path: "mapping")
-        let start = try r.hex("start")
+        let (start, end) = (try r.hex("start"), try r.hex("end"))
+        // `size` is end − start: a reply with them the wrong way round is refused, not trapped on.
+        guard end >= start else { throw WireDecodingError(path: "mapping.end", "below start") }
         self.init(
             start: start,
-            end: try r.hex("end"),
+            end: end,
             perms: try r.string("perms"),
             offset: try r.hex("offset"),
             device: try r.string("device"),
-            inode: UInt64(try r.int("inode")),
+            inode: try r.unsigned("inode"),
             path: try r.optionalString("path"),
             isDeleted: try r.optionalBool("deleted") ?? false,
             kind: try r.choice("kind", as: MappingKind.self),

@@ -120,9 +120,9 @@ extension UsageMethod {
                 pssFile: try r.int("pssFile"),
                 pssShmem: try r.int("pssShmem")
             )
-            pid = try r.optionalInt("pid").map { Int32(truncatingIfNeeded: $0) }
+            pid = try r.optionalInteger("pid", as: Int32.self)
             user = try r.optionalString("user")
-            uid = try r.optionalInt("uid").map { UInt32(truncatingIfNeeded: $0) }
+            uid = try r.optionalInteger("uid", as: UInt32.self)
             command = try r.optionalString("command")
             if r.contains("cgroup") { cgroup = .some(try r.optionalString("cgroup")) }
             cmdline = try r.optionalString("cmdline")

@@ -81,6 +81,16 @@ import Testing
         for m in all.prefix(50) { #expect(m.json(detail: detail) == (try JSONParser.parse(Self.text(m, detail)))) }
     }
 
+    /// A client decoding a reply never traps on it: a negative inode, or an end below the start
+    /// (whose size would underflow), is a decoding error.
+    @Test(arguments: [
+        #"{"start":"0x2000","end":"0x1000","size":0,"perms":"r--p","offset":"0x0","device":"00:00","inode":0,"path":null,"kind":"anon"}"#,
+        #"{"start":"0x1000","end":"0x2000","size":4096,"perms":"r--p","offset":"0x0","device":"00:00","inode":-1,"path":null,"kind":"anon"}"#,
+    ])
+    func hostileMappingsAreRefusedNotTrappedOn(text: String) throws {
+        #expect(throws: WireDecodingError.self) { _ = try Mapping(json: try JSONParser.parse(text)) }
+    }
+
     static func text(_ m: Mapping, _ detail: Bool) -> [UInt8] {
         var w = JSONWriter()
         w.write(m, detail: detail)
