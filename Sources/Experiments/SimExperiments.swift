@@ -340,6 +340,8 @@ extension Mapping {
     public init(simulated info: MappingInfo) {
         var detail: SmapsDetail?
         if let d = info.detail {
+            // Bytes of a simulated machine: at most its physical memory (MachineConfig caps it) or
+            // its swap (≤ 1 TiB), far below Int.max, so these conversions cannot trap.
             var s = SmapsDetail()
             s.rss = Int(d.rss)
             s.pss = Int(d.pss)
