@@ -14,7 +14,7 @@ attackers did, memd's RSS (MiB) before, at its peak and after the attackers left
 and every reply that was lost or malformed. Run as root (it drops to the uids).
 
 Attacks: sim, watch, discover, noread, bigline, pipeline, usage, halfclose, churn,
-experiments, metrics (the HTTP door of --metrics-listen, from other loopback addresses).
+experiments, methods (every method in turn), metrics (the HTTP door of --metrics-listen, from other loopback addresses).
 """
 import argparse, json, os, signal, socket, subprocess, sys, threading, time
 
@@ -354,6 +354,70 @@ def attack_experiments(path, seconds, tally):
         i += 1
 
 
+def well_formed(reply, id):
+    """A JSON-RPC 2.0 reply to `id`: exactly one of result and error, an error with an integer code."""
+    if reply.get("jsonrpc") != "2.0" or reply.get("id") != id or ("result" in reply) == ("error" in reply):
+        return False
+    return "result" in reply or isinstance(reply["error"].get("code"), int)
+
+
+def attack_methods(path, seconds, tally):
+    """Every method rpc.discover names, in turn, with legal params (the sim.* ones on a machine of
+    the attacker's own); a method this list does not know yet is called without params. Each reply
+    must be a well-formed reply to its own id, result or error."""
+    live = until(seconds)
+    c = Conn(path, timeout=60)
+    names = [m["name"] for m in result(c.call("rpc.discover"))["methods"]]
+
+    def call(method, params=None):
+        msg = c.request(method, params)
+        c.send(msg)
+        reply = json.loads(c.line())
+        while reply.get("method"):  # a notification (watch.sample, progress) before the reply
+            reply = json.loads(c.line())
+        if not well_formed(reply, msg["id"]):
+            tally.add("malformed")
+        else:
+            tally.add(method if "result" in reply else f"{method}: error {reply['error']['code']}")
+        return reply.get("result") or {}
+
+    pid = os.getpid()
+    while live():
+        m = call("sim.create", {"physicalBytes": 16 << 20}).get("machine")
+        sp = call("sim.spawn", {"machine": m, "command": "soak"}).get("pid")
+        region = call("sim.mmap", {"machine": m, "pid": sp, "length": 1 << 20, "prot": "rw-"}).get("address")
+        known = {
+            "rpc.discover": None,
+            "meminfo": {},
+            "maps": {"pid": pid, "detail": True},
+            "pageStats": {"pid": pid, "intervalMs": 100},
+            "runExperiment": {"name": "segv"},
+            "sim.touch": {"machine": m, "pid": sp, "address": region, "length": 1 << 20, "access": "write"},
+            "sim.read": {"machine": m, "pid": sp, "address": region, "length": 64},
+            "sim.write": {"machine": m, "pid": sp, "address": region, "data": "soak"},
+            "sim.fork": {"machine": m, "pid": sp},
+            "sim.list": None,
+            "simulateTranslation": {
+                "machine": m, "pid": sp,
+                "pattern": {"start": region, "length": 1 << 20, "count": 1000, "order": "random", "seed": 7},
+            },
+            "usage": {"by": "process", "limit": 10},
+            "cgroups": {"depth": 1},
+            "watch": {"pids": [pid], "intervalMs": 100, "count": 3},
+            "workingSet": {"pid": pid, "intervalMs": 100},
+            "pageFlags": {"pid": pid},
+        }
+        for name in names:
+            if name in ("sim.create", "sim.spawn", "sim.mmap", "sim.munmap", "sim.exit", "sim.destroy", "watch.stop"):
+                continue
+            call(name, known.get(name))
+        call("watch.stop", {"id": 0})
+        call("sim.munmap", {"machine": m, "pid": sp, "address": region, "length": 1 << 20})
+        call("sim.exit", {"machine": m, "pid": sp})
+        call("sim.destroy", {"machine": m})
+    c.close()
+
+
 def metrics_connect(port, source):
     s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
     return s
@@ -418,6 +482,7 @@ ATTACKS = {
     "churn": attack_churn,
     "experiments": attack_experiments,
     "metrics": attack_metrics,
+    "methods": attack_methods,
 }
 
 # MARK: - roles and the run
