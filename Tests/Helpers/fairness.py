@@ -81,8 +81,28 @@ def until(seconds):
     return lambda: time.monotonic() < end
 
 
+# What a role's threads tally their failures into, and when the role ends (set by `role`).
+ROLE_TALLY = None
+ROLE_END = float("inf")
+
+
+def keep_going(target, *args):
+    """Runs `target` until it returns or the role's time is up; a failure (memd refused a
+    connection over its per-uid limit, a timeout) is tallied and the target started again."""
+    while True:
+        try:
+            return target(*args)
+        except Exception as e:  # noqa: BLE001
+            if ROLE_TALLY is None:
+                raise
+            ROLE_TALLY.add(f"failed: {type(e).__name__}: {e}"[:70])
+            if time.monotonic() + 0.2 >= ROLE_END:
+                return None
+            time.sleep(0.2)
+
+
 def threads(n, target):
-    ts = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(n)]
+    ts = [threading.Thread(target=keep_going, args=(target, i), daemon=True) for i in range(n)]
     for t in ts:
         t.start()
     for t in ts:
@@ -493,14 +513,15 @@ def role(args):
     if args.role == "bystander":
         out = bystander(args.socket, args.seconds, series=args.series)
     else:
-        tally = Tally()
-        try:
-            if args.role == "metrics":
-                attack_metrics(args.socket, args.seconds, tally, port=args.metrics_port)
-            else:
-                ATTACKS[args.role](args.socket, args.seconds, tally)
-        except Exception as e:  # noqa: BLE001
-            tally.add(f"failed: {e}"[:120])
+        global ROLE_TALLY, ROLE_END
+        tally = ROLE_TALLY = Tally()
+        ROLE_END = time.monotonic() + args.seconds
+        extra = {"port": args.metrics_port} if args.role == "metrics" else {}
+
+        def attack():
+            ATTACKS[args.role](args.socket, ROLE_END - time.monotonic(), tally, **extra)
+
+        keep_going(attack)
         out = tally.counts
     print(json.dumps(out))
 
@@ -557,7 +578,6 @@ def main():
     o.add_argument("--metrics-port", type=int)
     o.add_argument("--series", help="bystander: append each second's latencies here (JSON lines)")
     args = ap.parse_args()
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     (run if args.cmd == "run" else role)(args)
 
 

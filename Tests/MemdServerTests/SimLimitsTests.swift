@@ -293,6 +293,39 @@ extension SimLimitsTests {
         #expect(memd.process.isRunning)
     }
 
+    /// sim.list does not wait behind the calls queued on a machine: while a 10,000,000-access touch
+    /// runs, sim.list on the same connection is answered first, with the machine as its last
+    /// finished call left it (no fault of the touch counted yet).
+    @Test func simListDoesNotWaitForABusyMachine() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
+        _ = try call(client, "sim.spawn", ["machine": m])
+        let length = 10_000_000 * 4096
+        let a = hexValue(
+            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(length), "prot": "rw-"])["address"]
+        )
+        let before = try #require(try call(client, "sim.list")["machines"]?.arrayValue?.first)
+        try client.send(
+            Array(
+                (line([
+                    "jsonrpc": "2.0", "id": 77, "method": "sim.touch",
+                    "params": ["machine": m, "pid": 1, "address": .hex(a), "length": .int(length), "access": "write"],
+                ]) + "\n").utf8
+            )
+        )
+        usleep(300_000)
+        try client.send(Array((line(["jsonrpc": "2.0", "id": 78, "method": "sim.list"]) + "\n").utf8))
+        let first = try JSONParser.parse(try client.readLine())
+        #expect(first["id"] == 78, "sim.list waited for the touch: \(first)")
+        #expect(first["result"]?["machines"]?.arrayValue?.first?["minorFaults"] == before["minorFaults"])
+        try client.send(
+            Array((line(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": 77]]) + "\n").utf8)
+        )
+        if first["id"] == 78 { #expect(try JSONParser.parse(try client.readLine())["id"] == 77) }
+        #expect(memd.process.isRunning)
+    }
+
     /// sim.read: bytes that are not UTF-8 come back as base64 (never altered), whatever was asked.
     @Test func readOfBytesThatAreNotUTF8IsBase64() throws {
         let memd = try MemdHarness()
