@@ -197,8 +197,8 @@ def attack_sim(path, seconds, tally, connections=8, depth=30):
     threads(connections, one)
 
 
-def attack_watch(path, seconds, tally, processes=600, watches=16):
-    """`watch` with `pss` over `processes` of the attacker's own processes, on `watches` connections."""
+def attack_watch(path, seconds, tally, processes=600, connections=16):
+    """`watch` with `pss` over `processes` of the attacker's own processes, on `connections` connections."""
     kids = [subprocess.Popen(["sleep", str(seconds + 30)]) for _ in range(processes)]
     pids = [k.pid for k in kids]
     try:
@@ -206,7 +206,7 @@ def attack_watch(path, seconds, tally, processes=600, watches=16):
 
         def one(i):
             c = Conn(path)
-            watch = 1000 + i  # a watch's id is its request's, unique among the uid's watches
+            watch = 1000 + i  # a watch's id is its request's, unique among the uid's connections
             c.send(c.request("watch", {"pids": pids, "pss": True, "intervalMs": 100}, id=watch))
             c.s.settimeout(1)
             while live():
@@ -223,7 +223,7 @@ def attack_watch(path, seconds, tally, processes=600, watches=16):
                 ends += 1 if "id" in msg else 0
             c.close()
 
-        threads(watches, one)
+        threads(connections, one)
     finally:
         for k in kids:
             k.kill()
@@ -517,6 +517,8 @@ def role(args):
         tally = ROLE_TALLY = Tally()
         ROLE_END = time.monotonic() + args.seconds
         extra = {"port": args.metrics_port} if args.role == "metrics" else {}
+        if args.connections:
+            extra["connections"] = args.connections
 
         def attack():
             ATTACKS[args.role](args.socket, ROLE_END - time.monotonic(), tally, **extra)
@@ -576,6 +578,7 @@ def main():
     o.add_argument("--seconds", type=float, required=True)
     o.add_argument("--role", required=True, choices=sorted(ATTACKS) + ["bystander"])
     o.add_argument("--metrics-port", type=int)
+    o.add_argument("--connections", type=int, help="how many connections the attack opens (its default otherwise)")
     o.add_argument("--series", help="bystander: append each second's latencies here (JSON lines)")
     args = ap.parse_args()
     (run if args.cmd == "run" else role)(args)
