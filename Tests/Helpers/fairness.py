@@ -544,21 +544,40 @@ def rss_mib(pid):
     return 0.0
 
 
+def proc_descriptors(pid):
+    """How many of memd's descriptors are open on /proc/<pid> directories and files."""
+    n = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            n += target.startswith("/proc/") and target[6:7].isdigit()
+    except OSError:
+        pass
+    return n
+
+
 def run(args):
     base = ["role", "--socket", args.socket, "--seconds", str(args.seconds)]
     before = rss_mib(args.memd_pid)
     attackers = {name: as_uid(ATTACKER_UID, base + ["--role", name]) for name in args.attacks}
     time.sleep(args.warmup)  # the attack under way before the bystander starts timing
     watcher = as_uid(BYSTANDER_UID, ["role", "--socket", args.socket, "--seconds", str(args.seconds - args.warmup), "--role", "bystander"])
-    peak = before
+    peak, proc_peak, tick = before, 0, 0
     while watcher.poll() is None or any(p.poll() is None for p in attackers.values()):
         peak = max(peak, rss_mib(args.memd_pid))
+        if tick % 5 == 0:
+            proc_peak = max(proc_peak, proc_descriptors(args.memd_pid))
+        tick += 1
         time.sleep(0.1)
     time.sleep(args.settle)
     out = {
         "bystander": json.loads(watcher.stdout.read() or "{}"),
         "attackers": {n: json.loads(p.stdout.read() or "{}") for n, p in attackers.items()},
         "rssMiB": {"before": round(before, 1), "peak": round(peak, 1), "after": round(rss_mib(args.memd_pid), 1)},
+        "procDescriptorsPeak": proc_peak,
     }
     print(json.dumps(out))
 

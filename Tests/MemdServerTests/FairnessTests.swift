@@ -71,6 +71,15 @@ import Testing
         let figures = try attack(["watch"], seconds: 10)
         expectBystanderServed(figures)
         #expect(figures["attackers"]?["watch"]?["error"] == nil, "\(figures)")
+        // The descriptors watches keep open are shared per uid too: one uid keeps at most a quarter
+        // of the watches' quarter of RLIMIT_NOFILE (16 watches × 600 processes would take them all).
+        let perUID = min(16_384, try openFilesLimit() / 4) / 4
+        // Beside those kept, a sample in progress opens a few for the processes beyond the share.
+        let open = figures["procDescriptorsPeak"]?.intValue ?? .max
+        #expect(
+            open > 0 && open <= perUID + 100,
+            "memd held \(open) /proc descriptors for one uid (its share: \(perUID))"
+        )
     }
 
     @Test func batchesOfDiscoverDoNotHoldTheEventLoops() throws {
@@ -146,4 +155,11 @@ import Testing
         expectBystanderServed(figures)
         #expect(figures["attackers"]?["halfclose"]?["lost"] == nil, "a half-closer lost a reply: \(figures)")
     }
+}
+
+/// This process's soft RLIMIT_NOFILE, as /proc/self/limits says (memd, its child, inherits it).
+func openFilesLimit() throws -> Int {
+    let line = try readProc("/proc/self/limits").split(separator: "\n").first { $0.hasPrefix("Max open files") }
+    let soft = line?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first
+    return min(Int(soft ?? "") ?? 65_536, 65_536)
 }
