@@ -67,10 +67,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // memctl run's gated child: fork and exec in plain C (nothing of Swift runs in the child).
+        .target(name: "MemctlShims"),
         .executableTarget(
             name: "memctl",
             dependencies: [
-                "JSONRPC", "MemdProtocol",
+                "JSONRPC", "MemdProtocol", "MemctlShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
