@@ -148,15 +148,25 @@ struct MethodsCommand: ParsableCommand {
                     method["summary"]?.stringValue ?? "",
                 ]
             }
-            // Each column as wide as its longest cell, so the summaries line up however long a
-            // method's params are.
+            // The names as wide as the longest; the params wrapped at 40 columns onto lines of
+            // their own, so every summary starts in the same column however long the list.
             let nameWidth = rows.map { $0[0].count }.max() ?? 0
-            let paramsWidth = rows.map { $0[1].count }.max() ?? 0
+            let paramsWidth = 40
             for row in rows {
-                let line =
-                    Format.pad(row[0], nameWidth, right: false) + "  " + Format.pad(row[1], paramsWidth, right: false)
-                    + "  " + row[2]
-                print(line.hasSuffix(" ") ? String(line.reversed().drop { $0 == " " }.reversed()) : line)
+                var chunks: [String] = []
+                for word in row[1].split(separator: " ") {
+                    if let last = chunks.last, last.count + 1 + word.count <= paramsWidth {
+                        chunks[chunks.count - 1] = last + " " + word
+                    } else {
+                        chunks.append(String(word))
+                    }
+                }
+                for (index, chunk) in (chunks.isEmpty ? [""] : chunks).enumerated() {
+                    let line =
+                        Format.pad(index == 0 ? row[0] : "", nameWidth, right: false) + "  "
+                        + Format.pad(chunk, paramsWidth, right: false) + "  " + (index == 0 ? row[2] : "")
+                    print(String(line.reversed().drop { $0 == " " }.reversed()))
+                }
             }
         }
     }
