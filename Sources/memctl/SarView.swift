@@ -103,6 +103,7 @@ struct SarCommand: ParsableCommand {
             fflush(nil)
             rows.append(row)
         }
+        SarClock.skipInterruptLine()
         if !rows.isEmpty { print(SarView.memoryAverage(rows, formula: formula, all: plan.all)) }
     }
 
@@ -126,6 +127,7 @@ struct SarCommand: ParsableCommand {
             previous = current
             rows += 1
         }
+        SarClock.skipInterruptLine()
         if plan.interval != nil, rows > 0 { print(SarView.pagingRow(from: first, to: previous, at: "Average:")) }
     }
 }
@@ -149,6 +151,15 @@ struct SarClock {
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0  // no SA_RESTART: the sleep returns at once
         sigaction(SIGINT, &action, nil)
+        var interrupt = sigset_t()
+        sigemptyset(&interrupt)
+        sigaddset(&interrupt, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &interrupt, nil)  // whatever mask memctl was started with
+    }
+
+    /// After Ctrl-C, sar's int_handler prints a newline ("Skip ^C displayed on screen"): so here.
+    static func skipInterruptLine() {
+        if interrupted != 0 { print("") }
     }
 
     /// Sleeps until `index` intervals after the start; false if Ctrl-C came first.

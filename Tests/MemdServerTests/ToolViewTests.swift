@@ -256,6 +256,19 @@ let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"
         }
     }
 
+    /// Ctrl-C ends a run with no count as sar's does: a blank line, then the Average: row.
+    @Test func interruptPrintsTheAverage() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        let script = "\"$0\" --socket \"$1\" sar -r 1 & p=$!; sleep 2.5; kill -INT $p; wait $p"
+        let result = try run("sh", ["-c", script, memctl, memd.socketPath], environment: cLocale)
+        #expect(result.status == 0, "\(result.err)")
+        let lines = result.out.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 8, "\(result.out)")  // banner, blank, header, 2 rows, blank, Average, end
+        #expect(lines.dropLast().last?.hasPrefix("Average:") == true && lines.dropLast(2).last == "")
+    }
+
     @Test func wordsAfterTheFlagAreChecked() throws {
         let memctl = productsDirectory.appendingPathComponent("memctl").path
         let bad = try run(memctl, ["--socket", "/nonexistent.sock", "sar", "-r", "soon"])
