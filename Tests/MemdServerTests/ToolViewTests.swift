@@ -1,6 +1,22 @@
 import Foundation
 import JSONRPC
+import Synchronization
 import Testing
+
+/// Starts `body` on a thread of its own; the returned closure waits for its result.
+func started<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> () throws -> T {
+    let result = Mutex<Result<T, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+        let outcome = Result { try body() }
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+    return {
+        done.wait()
+        return try result.withLock { $0 ?? .failure(CancellationError()) }.get()
+    }
+}
 
 /// A process that holds still while two tools look at it: `sleep`, started by the test.
 final class StillProcess {
@@ -127,14 +143,16 @@ let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"
         let memd = try MemdHarness()
         defer { memd.stop() }
         let memctl = productsDirectory.appendingPathComponent("memctl").path
-        let started = Date()
+        // Side by side: both over the same two seconds.
+        let sarRun = started { try run("sar", flags + ["1", "2"], environment: cLocale) }
+        let start = Date()
         let mine = try run(
             memctl,
             ["--socket", memd.socketPath, "sar", "--sysstat-12.6"] + flags + ["1", "2"],
             environment: cLocale
         )
-        let took = Date().timeIntervalSince(started)
-        let sar = try run("sar", flags + ["1", "2"], environment: cLocale)
+        let took = Date().timeIntervalSince(start)
+        let sar = try sarRun()
         #expect(sar.status == 0 && mine.status == 0, "\(sar.err) \(mine.err)")
         // As sar: the first row one interval after the start, the last two.
         #expect(took >= 2 && took < 3.5, "memctl sar 1 2 took \(took) s")
@@ -193,10 +211,22 @@ let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"
             mount --bind "\(meminfo)" /proc/meminfo && mount --bind "\(vmstat)" /proc/vmstat || exit 1
             "\(bin)/memd" --socket "\(socket)" --log-level error >/dev/null 2>&1 </dev/null & pid=$!
             for i in $(seq 200); do [ -S "\(socket)" ] && break; sleep 0.02; done
+            # All nine at once (the figures are the snapshot's), each report printed whole after.
+            n=0
             for flags in "-r" "-r ALL" "-B"; do
-                echo "== sar $flags"; sar $flags 1 1
-                echo "== memctl --sysstat-12.6 $flags"; "\(bin)/memctl" --socket "\(socket)" sar --sysstat-12.6 $flags 1 1
-                echo "== memctl $flags"; "\(bin)/memctl" --socket "\(socket)" sar $flags 1 1
+                sar $flags 1 1 >"\(directory.path)/$n.sar" & runs="$runs $!"
+                "\(bin)/memctl" --socket "\(socket)" sar --sysstat-12.6 $flags 1 1 >"\(directory.path)/$n.126" &
+                runs="$runs $!"
+                "\(bin)/memctl" --socket "\(socket)" sar $flags 1 1 >"\(directory.path)/$n.mine" & runs="$runs $!"
+                n=$((n + 1))
+            done
+            wait $runs
+            n=0
+            for flags in "-r" "-r ALL" "-B"; do
+                echo "== sar $flags"; cat "\(directory.path)/$n.sar"
+                echo "== memctl --sysstat-12.6 $flags"; cat "\(directory.path)/$n.126"
+                echo "== memctl $flags"; cat "\(directory.path)/$n.mine"
+                n=$((n + 1))
             done
             kill $pid; wait $pid
             """
@@ -217,6 +247,7 @@ let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"
             }
         for flags in ["-r", "-r ALL", "-B"] {
             let sar = try #require(reports["sar \(flags)"])
+            #expect(sar.contains { $0.hasPrefix("Average:") }, "sar \(flags) gave a report")
             #expect(reports["memctl --sysstat-12.6 \(flags)"] == sar, "sar \(flags):\n\(sar.joined(separator: "\n"))")
             guard flags != "-B", let mine = reports["memctl \(flags)"], mine.count == sar.count else { continue }
             // sysstat 12.7.9's formula: kbmemused = MemTotal - MemAvailable; every other cell as 12.6.
