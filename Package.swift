@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "memctl",
             dependencies: [
-                "JSONRPC", "MemdProtocol",
+                "JSONRPC", "MemdProtocol", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

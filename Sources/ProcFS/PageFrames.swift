@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// /proc/kpageflags and /proc/kpagecount, read in runs of consecutive frames: one pread of each
+/// file per run (fs/proc/page.c: both are arrays of 8-byte words indexed by frame number).
+///
+/// Both files are root's alone (mode 0400, and CAP_SYS_ADMIN for kpageflags' content); opening
+/// them fails with `.permissionDenied(path: "/proc/kpageflags")` for anyone else.
+public final class FrameReader {
+    /// The longest run read at once, in frames (512 KiB of each file).
+    public static let maxRun = 65_536
+    let flagsFD: Int32
+    let countFD: Int32
+    let flagsPath: String
+    let countPath: String
+    public private(set) var flags: [UInt64]
+    public private(set) var counts: [UInt64]
+
+    public init(root: String = "/proc") throws(ProcError) {
+        flagsPath = root + "/kpageflags"
+        countPath = root + "/kpagecount"
+        flagsFD = open(flagsPath, O_RDONLY | O_CLOEXEC)
+        guard flagsFD >= 0 else { throw ProcFile.error(flagsPath, errno) }
+        countFD = open(countPath, O_RDONLY | O_CLOEXEC)
+        guard countFD >= 0 else {
+            let code = errno
+            close(flagsFD)
+            throw ProcFile.error(countPath, code)
+        }
+        flags = [UInt64](repeating: 0, count: Self.maxRun)
+        counts = [UInt64](repeating: 0, count: Self.maxRun)
+    }
+
+    deinit {
+        close(flagsFD)
+        close(countFD)
+    }
+
+    /// Reads frames `first ..< first + count` (count ≤ ``maxRun``) into `flags` and `counts`;
+    /// returns how many the kernel had (fewer past the last frame).
+    public func read(first: UInt64, count: Int) throws(ProcError) -> Int {
+        precondition(count > 0 && count <= Self.maxRun)
+        // Offsets are frame × 8: a frame past 2^60 is past any file the kernel has.
+        guard first < 1 << 59 else { return 0 }
+        let offset = off_t(first * 8)
+        let gotFlags = try Self.pread(flagsFD, into: &flags, count: count, offset: offset, path: flagsPath)
+        let gotCounts = try Self.pread(countFD, into: &counts, count: count, offset: offset, path: countPath)
+        return min(gotFlags, gotCounts)
+    }
+
+    static func pread(
+        _ fd: Int32,
+        into words: inout [UInt64],
+        count: Int,
+        offset: off_t,
+        path: String
+    ) throws(ProcError) -> Int {
+        var done = 0
+        while done < count * 8 {
+            let got = words.withUnsafeMutableBytes { bytes in
+                Glibc.pread(fd, bytes.baseAddress! + done, count * 8 - done, offset + off_t(done))
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw ProcFile.error(path, errno)
+            }
+            if got == 0 { break }
+            done += got
+        }
+        return done / 8
+    }
+}
+
+/// Runs of frames to read for a set of frame numbers: consecutive ones (and ones a few frames
+/// apart: reading a short gap costs less than another pread) become one run.
+public enum FrameRuns {
+    /// Frames this far apart or closer share a run (64 frames: 512 bytes of each file).
+    public static let maxGap: UInt64 = 64
+
+    /// The runs covering `sorted` (ascending, duplicates allowed), as (first frame, frame count,
+    /// index in `sorted` of the run's last frame + 1).
+    public static func plan(
+        _ sorted: UnsafeBufferPointer<UInt64>,
+        maxRun: Int = FrameReader.maxRun
+    ) -> [(first: UInt64, count: Int, endIndex: Int)] {
+        var runs: [(first: UInt64, count: Int, endIndex: Int)] = []
+        guard let head = sorted.first else { return runs }
+        var first = head
+        var end = head + 1
+        for (index, frame) in sorted.enumerated().dropFirst() {
+            if frame < end { continue }
+            if frame - end <= maxGap, frame - first < UInt64(maxRun) {
+                end = frame + 1
+                continue
+            }
+            runs.append((first, Int(end - first), index))
+            first = frame
+            end = frame + 1
+        }
+        runs.append((first, Int(end - first), sorted.count))
+        return runs
+    }
+}
+
+/// What a set of pages is to the kernel: how many are present, swapped, shared (a frame mapped
+/// more than once, kpagecount > 1), the pages of each flag and, for a process, of each set of
+/// flags — the flags as page-types shows them by default (``KernelPageFlags/wellKnown``).
+public struct PageFlagsTally: Sendable, Equatable {
+    public var present = 0
+    public var swapped = 0
+    public var shared = 0
+    /// Pages per flag bit 0…26 (``PageFlagName/wellKnown``).
+    public var perFlag = [Int](repeating: 0, count: PageFlagName.wellKnown.count)
+    /// Pages per set of flags (raw value of the well-known flags); kept when `keepsSets`.
+    public var sets: [UInt64: Int] = [:]
+    public let keepsSets: Bool
+
+    public init(keepsSets: Bool) { self.keepsSets = keepsSets }
+
+    /// Counts one present page whose frame has `flags` and is mapped `mapCount` times.
+    public mutating func add(flags: UInt64, mapCount: UInt64) {
+        present += 1
+        if mapCount > 1 { shared += 1 }
+        let known = KernelPageFlags(rawValue: flags).wellKnown.rawValue
+        var bits = known & ((1 << UInt64(perFlag.count)) - 1)
+        while bits != 0 {
+            let bit = bits.trailingZeroBitCount
+            perFlag[bit] += 1
+            bits &= bits - 1
+        }
+        if keepsSets { sets[known, default: 0] += 1 }
+    }
+
+    /// The sets, largest first (ties in bit order, so the order is the same every time).
+    public var sortedSets: [(flags: KernelPageFlags, pages: Int)] {
+        sets.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { (KernelPageFlags(rawValue: $0.key), $0.value) }
+    }
+}
+
+/// The pages of a process's mappings, counted by what they are to the kernel.
+public struct PageFlagsScan: Sendable {
+    public var total = PageFlagsTally(keepsSets: true)
+    /// With per-mapping figures: each mapping that overlaps the range, its pages in the range.
+    public var mappings: [(mapping: Mapping, tally: PageFlagsTally)] = []
+
+    public init() {}
+}
+
+extension ProcessFiles {
+    /// Counts the present pages of the process's mappings in `range` (all when nil) by their frames'
+    /// flags and map counts: pagemap in blocks, each block's frames sorted and read in runs.
+    /// No frame number leaves this function. `isCancelled` is asked between blocks.
+    public mutating func scanPageFlags(
+        range: Range<UInt64>?,
+        perMapping: Bool,
+        frames: FrameReader,
+        isCancelled: () -> Bool = { false }
+    ) throws(ProcError) -> PageFlagsScan {
+        let mappings = try maps()
+        let pagemap = try self.pagemap()
+        var scan = PageFlagsScan()
+        var block = [UInt64](repeating: 0, count: PagemapReader.maxBlock)
+        var present: [UInt64] = []
+        present.reserveCapacity(PagemapReader.maxBlock)
+        let shift = UInt64(pageSize.trailingZeroBitCount)
+        for mapping in mappings {
+            let low = max(mapping.start, range?.lowerBound ?? 0)
+            let high = min(mapping.end, range?.upperBound ?? .max)
+            guard low < high else { continue }
+            var tally = PageFlagsTally(keepsSets: false)
+            var page = low >> shift
+            let endPage = (high + UInt64(pageSize) - 1) >> shift
+            while page < endPage {
+                if isCancelled() { throw .io(path: path("pagemap"), errno: ECANCELED) }
+                let want = Int(min(endPage - page, UInt64(block.count)))
+                let got = try pagemap.read(firstPage: page, count: want, into: &block)
+                present.removeAll(keepingCapacity: true)
+                for index in 0..<got {
+                    let entry = PagemapEntry(rawValue: block[index])
+                    if entry.isSwapped {
+                        scan.total.swapped += 1
+                        tally.swapped += 1
+                    } else if let frame = entry.pfn {
+                        present.append(frame)
+                    }
+                }
+                try Self.count(&present, frames: frames, into: &scan.total, and: &tally, perMapping: perMapping)
+                if got < want { break }
+                page += UInt64(want)
+            }
+            if perMapping { scan.mappings.append((mapping, tally)) }
+        }
+        try verify()
+        return scan
+    }
+
+    static func count(
+        _ present: inout [UInt64],
+        frames: FrameReader,
+        into total: inout PageFlagsTally,
+        and mapping: inout PageFlagsTally,
+        perMapping: Bool
+    ) throws(ProcError) {
+        present.sort()
+        let runs = present.withUnsafeBufferPointer { FrameRuns.plan($0) }
+        var index = 0
+        for run in runs {
+            let got = try frames.read(first: run.first, count: run.count)
+            while index < run.endIndex {
+                let offset = Int(present[index] - run.first)
+                index += 1
+                // A frame the kernel no longer has (memory hot-removed) counts as present, flagless.
+                let (flags, mapCount) = offset < got ? (frames.flags[offset], frames.counts[offset]) : (0, 0)
+                total.add(flags: flags, mapCount: mapCount)
+                if perMapping { mapping.add(flags: flags, mapCount: mapCount) }
+            }
+        }
+    }
+}
