@@ -11,7 +11,7 @@ extension WorkingSetMethod {
     /// One interval: what the process holds (rss, pss) and what it touched in it, in bytes.
     public struct Sample: WireValue, Equatable {
         public var seq: Int
-        /// Since the call began, when the sample was read.
+        /// Since the call began (a wait for another measurement of the process included), when read.
         public var elapsedMs: Int
         /// The time really measured: from the clear to the end of the read.
         public var intervalMs: Int

@@ -36,6 +36,8 @@ enum WorkingSetMethods {
         softDirty: Bool
     ) async throws -> WorkingSetMethod.Result {
         if params.kind == .written, !softDirty { throw RPCError.unsupported(noSoftDirty) }
+        let clock = ContinuousClock()
+        let start = clock.now
         let (pid, peer) = (params.pid, context.peer)
         let target = try await context.work.run { _ in try WorkingSetTarget(pid: pid, peer: peer) }
         let stop = try registry.start(peer, id: context.requestID)
@@ -43,8 +45,6 @@ enum WorkingSetMethods {
         try await registry.acquire(pid)
         defer { registry.release(pid) }
 
-        let clock = ContinuousClock()
-        let start = clock.now
         var samples: [WorkingSetMethod.Sample] = []
         var endedBy = WorkingSetMethod.EndedBy.count
         for seq in 0..<params.count {
