@@ -466,4 +466,36 @@ func mapping(_ value: JSON?, at start: String) -> JSON? {
             #expect(columns.count == 4 && columns[3] >= 4 && columns[3] <= columns[1], "\(line)")
         }
     }
+
+    /// The rows come as the samples are taken (not at the end of the call), and Ctrl-C ends the
+    /// measurement through workingSet.stop: memctl exits 0 with the rows so far.
+    @Test func wssPrintsLiveAndStopsOnInterrupt() throws {
+        let helper = try TouchPages(["16", "4"])
+        defer { helper.end() }
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let process = Process()
+        process.executableURL = productsDirectory.appendingPathComponent("memctl")
+        process.arguments = [
+            "--socket", memd.socketPath, "wss", "\(helper.pid)", "--interval", "200ms", "--count", "50",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        // The header and two rows, read while the call (50 intervals: ten seconds) still runs.
+        var text = ""
+        while text.filter({ $0 == "\n" }).count < 3 {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        #expect(process.isRunning, "memctl ended before it was interrupted: \(text)")
+        kill(process.processIdentifier, SIGINT)
+        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        let rows = text.split(separator: "\n").dropFirst()
+        #expect(rows.count >= 2 && rows.count < 50, "\(text)")
+        #expect(rows.allSatisfy { $0.split(separator: " ").compactMap { Double($0) }.count == 4 }, "\(text)")
+    }
 }
