@@ -45,12 +45,12 @@ import Testing
     }
 
     @Test func runsJoinNeighboursAndSkipDuplicates() {
-        // 50 is 40 frames past 10 (within maxGap: read with them); 300 is not.
-        let frames: [UInt64] = [7, 7, 7, 8, 9, 50, 51, 300, 5000]
+        // 12 is 2 frames past 9 (within maxGap: 10 and 11 are read with them); 50 is not.
+        let frames: [UInt64] = [7, 7, 7, 8, 9, 12, 50, 51, 300, 5000]
         let runs = frames.withUnsafeBufferPointer { FrameRuns.plan($0) }
-        #expect(runs.map(\.first) == [7, 300, 5000])
-        #expect(runs.map(\.count) == [45, 1, 1])
-        #expect(runs.map(\.endIndex) == [7, 8, 9])
+        #expect(runs.map(\.first) == [7, 50, 300, 5000])
+        #expect(runs.map(\.count) == [6, 2, 1, 1])
+        #expect(runs.map(\.endIndex) == [6, 8, 9, 10])
         let long = (0..<UInt64(10)).map { $0 }
         let capped = long.withUnsafeBufferPointer { FrameRuns.plan($0, maxRun: 4) }
         #expect(capped.map(\.count) == [4, 4, 2])
