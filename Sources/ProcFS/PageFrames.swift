@@ -39,16 +39,20 @@ public final class FrameReader {
         close(countFD)
     }
 
-    /// Reads frames `first ..< first + count` (count ≤ ``maxRun``) into `flags` and `counts`;
+    /// Reads the flags of frames `first ..< first + count` (count ≤ ``maxRun``) into `flags`;
     /// returns how many the kernel had (fewer past the last frame).
-    public func read(first: UInt64, count: Int) throws(ProcError) -> Int {
+    public func readFlags(first: UInt64, count: Int) throws(ProcError) -> Int {
         precondition(count > 0 && count <= Self.maxRun)
-        // Offsets are frame × 8: a frame past 2^60 is past any file the kernel has.
+        // Offsets are frame × 8: a frame past 2^59 is past any file the kernel has.
         guard first < 1 << 59 else { return 0 }
-        let offset = off_t(first * 8)
-        let gotFlags = try Self.pread(flagsFD, into: &flags, count: count, offset: offset, path: flagsPath)
-        let gotCounts = try Self.pread(countFD, into: &counts, count: count, offset: offset, path: countPath)
-        return min(gotFlags, gotCounts)
+        return try Self.pread(flagsFD, into: &flags, count: count, offset: off_t(first * 8), path: flagsPath)
+    }
+
+    /// Reads the map counts of frames `first ..< first + count` into `counts`, as ``readFlags(first:count:)``.
+    public func readCounts(first: UInt64, count: Int) throws(ProcError) -> Int {
+        precondition(count > 0 && count <= Self.maxRun)
+        guard first < 1 << 59 else { return 0 }
+        return try Self.pread(countFD, into: &counts, count: count, offset: off_t(first * 8), path: countPath)
     }
 
     static func pread(
@@ -85,16 +89,19 @@ public enum FrameRuns {
     public static let maxGap: UInt64 = 2
 
     /// The runs covering `sorted` (ascending, duplicates allowed), as (first frame, frame count,
-    /// index in `sorted` of the run's last frame + 1).
+    /// index in `sorted` of the run's last frame + 1). Each value is a frame shifted left by `shift`
+    /// (the bits below it carry something else).
     public static func plan(
         _ sorted: UnsafeBufferPointer<UInt64>,
+        shift: UInt64 = 0,
         maxRun: Int = FrameReader.maxRun
     ) -> [(first: UInt64, count: Int, endIndex: Int)] {
         var runs: [(first: UInt64, count: Int, endIndex: Int)] = []
-        guard let head = sorted.first else { return runs }
+        guard let head = sorted.first.map({ $0 >> shift }) else { return runs }
         var first = head
         var end = head + 1
-        for (index, frame) in sorted.enumerated().dropFirst() {
+        for (index, value) in sorted.enumerated().dropFirst() {
+            let frame = value >> shift
             if frame < end { continue }
             if frame - end <= maxGap, frame - first < UInt64(maxRun) {
                 end = frame + 1
@@ -189,7 +196,8 @@ extension ProcessFiles {
                         scan.total.swapped += 1
                         tally.swapped += 1
                     } else if let frame = entry.pfn {
-                        present.append(frame)
+                        // The frame, and below it whether it may be mapped more than once.
+                        present.append(frame << 1 | (entry.contains(.exclusive) ? 0 : 1))
                     }
                 }
                 try Self.count(&present, frames: frames, into: &scan.total, and: &tally, perMapping: perMapping)
@@ -202,6 +210,12 @@ extension ProcessFiles {
         return scan
     }
 
+    /// Counts `present` (each a frame shifted left by one, the low bit set unless pagemap said the
+    /// page is mapped exclusively). A run's map counts are read only when one of its pages may be
+    /// mapped more than once: pagemap's bit 56 and kpagecount are both `page_mapcount(page) == 1`
+    /// of the same page (fs/proc/task_mmu.c, fs/proc/page.c) — except for a compound page, whose
+    /// pagemap bit is its head's, so a run with a compound page always reads them. That spares a
+    /// private process most kpagecount reads, half of the kernel's work per frame.
     static func count(
         _ present: inout [UInt64],
         frames: FrameReader,
@@ -210,15 +224,26 @@ extension ProcessFiles {
         perMapping: Bool
     ) throws(ProcError) {
         present.sort()
-        let runs = present.withUnsafeBufferPointer { FrameRuns.plan($0) }
+        let runs = present.withUnsafeBufferPointer { FrameRuns.plan($0, shift: 1) }
+        let compound = KernelPageFlags.compoundHead.rawValue | KernelPageFlags.compoundTail.rawValue
         var index = 0
         for run in runs {
-            let got = try frames.read(first: run.first, count: run.count)
+            let got = try frames.readFlags(first: run.first, count: run.count)
+            var counted = 0
+            for value in present[index..<run.endIndex] {
+                let offset = Int((value >> 1) - run.first)
+                if value & 1 != 0 || (offset < got && frames.flags[offset] & compound != 0) {
+                    counted = try frames.readCounts(first: run.first, count: run.count)
+                    break
+                }
+            }
             while index < run.endIndex {
-                let offset = Int(present[index] - run.first)
+                let value = present[index]
+                let offset = Int((value >> 1) - run.first)
                 index += 1
                 // A frame the kernel no longer has (memory hot-removed) counts as present, flagless.
-                let (flags, mapCount) = offset < got ? (frames.flags[offset], frames.counts[offset]) : (0, 0)
+                let flags = offset < got ? frames.flags[offset] : 0
+                let mapCount: UInt64 = offset < counted ? frames.counts[offset] : (value & 1 == 0 ? 1 : 0)
                 total.add(flags: flags, mapCount: mapCount)
                 if perMapping { mapping.add(flags: flags, mapCount: mapCount) }
             }
