@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "memctl",
             dependencies: [
-                "JSONRPC", "MemdProtocol", "MemctlShims",
+                "JSONRPC", "MemdProtocol", "MemctlShims", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
