@@ -26,17 +26,17 @@ let package = Package(
             name: "MemdProtocol",
             dependencies: ["JSONRPC", "ProcFS"],
             exclude: ["openrpc.json"],
-            plugins: ["EmbedOpenRPC"]
+            plugins: ["EmbedText"]
         ),
-        .executableTarget(name: "embed-json", path: "Sources/embed-json"),
-        .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["embed-json"]),
+        .executableTarget(name: "embed-text", path: "Sources/embed-text"),
+        .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["embed-text"]),
         .target(name: "ExperimentsShims"),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         // The HTTP /metrics listener: node_exporter's names for /proc, memd's health.
         .target(
             name: "MemdMetrics",
             dependencies: [
-                "ProcFS",
+                "ProcFS", "MemdProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -61,16 +61,31 @@ let package = Package(
         .executableTarget(
             name: "memd",
             dependencies: [
-                "MemdServer", "MemdMetrics", "ProcFS",
+                "MemdServer", "MemdMetrics", "MemdProtocol", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The lab of `memctl web`: HTTP, the WebSocket bridge to memd's socket, the token
+        // rules, and the page (Assets/, compiled in).
+        .target(
+            name: "MemdWeb",
+            dependencies: [
+                "MemdProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            exclude: ["Assets"],
+            plugins: ["EmbedText"]
+        ),
         .executableTarget(
             name: "memctl",
             dependencies: [
-                "JSONRPC", "MemdProtocol",
+                "JSONRPC", "MemdProtocol", "MemdWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -90,6 +105,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        .testTarget(name: "MemdWebTests", dependencies: ["MemdWeb", "MemdProtocol"]),
         .testTarget(
             name: "MemdServerTests",
             dependencies: [

@@ -1,0 +1,41 @@
+// Time-series charts: uPlot (vendor/uPlot, loaded by index.html as a classic script).
+import { human } from "./format.js";
+
+const uPlot = globalThis.uPlot;
+
+export const palette = ["#2d7fb8", "#d9822b", "#27ae60", "#8e44ad", "#c0392b", "#7f8c8d"];
+
+/**
+ * A live chart of a few series against time (seconds). `unit` is "bytes" or
+ * "percent" or "" (plain numbers). push(t, [v…]) adds a point and redraws.
+ */
+export function liveChart(container, { title, series, unit = "", width = 540, height = 220, keep = 300, xLabel = null, time = true }) {
+  const data = [[], ...series.map(() => [])];
+  const format = unit === "bytes" ? (v) => human(v) : unit === "percent" ? (v) => `${v}%` : (v) => String(v);
+  const options = {
+    title, width, height,
+    scales: { x: { time } },
+    series: [
+      { label: xLabel || "time" },
+      ...series.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, points: { show: false },
+        value: (u, v) => (v === null || v === undefined ? "–" : format(v)) })),
+    ],
+    axes: [{ label: xLabel }, { size: 70, values: (u, values) => values.map(format) }],
+  };
+  const plot = new uPlot(options, data, container);
+  return {
+    plot,
+    push(x, values) {
+      data[0].push(x);
+      values.forEach((v, i) => data[i + 1].push(v));
+      if (data[0].length > keep) for (const column of data) column.shift();
+      plot.setData(data);
+    },
+    set(columns) {
+      columns.forEach((column, i) => { data[i] = column; });
+      plot.setData(data);
+    },
+    get points() { return data[0].length; },
+    destroy() { plot.destroy(); },
+  };
+}

@@ -1,0 +1,217 @@
+"""The lab in a real browser: Debian's chromium, headless, through chromium-driver
+and selenium, against a real memd and a real `memctl web` (web.md §3).
+
+Screenshots of each view go to $MEMD_WEB_SCREENSHOTS (default: a new temporary
+directory, printed), never into the repository."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lab import Lab, bin_dir  # noqa: E402
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+LAB = None
+DRIVER = None
+SHOTS = None
+SLEEPER = None
+
+
+def setUpModule():
+    global LAB, DRIVER, SHOTS, SLEEPER
+    SHOTS = os.environ.get("MEMD_WEB_SCREENSHOTS") or tempfile.mkdtemp(prefix="memd-web-shots-")
+    os.makedirs(SHOTS, exist_ok=True)
+    print(f"\nscreenshots: {SHOTS}", file=sys.stderr)
+    LAB = Lab(bin_dir())
+    # A process with a known address: its stack, touched, so the page is present.
+    SLEEPER = subprocess.Popen(["sleep", "300"])
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", "--no-first-run", "--disable-extensions"]:
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    DRIVER = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    DRIVER.set_page_load_timeout(30)
+    DRIVER.get(LAB.url)
+
+
+def tearDownModule():
+    if DRIVER:
+        DRIVER.quit()
+    if SLEEPER:
+        SLEEPER.kill()
+        SLEEPER.wait()
+    LAB.stop()
+
+
+def console_errors():
+    return [entry for entry in DRIVER.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+
+
+def open_view(hash_, name, timeout=20):
+    DRIVER.execute_script("location.hash = arguments[0]", hash_)
+    WebDriverWait(DRIVER, timeout).until(
+        lambda d: d.execute_script(
+            "const v = document.getElementById('view'); return v.dataset.view === arguments[0] && v.dataset.ready === 'true'",
+            name,
+        )
+    )
+
+
+def wait(condition, timeout=30, message=""):
+    return WebDriverWait(DRIVER, timeout).until(lambda d: condition(), message)
+
+
+def shoot(name):
+    DRIVER.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+DRAWN_PIXELS = """
+const canvas = document.querySelector(arguments[0] + ' canvas');
+if (!canvas) return 0;
+const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+let drawn = 0;
+for (let i = 0; i < data.length; i += 4) {
+  const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+  if (a > 0 && Math.max(r, g, b) - Math.min(r, g, b) > 60) drawn++;  // a coloured series, not the grey grid
+}
+return drawn;
+"""
+
+
+class Views(unittest.TestCase):
+    def tearDown(self):
+        errors = console_errors()
+        self.assertEqual(errors, [], f"console errors in {self.id()}")
+
+    def test_1_host_figures_equal_meminfo_and_charts_draw(self):
+        open_view("#/host", "host")
+        wait(lambda: DRIVER.execute_script("return Number(document.querySelector('#free')?.dataset.seq ?? -1) >= 2"),
+             message="three watch samples")
+        memd = LAB.client()
+        before = memd.call("meminfo")
+        shown = DRIVER.execute_script(
+            "return Object.fromEntries([...document.querySelectorAll('#free td[data-key]')].map(c => [c.dataset.key, Number(c.dataset.bytes)]))"
+        )
+        after = memd.call("meminfo")
+        memd.close()
+        for key in ["total", "swapTotal"]:
+            self.assertEqual(shown[key], before[key], key)
+        for key in ["used", "free", "shared", "buffCache", "available", "swapUsed", "swapFree"]:
+            low = min(before[key], after[key])
+            high = max(before[key], after[key])
+            slack = 64 << 20  # what moves in the second between the page's sample and these reads
+            self.assertTrue(low - slack <= shown[key] <= high + slack, f"{key}: page {shown[key]}, memd {low}..{high}")
+        self.assertGreater(DRIVER.execute_script(DRAWN_PIXELS, "#memory-chart"), 50, "memory chart has drawn points")
+        rates = DRIVER.execute_script("return document.querySelectorAll('#rates tbody tr').length")
+        self.assertGreaterEqual(rates, 1)
+        shoot("host")
+
+    def test_2_processes_table_and_a_click_opens_the_process(self):
+        open_view("#/processes?by=process&sort=pss", "processes")
+        rows = DRIVER.find_elements(By.CSS_SELECTOR, "#usage tbody tr")
+        self.assertGreater(len(rows), 3)
+        shoot("processes")
+        pid = rows[0].get_attribute("data-pid")
+        rows[0].click()
+        wait(lambda: DRIVER.execute_script("return document.getElementById('view').dataset.view === 'process' && document.getElementById('view').dataset.ready === 'true'"))
+        self.assertTrue(DRIVER.current_url.endswith(f"#/process/{pid}"))
+        open_view("#/processes?by=user", "processes")
+        self.assertGreater(len(DRIVER.find_elements(By.CSS_SELECTOR, "#usage tbody tr")), 0)
+
+    def test_3_process_address_space_drawn(self):
+        open_view(f"#/process/{SLEEPER.pid}", "process")
+        memd = LAB.client()
+        maps = memd.call("maps", {"pid": SLEEPER.pid})
+        memd.close()
+        bands = DRIVER.find_elements(By.CSS_SELECTOR, "#space > div")
+        self.assertEqual(len(bands), len(maps["mappings"]))
+        stack = next(m for m in maps["mappings"] if m["kind"] == "stack")
+        band = DRIVER.find_element(By.CSS_SELECTOR, f"#space > div[data-start='{stack['start']}']")
+        webdriver.ActionChains(DRIVER).move_to_element(band).perform()
+        line = DRIVER.find_element(By.ID, "maps-line").text
+        self.assertTrue(line.startswith(stack["start"][2:] + "-" + stack["end"][2:]), line)
+        self.assertIn("[stack]", line)
+        wait(lambda: DRIVER.execute_script(DRAWN_PIXELS, "#rss-chart") > 20, message="rss chart drawn")
+        self.assertTrue(DRIVER.find_elements(By.CSS_SELECTOR, "#working-set, #page-flags"))
+        shoot("process")
+
+    def test_4_translate_shows_the_indices_and_the_frame(self):
+        memd = LAB.client()
+        maps = memd.call("maps", {"pid": SLEEPER.pid})
+        stack = next(m for m in maps["mappings"] if m["kind"] == "stack")
+        # The top page of the stack holds the arguments and environment: present.
+        address = hex(int(stack["end"], 16) - 0x10)
+        truth = memd.call("simulateTranslation", {"pid": SLEEPER.pid, "addresses": [address], "trace": True})["translations"][0]
+        memd.close()
+        self.assertTrue(truth["present"])
+        open_view(f"#/translate?pid={SLEEPER.pid}&address={address}", "translate")
+        for level in ["pml4", "pdpt", "pd", "pt"]:
+            cell = DRIVER.find_element(By.CSS_SELECTOR, f"#split [data-level='{level}']")
+            self.assertEqual(int(cell.get_attribute("data-index")), truth["indices"][level], level)
+            self.assertIn(f"index {truth['indices'][level]}", cell.text)
+        offset = DRIVER.find_element(By.CSS_SELECTOR, "#split [data-level='offset']")
+        self.assertIn(hex(truth["indices"]["offset"]), offset.text)
+        pfn = DRIVER.find_element(By.ID, "pfn")
+        self.assertEqual(pfn.get_attribute("data-pfn"), str(truth["pfn"]))
+        self.assertIn(str(truth["pfn"]), pfn.text)
+        DRIVER.find_element(By.ID, "simulate").click()
+        wait(lambda: len(DRIVER.find_elements(By.CSS_SELECTOR, "#simulated .sim-outcome")) == 2, message="simulated walk")
+        outcomes = [e.text for e in DRIVER.find_elements(By.CSS_SELECTOR, "#simulated .sim-outcome")]
+        self.assertEqual(outcomes[1], "tlbHit")
+        shoot("translate")
+
+    def test_5_an_experiment_run_from_the_page_completes_and_cancel_cancels(self):
+        open_view("#/experiments?name=demandPaging&backend=both&sizeBytes=52428800", "experiments")
+        DRIVER.find_element(By.ID, "run").click()
+        wait(lambda: DRIVER.find_element(By.ID, "state").get_attribute("data-outcome") is not None, timeout=90,
+             message="the experiment ends")
+        self.assertEqual(DRIVER.find_element(By.ID, "state").get_attribute("data-outcome"), "done",
+                         DRIVER.find_element(By.ID, "state").text)
+        self.assertTrue(DRIVER.find_elements(By.CSS_SELECTOR, ".figures-real"))
+        self.assertTrue(DRIVER.find_elements(By.CSS_SELECTOR, ".figures-sim"))
+        self.assertGreater(DRIVER.execute_script(DRAWN_PIXELS, "#progress-chart"), 20, "progress chart drawn")
+        wait(lambda: DRIVER.execute_script(DRAWN_PIXELS, ".figures-real .samples-chart") > 20, message="samples drawn")
+        shoot("experiments")
+        # Cancel: a bigger run, cancelled as soon as its first progress arrives.
+        open_view("#/experiments?name=demandPaging&backend=real&sizeBytes=209715200", "experiments")
+        DRIVER.find_element(By.ID, "run").click()
+        cancel = DRIVER.find_element(By.ID, "cancel")
+        wait(lambda: cancel.is_displayed(), message="Cancel shown while running")
+        cancel.click()
+        wait(lambda: DRIVER.find_element(By.ID, "state").get_attribute("data-outcome") is not None, timeout=60)
+        self.assertEqual(DRIVER.find_element(By.ID, "state").get_attribute("data-outcome"), "cancelled",
+                         DRIVER.find_element(By.ID, "state").text)
+
+    def test_6_cgroups_tree(self):
+        open_view("#/cgroups", "cgroups")
+        rows = DRIVER.find_elements(By.CSS_SELECTOR, "#cgroups tbody tr")
+        memd = LAB.client()
+        groups = memd.call("cgroups")["groups"]
+        memd.close()
+        self.assertEqual([r.get_attribute("data-path") for r in rows], [g["path"] for g in groups])
+        shoot("cgroups")
+
+    def test_7_memd_gone_shows_a_banner_and_the_page_reconnects(self):
+        open_view("#/cgroups", "cgroups")
+        LAB.memd.terminate()
+        LAB.memd.wait()
+        wait(lambda: DRIVER.find_element(By.ID, "banner").is_displayed(), message="banner")
+        self.assertIn("memd went away", DRIVER.find_element(By.ID, "banner").text)
+        LAB.restart_memd()
+        wait(lambda: not DRIVER.find_element(By.ID, "banner").is_displayed(), timeout=20, message="reconnected")
+        open_view("#/host", "host")
+        DRIVER.get_log("browser")  # the failed WebSocket attempts while memd was gone are the point of this test
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
