@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Answers the lab's plain HTTP requests: the page's files, the token's
 /// redirect, and every refusal, each as `LabGate` decides. The WebSocket
@@ -34,7 +35,10 @@ final class LabHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Not HTTP, or HTTP NIOHTTP1 refuses: its error handler has answered 400.
+    /// An upgrade the gate refused is not an error here: NIOWebSocket reports it,
+    /// then hands the request on, and it is answered with why.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is NIOWebSocketUpgradeError { return }
         context.close(promise: nil)
     }
 

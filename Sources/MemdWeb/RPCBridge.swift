@@ -39,7 +39,8 @@ enum RPCBridge {
             ClientBootstrap(group: browser.eventLoop)
                 .channelInitializer { memd in
                     memd.eventLoop.makeCompletedFuture {
-                        try memd.pipeline.syncOperations.addHandler(MemdSide(browser: browser, maxLineBytes: maxLineBytes))
+                        let side = MemdSide(browser: browser, maxLineBytes: maxLineBytes)
+                        try memd.pipeline.syncOperations.addHandler(side)
                     }
                 }
                 .withConnectedSocket(fd)

@@ -25,7 +25,7 @@ import Testing
         let two = LabToken()
         #expect(one != two)
         #expect(one.text.count == 32)
-        #expect(one.text.allSatisfy(\.isHexDigit))
+        #expect(one.text.allSatisfy { $0.isHexDigit })
         #expect(!"\(one)".contains(one.text))
     }
 

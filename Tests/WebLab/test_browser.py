@@ -4,6 +4,7 @@ and selenium, against a real memd and a real `memctl web` (web.md §3).
 Screenshots of each view go to $MEMD_WEB_SCREENSHOTS (default: a new temporary
 directory, printed), never into the repository."""
 
+import base64
 import os
 import subprocess
 import sys
@@ -72,7 +73,12 @@ def wait(condition, timeout=30, message=""):
 
 
 def shoot(name):
-    DRIVER.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+    """The whole page, not only the window (Chrome's DevTools protocol)."""
+    size = DRIVER.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}
+    shot = DRIVER.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True})
+    with open(os.path.join(SHOTS, f"{name}.png"), "wb") as file:
+        file.write(base64.b64decode(shot["data"]))
 
 
 DRAWN_PIXELS = """
@@ -161,12 +167,20 @@ class Views(unittest.TestCase):
             self.assertIn(f"index {truth['indices'][level]}", cell.text)
         offset = DRIVER.find_element(By.CSS_SELECTOR, "#split [data-level='offset']")
         self.assertIn(hex(truth["indices"]["offset"]), offset.text)
+        steps = DRIVER.find_elements(By.CSS_SELECTOR, "#real .walk .step[data-level]")
+        self.assertEqual([step.get_attribute("data-level") for step in steps], ["pml4", "pdpt", "pd", "pt"])
+        for step in steps:
+            self.assertIn(f"index {truth['indices'][step.get_attribute('data-level')]}", step.text)
         pfn = DRIVER.find_element(By.ID, "pfn")
         self.assertEqual(pfn.get_attribute("data-pfn"), str(truth["pfn"]))
         self.assertIn(str(truth["pfn"]), pfn.text)
         DRIVER.find_element(By.ID, "simulate").click()
         wait(lambda: len(DRIVER.find_elements(By.CSS_SELECTOR, "#simulated .sim-outcome")) == 2, message="simulated walk")
         outcomes = [e.text for e in DRIVER.find_elements(By.CSS_SELECTOR, "#simulated .sim-outcome")]
+        walked = DRIVER.find_elements(By.CSS_SELECTOR, "#simulated .simulated-walk:first-child .step[data-level]")
+        self.assertEqual([step.get_attribute("data-level") for step in walked], ["pml4", "pdpt", "pd", "pt"])
+        for step in walked:
+            self.assertIn(f"index {truth['indices'][step.get_attribute('data-level')]}", step.text)
         self.assertEqual(outcomes[1], "tlbHit")
         shoot("translate")
 

@@ -268,6 +268,8 @@ class WebSocket(unittest.TestCase):
             finally:
                 LAB = saved
             self.assertIn("101", status)
+            send_text(sock, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "rpc.discover"}))
+            self.assertEqual(read_frame(sock)[0], 1)  # the bridge is connected to memd
             other.memd.terminate()
             other.memd.wait()
             opcode, payload = read_frame(sock)

@@ -7,9 +7,10 @@ export const palette = ["#2d7fb8", "#d9822b", "#27ae60", "#8e44ad", "#c0392b", "
 
 /**
  * A live chart of a few series against time (seconds). `unit` is "bytes" or
- * "percent" or "" (plain numbers). push(t, [v…]) adds a point and redraws.
+ * "percent" or "" (plain numbers); `xUnit` "bytes" for an axis of bytes instead
+ * of time. push(x, [v…]) adds a point and redraws; set(columns) draws a whole series.
  */
-export function liveChart(container, { title, series, unit = "", width = 540, height = 220, keep = 300, xLabel = null, time = true }) {
+export function liveChart(container, { title, series, unit = "", xUnit = "", width = 540, height = 220, keep = 300, xLabel = null, time = true }) {
   const data = [[], ...series.map(() => [])];
   const format = unit === "bytes" ? (v) => human(v) : unit === "percent" ? (v) => `${v}%` : (v) => String(v);
   const options = {
@@ -20,7 +21,10 @@ export function liveChart(container, { title, series, unit = "", width = 540, he
       ...series.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, points: { show: false },
         value: (u, v) => (v === null || v === undefined ? "–" : format(v)) })),
     ],
-    axes: [{ label: xLabel }, { size: 70, values: (u, values) => values.map(format) }],
+    axes: [
+      xUnit === "bytes" ? { label: xLabel, values: (u, values) => values.map(human) } : { label: xLabel },
+      { size: 70, values: (u, values) => values.map(format) },
+    ],
   };
   const plot = new uPlot(options, data, container);
   return {

@@ -97,7 +97,7 @@ function figures(result) {
       box.append(el("h2", {}, "As pages are touched: rss, and minor faults"), rssBox, faultBox);
       requestAnimationFrame(() => {
         const touched = f.samples.map((s) => s.touchedBytes);
-        const options = { unit: "bytes", time: false, xLabel: "touched bytes", width: 480, height: 180 };
+        const options = { unit: "bytes", xUnit: "bytes", time: false, xLabel: "touched", width: 480, height: 180 };
         liveChart(rssBox, { ...options, series: ["rss"] }).set([touched, f.samples.map((s) => s.rss)]);
         liveChart(faultBox, { ...options, unit: "", series: ["minflt"] }).set([touched, f.samples.map((s) => s.minflt)]);
       });
