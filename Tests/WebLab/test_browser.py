@@ -117,6 +117,14 @@ class Views(unittest.TestCase):
             high = max(before[key], after[key])
             slack = 64 << 20  # what moves in the second between the page's sample and these reads
             self.assertTrue(low - slack <= shown[key] <= high + slack, f"{key}: page {shown[key]}, memd {low}..{high}")
+        # The same units as free -h: its text for the figures that do not move.
+        free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout.splitlines()
+        mem, swap = free[1].split(), free[2].split()
+        text = DRIVER.execute_script(
+            "return Object.fromEntries([...document.querySelectorAll('#free td[data-key]')].map(c => [c.dataset.key, c.textContent]))"
+        )
+        self.assertEqual(text["total"], mem[1])
+        self.assertEqual([text["swapTotal"], text["swapUsed"], text["swapFree"]], swap[1:4])
         self.assertGreater(DRIVER.execute_script(DRAWN_PIXELS, "#memory-chart"), 50, "memory chart has drawn points")
         rates = DRIVER.execute_script("return document.querySelectorAll('#rates tbody tr').length")
         self.assertGreaterEqual(rates, 1)
@@ -196,15 +204,22 @@ class Views(unittest.TestCase):
         self.assertGreater(DRIVER.execute_script(DRAWN_PIXELS, "#progress-chart"), 20, "progress chart drawn")
         wait(lambda: DRIVER.execute_script(DRAWN_PIXELS, ".figures-real .samples-chart") > 20, message="samples drawn")
         shoot("experiments")
-        # Cancel: a bigger run, cancelled as soon as its first progress arrives.
-        open_view("#/experiments?name=demandPaging&backend=real&sizeBytes=209715200", "experiments")
+        # Cancel: a run of 1 GiB, cancelled when its first progress arrives.
+        open_view("#/experiments?name=demandPaging&backend=real&sizeBytes=1073741824", "experiments")
         DRIVER.find_element(By.ID, "run").click()
         cancel = DRIVER.find_element(By.ID, "cancel")
-        wait(lambda: cancel.is_displayed(), message="Cancel shown while running")
+        self.assertTrue(cancel.is_displayed(), "Cancel shown while running")
+        wait(lambda: "touch" in DRIVER.find_element(By.ID, "state").text or
+             DRIVER.find_element(By.ID, "state").get_attribute("data-outcome"), timeout=30, message="first progress")
         cancel.click()
         wait(lambda: DRIVER.find_element(By.ID, "state").get_attribute("data-outcome") is not None, timeout=60)
         self.assertEqual(DRIVER.find_element(By.ID, "state").get_attribute("data-outcome"), "cancelled",
                          DRIVER.find_element(By.ID, "state").text)
+
+    def test_6_memd_errors_are_sentences(self):
+        open_view("#/process/4194304", "process")
+        error = DRIVER.find_element(By.CSS_SELECTOR, "#view .error").text
+        self.assertIn("process 4194304 not found", error)
 
     def test_6_cgroups_tree(self):
         open_view("#/cgroups", "cgroups")

@@ -1,15 +1,22 @@
 // Display only: memd's figures turned into text, never recomputed.
 
-/** Bytes as free -h prints them: B, Ki, Mi, Gi, Ti with at most 3 significant digits. */
+/**
+ * Bytes as free -h prints them (procps's scale_size): bytes while they fit in
+ * 4 characters, else the first binary unit whose text fits in 5 — one decimal
+ * ("9.9Gi" at most), else a whole number cut, not rounded ("23Gi").
+ */
 export function human(bytes) {
   if (bytes === null || bytes === undefined) return "–";
-  const units = ["B", "Ki", "Mi", "Gi", "Ti", "Pi"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-  if (unit === 0) return `${bytes}B`;
-  const text = value >= 10 ? Math.round(value).toString() : (Math.round(value * 10) / 10).toString();
-  return text + units[unit];
+  if (`${bytes}B`.length <= 4) return `${bytes}B`;
+  const units = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+  for (let i = 0; i < units.length; i++) {
+    const value = bytes / 1024 ** (i + 1);
+    const decimal = Math.fround(value).toFixed(1) + units[i];  // free rounds a C float
+    if (decimal.length <= 5) return decimal;
+    const whole = Math.trunc(value) + units[i];
+    if (whole.length <= 5) return whole;
+  }
+  return `${bytes}B`;
 }
 
 export function number(value, digits = 2) {
