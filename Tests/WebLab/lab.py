@@ -51,11 +51,12 @@ class Lab:
         self.dir = tempfile.mkdtemp(prefix="memd-web-")
         self.socket_path = os.path.join(self.dir, "memd.sock")
         self.bin_dir = bin_dir
+        self.logs = []
         self.start_memd()
         self.web = subprocess.Popen(
             [os.path.join(bin_dir, "memctl"), "web", "--listen", "127.0.0.1:0", "--socket", self.socket_path],
             stdout=subprocess.PIPE,
-            stderr=open(os.path.join(self.dir, "web.log"), "w"),
+            stderr=self.log("web.log"),
             text=True,
         )
         line = self.web.stdout.readline()
@@ -67,10 +68,16 @@ class Lab:
         self.port = int(self.host.rsplit(":", 1)[1])
         self.cookie = f"memd-lab-{self.port}={self.token}"
 
+    def log(self, name):
+        """A log file in the run's directory, closed by stop()."""
+        file = open(os.path.join(self.dir, name), "a")
+        self.logs.append(file)
+        return file
+
     def start_memd(self):
         self.memd = subprocess.Popen(
             [os.path.join(self.bin_dir, "memd"), "--socket", self.socket_path, "--log-level", "warning"],
-            stderr=open(os.path.join(self.dir, "memd.log"), "a"),
+            stderr=self.log("memd.log"),
         )
         for _ in range(200):
             if os.path.exists(self.socket_path):
@@ -93,6 +100,10 @@ class Lab:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        if getattr(self, "web", None):
+            self.web.stdout.close()
+        for file in self.logs:
+            file.close()
 
 
 def bin_dir():

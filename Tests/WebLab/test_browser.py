@@ -192,6 +192,26 @@ class Views(unittest.TestCase):
         self.assertEqual(outcomes[1], "tlbHit")
         shoot("translate")
 
+    def test_4_translate_in_a_simulated_machine(self):
+        memd = LAB.client()
+        machine = memd.call("sim.create", {})["machine"]
+        pid = memd.call("sim.spawn", {"machine": machine})["pid"]
+        address = "0x410008"  # in the simulated program's data segment
+        truth = memd.call("simulateTranslation", {"machine": machine, "pid": pid, "addresses": [address], "dryRun": True})
+        try:
+            open_view(f"#/translate?machine={machine}&pid={pid}&address={address}", "translate")
+            steps = DRIVER.find_elements(By.CSS_SELECTOR, ".simulated-walk .step[data-level]")
+            self.assertEqual([step.get_attribute("data-level") for step in steps], ["pml4", "pdpt", "pd", "pt"])
+            indices = truth["translations"][0]["indices"]
+            for step in steps:
+                self.assertIn(f"index {indices[step.get_attribute('data-level')]}", step.text)
+            outcome = DRIVER.find_element(By.CSS_SELECTOR, ".sim-outcome").text
+            self.assertIn(outcome, ["minorFault", "majorFault", "translated", "tlbHit"])
+            shoot("translate-machine")
+        finally:
+            memd.call("sim.destroy", {"machine": machine})
+            memd.close()
+
     def test_5_an_experiment_run_from_the_page_completes_and_cancel_cancels(self):
         open_view("#/experiments?name=demandPaging&backend=both&sizeBytes=52428800", "experiments")
         DRIVER.find_element(By.ID, "run").click()

@@ -243,7 +243,9 @@ class WebSocket(unittest.TestCase):
         self.assertEqual(opcode, 1)
         answer = json.loads(payload)
         self.assertEqual(answer["id"], 7)
-        direct = LAB.client().call("meminfo")
+        client = LAB.client()
+        direct = client.call("meminfo")
+        client.close()
         self.assertEqual(answer["result"]["total"], direct["total"])
         # A notification comes through as its own frame: a watch's first sample.
         send_text(sock, json.dumps({"jsonrpc": "2.0", "id": 8, "method": "watch", "params": {"count": 1}}))
@@ -331,7 +333,8 @@ class Listen(unittest.TestCase):
         self.assertIn("no TLS", errors)
 
     def test_loopback_gives_no_warning(self):
-        log = open(os.path.join(LAB.dir, "web.log")).read()
+        with open(os.path.join(LAB.dir, "web.log")) as file:
+            log = file.read()
         self.assertNotIn("warning", log)
 
 

@@ -8,6 +8,18 @@ const LEVELS = [
   ["pd", "PMD (PD)", "#d9822b", "bits 29–21"], ["pt", "PTE (PT)", "#8e44ad", "bits 20–12"],
 ];
 
+/** What each of memd's outcomes means, as the seed tells it. */
+const OUTCOMES = {
+  tlbHit: "the TLB had it: no walk at all",
+  translated: "a TLB miss: the walk above found the frame",
+  minorFault: "a TLB miss and a page fault: the page was not there yet, the kernel gave it a free frame",
+  majorFault: "a page fault that had to read the page (from its file or swap) before the frame was ready",
+  cowFault: "a write to a shared copy-on-write page: the kernel copied it to a frame of its own",
+  notPresent: "the entry is not present: the next access would fault",
+  swapped: "the page is in swap: the next access would read it back",
+  segv: "no mapping allows this access: SIGSEGV",
+};
+
 export async function render(root, { query }) {
   const pid = query.get("pid") || "";
   const address = query.get("address") || "";
@@ -98,8 +110,7 @@ function simulated(t, title) {
           `index ${s.index}`, el("br"), el("span", { class: "mono" }, s.entry), el("br"), s.flags.map((f) => el("span", { class: "flag" }, f)))]),
       el("span", { class: "arrow" }, "→"),
       el("div", { class: "step" }, el("b", {}, "frame"), t.pfn ?? "none")),
-    el("p", {}, "outcome: ", el("b", { class: "sim-outcome" }, t.outcome),
-      t.outcome === "tlbHit" ? " — the TLB had it: no walk" : t.outcome === "translated" ? " — a TLB miss: the walk above" : ""));
+    el("p", {}, "outcome: ", el("b", { class: "sim-outcome" }, t.outcome), OUTCOMES[t.outcome] ? ` — ${OUTCOMES[t.outcome]}` : ""));
 }
 
 /** A scratch machine: map the page, touch it twice (miss, then hit), then remove the machine. */
