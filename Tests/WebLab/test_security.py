@@ -77,8 +77,10 @@ def send_text(sock, text):
     header = bytes([0x81])
     if len(payload) < 126:
         header += bytes([0x80 | len(payload)])
-    else:
+    elif len(payload) < 65536:
         header += bytes([0x80 | 126]) + struct.pack(">H", len(payload))
+    else:
+        header += bytes([0x80 | 127]) + struct.pack(">Q", len(payload))
     sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
 
@@ -259,6 +261,29 @@ class WebSocket(unittest.TestCase):
                 break
         self.assertEqual(methods, ["watch.sample"])
         sock.close()
+
+    def test_pretty_json_with_newlines_is_one_message_and_big_answers_come_whole(self):
+        status, _, sock = upgrade(key=base64.b64encode(os.urandom(16)).decode())
+        self.assertIn("101", status)
+        send_text(sock, json.dumps({"jsonrpc": "2.0", "id": 3, "method": "maps", "params": {"pid": LAB.memd.pid}}, indent=2))
+        opcode, payload = read_frame(sock)
+        sock.close()
+        self.assertEqual(opcode, 1)
+        answer = json.loads(payload)
+        client = LAB.client()
+        direct = client.call("maps", {"pid": LAB.memd.pid})
+        client.close()
+        self.assertEqual(answer["id"], 3)
+        self.assertEqual(len(answer["result"]["mappings"]), len(direct["mappings"]))
+
+    def test_a_message_over_1_mib_closes_the_websocket(self):
+        status, _, sock = upgrade(key=base64.b64encode(os.urandom(16)).decode())
+        self.assertIn("101", status)
+        send_text(sock, json.dumps({"jsonrpc": "2.0", "id": 4, "method": "meminfo", "params": {"x": "a" * (1 << 20)}}))
+        opcode, payload = read_frame(sock)
+        sock.close()
+        self.assertEqual(opcode, 8)  # a close frame: 1009, message too big
+        self.assertEqual(struct.unpack(">H", payload[:2])[0], 1009)
 
     def test_memd_gone_closes_the_websocket_with_the_reason(self):
         other = Lab(bin_dir())

@@ -18,7 +18,7 @@ export function liveChart(container, { title, series, unit = "", xUnit = "", wid
     scales: { x: { time } },
     series: [
       { label: xLabel || "time" },
-      ...series.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, points: { show: false },
+      ...series.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5,
         value: (u, v) => (v === null || v === undefined ? "–" : format(v)) })),
     ],
     axes: [

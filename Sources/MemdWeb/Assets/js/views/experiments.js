@@ -39,7 +39,8 @@ export async function render(root, { query }) {
     location.hash = `#/experiments?name=${data.get("name")}&backend=${data.get("backend")}&sizeBytes=${data.get("sizeBytes")}`;
   });
   setQuery("experiments", { name, backend, sizeBytes });
-  const chart = liveChart(chartBox, { series: ["touched"], unit: "bytes", time: false, xLabel: "seconds" });
+  // Bytes touched before a fork, and bytes written (each write a copy) after it (cow's phases).
+  const chart = liveChart(chartBox, { series: ["touched", "written after fork"], unit: "bytes", time: false, xLabel: "seconds" });
   const cancelButton = form.querySelector("#cancel");
   const runButton = form.querySelector("#run");
 
@@ -50,7 +51,9 @@ export async function render(root, { query }) {
     run.listener = (method, params) => {
       if (method !== "experiment.progress") return;
       state.textContent = `${params.phase}: ${params.message}`;
-      if (params.touchedBytes !== undefined) chart.push((performance.now() - run.started) / 1000, [params.touchedBytes]);
+      if (params.touchedBytes === undefined) return;
+      const written = params.phase === "writing" || params.phase === "afterWrite";
+      chart.push((performance.now() - run.started) / 1000, written ? [null, params.touchedBytes] : [params.touchedBytes, null]);
     };
     run.promise.then((result) => {
       state.textContent = `Done in ${result.durationMs.toFixed(0)} ms.`;
@@ -88,7 +91,17 @@ function figures(result) {
   const row = el("div", { class: "row" });
   for (const [side, f] of sides) {
     const box = el("section", { class: `figures figures-${side}` }, el("h2", {}, side === "real" ? "Real (a child process, from /proc)" : "Simulated (memd's MMU)"));
-    const scalars = Object.entries(f).filter(([, v]) => v === null || typeof v !== "object");
+    // memd's figures as it named them; an object of figures (cow's child, beforeFork) one level down.
+    const scalars = [];
+    for (const [key, value] of Object.entries(f)) {
+      if (value === null || typeof value !== "object") scalars.push([key, value]);
+      else if (!Array.isArray(value)) {
+        for (const [inner, v] of Object.entries(value)) {
+          if (v === null || typeof v !== "object") scalars.push([`${key}.${inner}`, v]);
+          else if (!Array.isArray(v)) for (const [deep, w] of Object.entries(v)) if (typeof w !== "object") scalars.push([`${key}.${inner}.${deep}`, w]);
+        }
+      }
+    }
     box.append(el("table", {}, el("tbody", {}, scalars.map(([key, value]) =>
       el("tr", {}, el("td", {}, key), el("td", { class: "text mono", "data-key": key }, show(key, value)))))));
     if (Array.isArray(f.samples) && f.samples.length && f.samples[0].touchedBytes !== undefined) {
@@ -122,6 +135,8 @@ function figures(result) {
 
 function show(key, value) {
   if (value === null || value === undefined) return "–";
-  if (typeof value === "number" && /bytes|rss|vsz|size|Bytes|Rss|Vsz|Size/.test(key) && !/Ms$/.test(key)) return `${human(value)} (${value})`;
+  // A figure in bytes, by memd's naming: shown as free -h would, with the exact bytes.
+  const isBytes = /bytes|rss|vsz|size|used|growth|private|shared|step|pss|uss|swap|anon/i.test(key) && !/faults|count|pid|Ms$/i.test(key);
+  if (typeof value === "number" && isBytes) return `${human(value)} (${value})`;
   return typeof value === "object" ? JSON.stringify(value) : String(value);
 }
