@@ -44,6 +44,12 @@ struct WebCommand: ParsableCommand {
                     + "so its token and figures cross the network in clear (prefer ssh -L, or a TLS proxy)"
             )
         }
+        // The lab starts anyway (its page waits for memd and says so); the note saves a puzzled look.
+        do {
+            close(try MemdClient.connectedSocket(path: global.path))
+        } catch {
+            standardError("memctl web: memd is not reachable yet (\(error)); the page will connect when it is")
+        }
         print("memd lab: \(server.url)")
         fflush(nil)
         if open { openBrowser(server.url) }

@@ -15,7 +15,8 @@ export function liveChart(container, { title, series, unit = "", xUnit = "", wid
   const format = unit === "bytes" ? (v) => human(v) : unit === "percent" ? (v) => `${v}%` : (v) => String(v);
   const options = {
     title, width, height,
-    scales: { x: { time } },
+    // Time axes span at least a minute, so the first samples do not stretch over sub-second (or yearly) ticks.
+    scales: { x: time ? { time, range: (u, min, max) => [Math.min(min, max - 60), max] } : { time } },
     series: [
       { label: xLabel || "time" },
       ...series.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5,

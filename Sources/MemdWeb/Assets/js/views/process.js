@@ -76,6 +76,19 @@ function drawSpace(mappings, hover) {
     total += gapWeight + weight(m.size);
     previousEnd = BigInt(m.end);
   }
+  // Landmarks under the bands: the program, its heap, the first of each library, the stack.
+  const labels = el("div", { class: "space-labels" });
+  const named = new Set();
+  let lastLabel = -100;
+  for (const { m, at } of layout) {
+    const name = m.kind === "heap" || m.kind === "stack" || m.kind === "vdso" ? `[${m.kind}]`
+      : m.path && m.kind === "file" && (named.size === 0 || /\.so(\.|$)/.test(m.path)) ? m.path.split("/").pop() : null;
+    const left = (100 * at) / total;
+    if (!name || named.has(name) || left - lastLabel < 4) continue;
+    named.add(name);
+    lastLabel = left;
+    labels.append(el("span", { style: `left:${left}%` }, name));
+  }
   for (const { m, at, width } of layout) {
     const fill = m.size > 0 && m.rss !== undefined ? Math.min(1, m.rss / m.size) : 0;
     const band = el("div", {
@@ -87,7 +100,7 @@ function drawSpace(mappings, hover) {
     });
     space.append(band);
   }
-  return space;
+  return el("div", {}, space, labels);
 }
 
 function legend() {
