@@ -143,6 +143,8 @@ final class MemdSide: ChannelInboundHandler {
     private let browser: Channel
     private let maxLineBytes: Int
     private var buffer = ByteBuffer()
+    /// Bytes of `buffer` already searched for a newline (a 15 MB answer comes in many reads).
+    private var searched = 0
 
     init(browser: Channel, maxLineBytes: Int) {
         self.browser = browser
@@ -153,13 +155,15 @@ final class MemdSide: ChannelInboundHandler {
         var chunk = unwrapInboundIn(data)
         buffer.writeBuffer(&chunk)
         var sent = false
-        while let newline = buffer.readableBytesView.firstIndex(of: 10) {
+        while let newline = buffer.readableBytesView.dropFirst(searched).firstIndex(of: 10) {
             let length = newline - buffer.readerIndex
             guard let line = buffer.readSlice(length: length) else { break }
             buffer.moveReaderIndex(forwardBy: 1)
             browser.write(WebSocketFrame(fin: true, opcode: .text, data: line), promise: nil)
             sent = true
+            searched = 0
         }
+        searched = buffer.readableBytes
         if sent { browser.flush() }
         buffer.discardReadBytes()
         if buffer.readableBytes > maxLineBytes {

@@ -103,19 +103,23 @@ class Views(unittest.TestCase):
         open_view("#/host", "host")
         wait(lambda: DRIVER.execute_script("return Number(document.querySelector('#free')?.dataset.seq ?? -1) >= 2"),
              message="three watch samples")
+        # Bracket one sample: memd's meminfo read just before and just after the page shows it.
         memd = LAB.client()
+        seq = DRIVER.execute_script("return Number(document.querySelector('#free').dataset.seq)")
         before = memd.call("meminfo")
+        wait(lambda: DRIVER.execute_script("return Number(document.querySelector('#free').dataset.seq)") > seq,
+             timeout=5, message="the next sample")
+        after = memd.call("meminfo")
         shown = DRIVER.execute_script(
             "return Object.fromEntries([...document.querySelectorAll('#free td[data-key]')].map(c => [c.dataset.key, Number(c.dataset.bytes)]))"
         )
-        after = memd.call("meminfo")
         memd.close()
         for key in ["total", "swapTotal"]:
             self.assertEqual(shown[key], before[key], key)
         for key in ["used", "free", "shared", "buffCache", "available", "swapUsed", "swapFree"]:
             low = min(before[key], after[key])
             high = max(before[key], after[key])
-            slack = 64 << 20  # what moves in the second between the page's sample and these reads
+            slack = 32 << 20  # what moves in the milliseconds between a read and the sample
             self.assertTrue(low - slack <= shown[key] <= high + slack, f"{key}: page {shown[key]}, memd {low}..{high}")
         # The same units as free -h: its text for the figures that do not move.
         free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=True).stdout.splitlines()
