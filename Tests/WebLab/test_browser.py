@@ -143,6 +143,14 @@ class Views(unittest.TestCase):
         rows[0].click()
         wait(lambda: DRIVER.execute_script("return document.getElementById('view').dataset.view === 'process' && document.getElementById('view').dataset.ready === 'true'"))
         self.assertTrue(DRIVER.current_url.endswith(f"#/process/{pid}"))
+        open_view("#/processes?by=process&sort=pss", "processes")
+        DRIVER.find_element(By.CSS_SELECTOR, "#usage th[data-sort='rss']").click()
+        wait(lambda: DRIVER.execute_script(
+            "return document.getElementById('view').dataset.ready === 'true' &&"
+            " document.querySelector('#usage th.sorted')?.dataset.sort === 'rss'"))
+        rss = DRIVER.execute_script(
+            "return [...document.querySelectorAll('#usage tbody tr td:nth-child(4)')].map(c => Number(c.dataset.bytes))")
+        self.assertEqual(rss, sorted(rss, reverse=True), "memd's order by rss")
         open_view("#/processes?by=user", "processes")
         self.assertGreater(len(DRIVER.find_elements(By.CSS_SELECTOR, "#usage tbody tr")), 0)
 
