@@ -130,6 +130,8 @@ class Views(unittest.TestCase):
         self.assertEqual(text["total"], mem[1])
         self.assertEqual([text["swapTotal"], text["swapUsed"], text["swapFree"]], swap[1:4])
         self.assertGreater(DRIVER.execute_script(DRAWN_PIXELS, "#memory-chart"), 50, "memory chart has drawn points")
+        span = float(DRIVER.execute_script("return document.querySelector('#memory-chart').dataset.xSpan"))
+        self.assertTrue(60 <= span <= 600, f"memory chart spans {span} s")
         rates = DRIVER.execute_script("return document.querySelectorAll('#rates tbody tr').length")
         self.assertGreaterEqual(rates, 1)
         shoot("host")
@@ -168,6 +170,9 @@ class Views(unittest.TestCase):
         self.assertTrue(line.startswith(stack["start"][2:] + "-" + stack["end"][2:]), line)
         self.assertIn("[stack]", line)
         wait(lambda: DRIVER.execute_script(DRAWN_PIXELS, "#rss-chart") > 20, message="rss chart drawn")
+        # From its first sample on, a live chart's time axis is the last minute or so, not years.
+        span = float(DRIVER.execute_script("return document.querySelector('#rss-chart').dataset.xSpan"))
+        self.assertTrue(60 <= span <= 600, f"rss chart spans {span} s")
         self.assertTrue(DRIVER.find_elements(By.CSS_SELECTOR, "#working-set, #page-flags"))
         shoot("process")
 

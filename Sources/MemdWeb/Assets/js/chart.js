@@ -15,8 +15,10 @@ export function liveChart(container, { title, series, unit = "", xUnit = "", wid
   const format = unit === "bytes" ? (v) => human(v) : unit === "percent" ? (v) => `${v}%` : (v) => String(v);
   const options = {
     title, width, height,
-    // Time axes span at least a minute, so the first samples do not stretch over sub-second (or yearly) ticks.
-    scales: { x: time ? { time, range: (u, min, max) => [Math.min(min, max - 60), max] } : { time } },
+    // Time axes span at least a minute, so the first samples do not stretch over sub-second ticks; the
+    // span comes from the samples themselves, since uPlot 1.6.32 pads a single time point by 86400 / ms
+    // (86,400,000 s, years, with timestamps in seconds) before it asks this range.
+    scales: { x: time ? { time, range: (u, min, max) => lastMinute(u.data[0], min, max) } : { time } },
     series: [
       { label: xLabel || "time" },
       ...series.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5,
@@ -26,6 +28,8 @@ export function liveChart(container, { title, series, unit = "", xUnit = "", wid
       xUnit === "bytes" ? { label: xLabel, values: (u, values) => values.map(human) } : { label: xLabel },
       { size: 70, values: (u, values) => values.map(format) },
     ],
+    // The x axis's span, in the container's data-x-span (the lab's tests read it).
+    hooks: { setScale: [(u, key) => { if (key === "x") container.dataset.xSpan = u.scales.x.max - u.scales.x.min; }] },
   };
   const plot = new uPlot(options, data, container);
   return {
@@ -43,4 +47,12 @@ export function liveChart(container, { title, series, unit = "", xUnit = "", wid
     get points() { return data[0].length; },
     destroy() { plot.destroy(); },
   };
+}
+
+/** From the first sample to the last, and at least the minute before the last. */
+function lastMinute(xs, min, max) {
+  if (!xs || xs.length === 0) return [min, max];
+  const first = xs[0];
+  const last = xs[xs.length - 1];
+  return [Math.min(first, last - 60), last];
 }
