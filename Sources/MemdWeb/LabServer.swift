@@ -29,7 +29,9 @@ public final class LabServer: Sendable {
             channel = try ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.backlog, value: 64)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                // At the TCP level: socketOption(.tcp_nodelay) would be SOL_SOCKET's option 1, SO_DEBUG,
+                // which only CAP_NET_ADMIN may set, so every connection of a lab run by a user was dropped.
+                .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in settings.initialize(channel) }
                 .bind(host: options.listen.host, port: options.listen.port)
                 .wait()

@@ -47,14 +47,21 @@ class Memd:
 class Lab:
     """memd and memctl web, started for one test run and stopped at its end."""
 
-    def __init__(self, bin_dir):
+    def __init__(self, bin_dir, web_uid=None):
+        """web_uid: run memctl web as that user (setpriv), memd's socket open to all (0666)."""
         self.dir = tempfile.mkdtemp(prefix="memd-web-")
         self.socket_path = os.path.join(self.dir, "memd.sock")
         self.bin_dir = bin_dir
         self.logs = []
+        self.memd_arguments = []
+        web = [os.path.join(bin_dir, "memctl"), "web", "--listen", "127.0.0.1:0", "--socket", self.socket_path]
+        if web_uid is not None:
+            os.chmod(self.dir, 0o755)
+            self.memd_arguments = ["--socket-mode", "0666"]
+            web = ["setpriv", f"--reuid={web_uid}", f"--regid={web_uid}", "--clear-groups"] + web
         self.start_memd()
         self.web = subprocess.Popen(
-            [os.path.join(bin_dir, "memctl"), "web", "--listen", "127.0.0.1:0", "--socket", self.socket_path],
+            web,
             stdout=subprocess.PIPE,
             stderr=self.log("web.log"),
             text=True,
@@ -76,7 +83,8 @@ class Lab:
 
     def start_memd(self):
         self.memd = subprocess.Popen(
-            [os.path.join(self.bin_dir, "memd"), "--socket", self.socket_path, "--log-level", "warning"],
+            [os.path.join(self.bin_dir, "memd"), "--socket", self.socket_path, "--log-level", "warning"]
+            + self.memd_arguments,
             stderr=self.log("memd.log"),
         )
         for _ in range(200):

@@ -257,6 +257,17 @@ class Views(unittest.TestCase):
         open_view("#/process/4194304", "process")
         error = DRIVER.find_element(By.CSS_SELECTOR, "#view .error").text
         self.assertIn("process 4194304 not found", error)
+        # The lab has the rights of whoever started it: memctl web as nobody may not read init's mappings,
+        # and the page says whose process it is and why.
+        nobody = Lab(bin_dir(), web_uid=65534)
+        try:
+            DRIVER.get(nobody.url + "#/process/1")
+            wait(lambda: DRIVER.execute_script("return document.getElementById('view')?.dataset.ready === 'true'"))
+            error = DRIVER.find_element(By.CSS_SELECTOR, "#view .error").text
+            self.assertIn("permission denied for process 1: process 1 belongs to uid 0, not to you (uid 65534)", error)
+        finally:
+            nobody.stop()
+            DRIVER.get(LAB.url)
 
     def test_6_cgroups_tree(self):
         open_view("#/cgroups", "cgroups")
