@@ -174,7 +174,33 @@ class Views(unittest.TestCase):
         span = float(DRIVER.execute_script("return document.querySelector('#rss-chart').dataset.xSpan"))
         self.assertTrue(60 <= span <= 600, f"rss chart spans {span} s")
         self.assertTrue(DRIVER.find_elements(By.CSS_SELECTOR, "#working-set, #page-flags"))
+        self.page_truth_equals_memds()
         shoot("process")
+
+    def page_truth_equals_memds(self):
+        """Where memd has pageFlags and workingSet (rpc.discover), the page shows memd's figures."""
+        memd = LAB.client()
+        methods = {m["name"] for m in memd.call("rpc.discover")["methods"]}
+        try:
+            if "pageFlags" in methods:
+                truth = memd.call("pageFlags", {"pid": SLEEPER.pid})
+                wait(lambda: DRIVER.find_elements(By.CSS_SELECTOR, "#page-flags tbody tr"), message="page flags")
+                summary = DRIVER.find_element(By.CSS_SELECTOR, "#page-flags p").text
+                self.assertTrue(summary.startswith(f"{truth['pages']['present']} pages present"), summary)
+                shown = DRIVER.execute_script(
+                    "return [...document.querySelectorAll('#page-flags tbody tr')].map(r => Number(r.cells[0].textContent))")
+                self.assertEqual(len(shown), min(12, len(truth["sets"])))
+                self.assertLessEqual(sum(shown), truth["pages"]["present"])
+            if "workingSet" in methods:
+                DRIVER.find_element(By.ID, "measure-wss").click()
+                wait(lambda: len(DRIVER.find_elements(By.CSS_SELECTOR, "#working-set td[data-bytes]")) == 4,
+                     timeout=15, message="a working-set sample")
+                referenced, anon, file, rss = DRIVER.execute_script(
+                    "return [...document.querySelectorAll('#working-set td[data-bytes]')].map(c => Number(c.dataset.bytes))")
+                self.assertEqual(referenced, anon + file)
+                self.assertTrue(0 <= referenced <= rss and rss > 0, (referenced, rss))
+        finally:
+            memd.close()
 
     def test_4_translate_shows_the_indices_and_the_frame(self):
         memd = LAB.client()
