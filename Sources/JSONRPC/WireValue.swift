@@ -155,6 +155,19 @@ public struct WireReader: Sendable {
         return out
     }
 
+    /// The array member of strings, or nil when absent.
+    public func optionalStrings(_ key: String) throws(WireDecodingError) -> [String]? {
+        guard optional(key) != nil else { return nil }
+        var out: [String] = []
+        for (index, value) in try array(key).enumerated() {
+            guard let text = value.stringValue else {
+                throw WireDecodingError(path: "\(path).\(key)[\(index)]", "expected a string")
+            }
+            out.append(text)
+        }
+        return out
+    }
+
     /// The object member as ordered integer pairs (`raw`: every /proc key, known or not).
     public func intPairs(_ key: String) throws(WireDecodingError) -> [(key: String, value: Int)] {
         var out: [(key: String, value: Int)] = []

@@ -38,14 +38,15 @@ extension MapsMethod: ClientMethod {
     public static func encode(_ p: Params) -> JSONObject {
         var o: JSONObject = ["pid": .int(Int(p.pid))]
         if p.detail { o["detail"] = true }
+        if p.smaps { o["smaps"] = true }
         return o + p.target.members
     }
 }
 
 extension MapsMethod.Params {
     /// `maps` of `pid` (the memberwise init, with the defaults: no detail, /proc).
-    public init(_ pid: Int32, detail: Bool = false, target: Target = .proc) {
-        (self.pid, self.detail, self.target) = (pid, detail, target)
+    public init(_ pid: Int32, detail: Bool = false, smaps: Bool = false, target: Target = .proc) {
+        (self.pid, self.detail, self.smaps, self.target) = (pid, detail, smaps, target)
     }
 }
 

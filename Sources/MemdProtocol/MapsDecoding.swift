@@ -8,8 +8,17 @@ extension MapsMethod.Result: WireValue {
     public init(json: JSON) throws(WireDecodingError) {
         let r = try WireReader(json)
         let totals = try r.nested("totals")
+        let unitless = try r.optionalStrings("smapsUnitless")
         var mappings: [Mapping] = []
-        for element in try r.array("mappings") { mappings.append(try Mapping(json: element)) }
+        for element in try r.array("mappings") {
+            var mapping = try Mapping(json: element)
+            // A key's unit is told once for the result: every other key is in bytes.
+            if let unitless, var smaps = mapping.smaps {
+                for i in smaps.fields.indices { smaps.fields[i].isBytes = !unitless.contains(smaps.fields[i].key) }
+                mapping.smaps = smaps
+            }
+            mappings.append(mapping)
+        }
         self.init(
             source: try r.choice("source"),
             pid: try r.integer("pid", as: Int32.self),
@@ -17,7 +26,8 @@ extension MapsMethod.Result: WireValue {
             cmdline: try r.string("cmdline"),
             vsz: try totals.int("vsz"),
             mappings: mappings,
-            totals: totals.contains("rss") ? try SmapsDetail(totals: totals) : nil
+            totals: totals.contains("rss") ? try SmapsDetail(totals: totals) : nil,
+            smapsUnitless: unitless
         )
     }
 }
@@ -66,7 +76,18 @@ extension Mapping {
             path: try r.optionalString("path"),
             isDeleted: try r.optionalBool("deleted") ?? false,
             kind: try r.choice("kind", as: MappingKind.self),
-            detail: r.contains("rss") ? try SmapsDetail(mapping: r) : nil
+            detail: r.contains("rss") ? try SmapsDetail(mapping: r) : nil,
+            smaps: r.contains("smaps") ? try SmapsFields(mapping: r) : nil
         )
+    }
+}
+
+extension SmapsFields {
+    /// A mapping's `smaps` and `vmFlags` (every value taken as bytes until the result's
+    /// `smapsUnitless` says otherwise).
+    init(mapping r: WireReader) throws(WireDecodingError) {
+        self.init()
+        fields = try r.intPairs("smaps").map { Field(key: $0.key, value: $0.value, isBytes: true) }
+        vmFlags = try r.optionalStrings("vmFlags")
     }
 }

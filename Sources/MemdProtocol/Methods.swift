@@ -59,11 +59,18 @@ public enum MapsMethod: MethodDescriptor {
     public struct Params: Sendable {
         public var pid: Int32
         public var detail: Bool
+        /// Every smaps line of each mapping as the kernel names it (``SmapsFields``: pmap -X, -XX).
+        public var smaps: Bool = false
         public var target: Target
     }
     public static func decode(_ p: inout ParamReader) throws(RPCError) -> Params {
         guard let pid = try decodePID(&p) else { throw .invalidParams("pid", "required") }
-        return Params(pid: pid, detail: try p.bool("detail") ?? false, target: try Target.decode(&p))
+        let detail = try p.bool("detail") ?? false
+        let smaps = try p.bool("smaps") ?? false
+        let target = try Target.decode(&p)
+        // A simulated machine has figures, not a kernel's smaps file to copy.
+        if smaps, target.source == .sim { throw .invalidParams("smaps", "only with source \"proc\"") }
+        return Params(pid: pid, detail: detail, smaps: smaps, target: target)
     }
 
     /// The result, for /proc and for a simulated machine alike: one encoder for both.
@@ -79,6 +86,9 @@ public enum MapsMethod: MethodDescriptor {
         public var mappings: [Mapping]
         /// With `detail`: the process's sums (smaps_rollup, or the mappings added up).
         public var totals: SmapsDetail?
+        /// With `smaps`: the keys of the mappings' `smaps` whose kernel line has no unit
+        /// (`THPeligible`, `ProtectionKey`): numbers, where every other key is in bytes.
+        public var smapsUnitless: [String]?
 
         public init(
             source: Source,
@@ -87,10 +97,12 @@ public enum MapsMethod: MethodDescriptor {
             cmdline: String,
             vsz: Int,
             mappings: [Mapping],
-            totals: SmapsDetail?
+            totals: SmapsDetail?,
+            smapsUnitless: [String]? = nil
         ) {
             (self.source, self.pid, self.command, self.cmdline, self.vsz, self.mappings, self.totals) =
                 (source, pid, command, cmdline, vsz, mappings, totals)
+            self.smapsUnitless = smapsUnitless
         }
 
         /// Set when the result was written as it was read (``Writer``): its mappings are in this
@@ -99,7 +111,14 @@ public enum MapsMethod: MethodDescriptor {
 
         public var json: JSON {
             if let text { return .raw(text) }
-            var writer = Writer(source: source, pid: pid, command: command, cmdline: cmdline, detail: totals != nil)
+            var writer = Writer(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: totals != nil,
+                smaps: smapsUnitless != nil
+            )
             for mapping in mappings { writer.append(mapping) }
             return .raw(writer.finishText(vsz: vsz, totals: totals))
         }
@@ -110,6 +129,9 @@ public enum MapsMethod: MethodDescriptor {
     public struct Writer {
         var text: JSONWriter
         let detail: Bool
+        let smaps: Bool
+        /// With `smaps`: the unitless keys seen so far, in their first mapping's order.
+        var unitless: [String] = []
         let head: (source: Source, pid: Int32, command: String, cmdline: String)
         public private(set) var count = 0
         /// The smaps figures of the mappings so far, added up (with `detail`).
@@ -121,9 +143,11 @@ public enum MapsMethod: MethodDescriptor {
             command: String,
             cmdline: String,
             detail: Bool,
+            smaps: Bool = false,
             capacity: Int = 64 * 1024
         ) {
             self.detail = detail
+            self.smaps = smaps
             head = (source, pid, command, cmdline)
             text = JSONWriter(capacity: capacity)
             text.bytes.withUnsafeMutableBufferPointer { bytes in
@@ -146,8 +170,11 @@ public enum MapsMethod: MethodDescriptor {
         public mutating func append(_ mapping: Mapping) {
             if count > 0 { text.append(",") }
             count += 1
-            text.write(mapping, detail: detail)
+            text.write(mapping, detail: detail, smaps: smaps)
             if detail, let d = mapping.detail { sum = sum + d }
+            if smaps, let fields = mapping.smaps?.fields {
+                for field in fields where !field.isBytes && !unitless.contains(field.key) { unitless.append(field.key) }
+            }
         }
 
         /// The whole result, its mappings in its text.
@@ -159,7 +186,8 @@ public enum MapsMethod: MethodDescriptor {
                 cmdline: head.cmdline,
                 vsz: vsz,
                 mappings: [],
-                totals: totals
+                totals: totals,
+                smapsUnitless: smaps ? unitless : nil
             )
             result.text = finishText(vsz: vsz, totals: totals)
             return result
@@ -182,7 +210,16 @@ public enum MapsMethod: MethodDescriptor {
                 text.append(",\"swap\":")
                 text.writeInt(totals.swap)
             }
-            text.append("}}")
+            text.append("}")
+            if smaps {
+                text.append(",\"smapsUnitless\":[")
+                for (index, key) in unitless.enumerated() {
+                    if index > 0 { text.append(",") }
+                    text.writeString(key)
+                }
+                text.append("]")
+            }
+            text.append("}")
             var done: [UInt8] = []
             swap(&done, &text.bytes)  // handed on, not copied
             return done

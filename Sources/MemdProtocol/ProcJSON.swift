@@ -29,9 +29,10 @@ extension Mapping {
 }
 
 extension JSONWriter {
-    /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``.
+    /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``; with
+    /// `smaps`, every smaps line too (`smaps`, `vmFlags`).
     /// The fixed-width members go through a ``FixedWriter`` (no capacity check per member).
-    public mutating func write(_ m: Mapping, detail: Bool) {
+    public mutating func write(_ m: Mapping, detail: Bool, smaps: Bool = false) {
         writeFixed(maxBytes: 160) { w in
             w.append("{\"start\":")
             w.writeHex(m.start)
@@ -67,8 +68,31 @@ extension JSONWriter {
             case .other: w.append("other\"")
             }
             if detail, let d = m.detail { w.write(d) }
-            w.append("}")
+            if !smaps { w.append("}") }
         }
+        if smaps { write(m.smaps ?? SmapsFields()) }
+    }
+
+    /// A mapping's `smaps` (every `Key: N kB` in bytes, `Key: N` as N, in the kernel's order) and
+    /// `vmFlags`, after a comma; closes the mapping.
+    mutating func write(_ fields: SmapsFields) {
+        append(",\"smaps\":{")
+        for (index, field) in fields.fields.enumerated() {
+            if index > 0 { append(",") }
+            writeString(field.key)
+            append(":")
+            writeInt(field.value)
+        }
+        append("}")
+        if let flags = fields.vmFlags {
+            append(",\"vmFlags\":[")
+            for (index, flag) in flags.enumerated() {
+                if index > 0 { append(",") }
+                writeString(flag)
+            }
+            append("]")
+        }
+        append("}")
     }
 }
 

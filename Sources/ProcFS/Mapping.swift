@@ -97,6 +97,8 @@ public struct Mapping: Sendable, Equatable {
     public var kind: MappingKind
     /// Present when read from smaps.
     public var detail: SmapsDetail?
+    /// Every smaps line of the mapping, when read with ``MapsParser/Reading/smapsFields``.
+    public var smaps: SmapsFields?
 
     public init(
         start: UInt64,
@@ -108,7 +110,8 @@ public struct Mapping: Sendable, Equatable {
         path: String?,
         isDeleted: Bool = false,
         kind: MappingKind? = nil,
-        detail: SmapsDetail? = nil
+        detail: SmapsDetail? = nil,
+        smaps: SmapsFields? = nil
     ) {
         self.start = start
         self.end = end
@@ -120,6 +123,7 @@ public struct Mapping: Sendable, Equatable {
         self.isDeleted = isDeleted
         self.kind = kind ?? MappingKind(path: path)
         self.detail = detail
+        self.smaps = smaps
     }
 
     public var size: UInt64 { end - start }

@@ -4,18 +4,41 @@ public enum MapsParser {
     /// recorded, the kernel's `\012` escape for a newline undone (seq_file_path
     /// escapes only `\n`).
     public static func parseMaps(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcError) -> [Mapping] {
-        try parse(bytes, smaps: false, expected: bytes.count / 80 + 1)
+        try parse(bytes, reading: .maps, expected: bytes.count / 80 + 1)
     }
 
     /// Header lines as in maps, each followed by `Key: N kB` lines (and VmFlags).
-    public static func parseSmaps(_ bytes: UnsafeBufferPointer<UInt8>) throws(ProcError) -> [Mapping] {
-        try parse(bytes, smaps: true, expected: bytes.count / 600 + 1)
+    /// With `fields`, every line of each mapping too (``Mapping/smaps``).
+    public static func parseSmaps(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        fields: Bool = false
+    ) throws(ProcError)
+        -> [Mapping]
+    {
+        try parse(bytes, reading: fields ? .smapsFields : .smaps, expected: bytes.count / 600 + 1)
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, smaps: Bool, expected: Int) throws(ProcError) -> [Mapping] {
+    /// What a read of maps or smaps keeps.
+    public enum Reading: Sendable {
+        /// /proc/PID/maps: the header lines.
+        case maps
+        /// /proc/PID/smaps, the figures of ``SmapsDetail`` (the `detail` of `maps`).
+        case smaps
+        /// /proc/PID/smaps, those figures and every line as named (``SmapsFields``, pmap -X):
+        /// a copy of each key, so only when asked for.
+        case smapsFields
+    }
+
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        reading: Reading,
+        expected: Int
+    ) throws(ProcError)
+        -> [Mapping]
+    {
         var mappings: [Mapping] = []
         mappings.reserveCapacity(expected)
-        var stream = Stream(smaps: smaps)
+        var stream = Stream(reading: reading)
         try stream.feed(bytes) { mappings.append($0) }
         try stream.finish { mappings.append($0) }
         return mappings
@@ -26,12 +49,17 @@ public enum MapsParser {
     /// soon as it is complete, so no list of 60,000 mappings needs to exist.
     public struct Stream {
         let smaps: Bool
+        let keepsFields: Bool
         /// smaps: the mapping whose `Key: N kB` lines are being read, and its figures so far
         /// (kept apart: a field line must not copy the whole mapping in and out).
         var pending: Mapping?
         var detail = SmapsDetail()
+        var fields = SmapsFields()
 
-        public init(smaps: Bool) { self.smaps = smaps }
+        public init(reading: Reading) {
+            smaps = reading != .maps
+            keepsFields = reading == .smapsFields
+        }
 
         /// Parses whole lines, handing each completed mapping to `emit`.
         public mutating func feed(
@@ -54,6 +82,7 @@ public enum MapsParser {
                     pending = try header(line)
                 } else {
                     addField(line, to: &figures)
+                    if keepsFields { fields.add(line) }
                 }
             }
         }
@@ -62,11 +91,16 @@ public enum MapsParser {
         public mutating func finish(_ emit: (Mapping) throws(ProcError) -> Void) throws(ProcError) {
             guard var done = pending else {
                 detail = SmapsDetail()  // figures before any header belong to no mapping
+                fields = SmapsFields()
                 return
             }
             pending = nil
             done.detail = detail
             detail = SmapsDetail()
+            if keepsFields {
+                done.smaps = fields
+                fields = SmapsFields()
+            }
             try emit(done)
         }
     }

@@ -187,11 +187,19 @@ public struct ProcessFiles: ~Copyable {
         detail: Bool,
         _ body: (Mapping) throws(ProcError) -> Void
     ) throws(ProcError) {
-        let name = detail ? "smaps" : "maps"
+        try forEachMapping(reading: detail ? .smaps : .maps, body)
+    }
+
+    /// The same, keeping what `reading` says (with `.smapsFields`, every smaps line).
+    public mutating func forEachMapping(
+        reading: MapsParser.Reading,
+        _ body: (Mapping) throws(ProcError) -> Void
+    ) throws(ProcError) {
+        let name = reading == .maps ? "maps" : "smaps"
         let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
         defer { Glibc.close(fd) }
-        var stream = MapsParser.Stream(smaps: detail)
+        var stream = MapsParser.Stream(reading: reading)
         try file.readLines(descriptor: fd, path: path(name)) { lines throws(ProcError) in
             try stream.feed(lines, body)
         }

@@ -3,17 +3,17 @@ import JSONRPC
 import MemdProtocol
 import ProcFS
 
-/// `memctl maps PID`: the mappings as `pmap -x` lays them out (or pmap's plain, `-d` and `-q`
-/// layouts), from `maps` (with detail for `-x`).
+/// `memctl maps PID`: the mappings as `pmap -x` lays them out (or pmap's plain, `-d`, `-X`, `-XX`
+/// and `-q` layouts), from `maps` (with detail for `-x`, with smaps for `-X` and `-XX`).
 struct MapsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maps",
         abstract: "A process's mappings, like pmap -x (Kbytes, RSS, Dirty per mapping).",
         discussion: """
             Laid out as procps 4's pmap: -x by default (memctl's own default; pmap's is the plain \
-            layout, given here by --plain), -d the device format, -q without header and footer, -p the \
-            whole path. pmap's -X and -XX (every smaps field) are not available: memd's maps carry the \
-            fields -x needs (rss, pss, clean/dirty, swap, …), not every smaps line.
+            layout, given here by --plain), -d the device format, -X every smaps figure but the page \
+            sizes, clean/dirty split and AnonHugePages, -XX every smaps line with VmFlags, -q without \
+            header and footer, -p the whole path.
             """
     )
 
@@ -23,6 +23,11 @@ struct MapsCommand: ParsableCommand {
         []
     @Flag(name: .short, help: "Extended: Kbytes, RSS, Dirty per mapping (pmap -x; the default).") var x = false
     @Flag(name: .short, help: "The device format: Offset and Device per mapping (pmap -d).") var d = false
+    @Flag(
+        name: .customShort("X"),
+        help: "Every smaps figure as a column (pmap -X); -XX every smaps line, VmFlags too (pmap -XX)."
+    )
+    var smapsLevel: Int
     @Flag(name: .long, help: "pmap's plain format: address, size, mode, mapping (pmap with no flag).")
     var plain = false
     @Flag(name: .short, help: "No header and no footer (pmap -q).") var q = false
@@ -45,17 +50,24 @@ struct MapsCommand: ParsableCommand {
 
     func validate() throws {
         _ = try pid()
-        guard [x, d, plain].filter({ $0 }).count <= 1 else { throw ValidationError("give one of -x, -d, --plain") }
+        guard [x, d, plain, smapsLevel > 0].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give one of -x, -X, -XX, -d, --plain")
+        }
     }
 
     func run() throws {
-        var params: JSONObject = ["pid": .int(Int(try pid())), "detail": .bool(layout == .extended)]
+        var params: JSONObject = ["pid": .int(Int(try pid()))]
+        if smapsLevel > 0 { params["smaps"] = true } else { params["detail"] = .bool(layout == .extended) }
         if let machine {
             params["source"] = "sim"
             params["machine"] = .string(machine)
         }
         let result = try global.session { try $0.call(MapsMethod.self, try MapsMethod.params(params)) }
-        print(MapsView.render(result, layout: layout, quiet: q, showPath: p))
+        if smapsLevel > 0 {
+            print(MapsFieldsView.render(result, everything: smapsLevel > 1, quiet: q, showPath: p))
+        } else {
+            print(MapsView.render(result, layout: layout, quiet: q, showPath: p))
+        }
     }
 }
 

@@ -135,6 +135,51 @@ import Testing
         memd.stop()
     }
 
+    /// `smaps: true`: every line of /proc/PID/smaps, as the kernel names it, in its order.
+    @Test func mapsSmapsIsEverySmapsLine() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let client = try memd.client()
+        let still = try StillProcess()
+        let result = try call(client, "maps", ["pid": .int(Int(still.pid)), "smaps": true])
+        let text = try readProc("/proc/\(still.pid)/smaps")
+        // The kernel's mappings: each header, its `Key: N [kB]` lines, its VmFlags.
+        var kernel: [(fields: [(key: String, value: Int, unit: Bool)], flags: [String])] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if line.first.map({ $0.isHexDigit && $0.isLowercase || $0.isNumber }) == true {
+                kernel.append(([], []))
+            } else if words.first == "VmFlags:" {
+                kernel[kernel.count - 1].flags = words.dropFirst().map(String.init)
+            } else if words.count >= 2, let number = Int(words[1]) {
+                kernel[kernel.count - 1].fields.append((String(words[0].dropLast()), number, words.count == 3))
+            }
+        }
+        let mappings = try #require(result["mappings"]?.arrayValue)
+        #expect(mappings.count == kernel.count && !kernel.isEmpty)
+        for (mapping, theirs) in zip(mappings, kernel) {
+            let members = mapping["smaps"]?.objectValue?.members ?? []
+            #expect(members.map(\.key) == theirs.fields.map(\.key), "keys of \(mapping)")
+            // Pss moves as other processes map the same files; every other figure of a sleep holds.
+            for (member, field) in zip(members, theirs.fields) where !field.key.contains("Pss") {
+                #expect(member.value == .int(field.unit ? field.value * 1024 : field.value), "\(field)")
+            }
+            #expect(mapping["vmFlags"]?.arrayValue?.compactMap(\.stringValue) == theirs.flags)
+            #expect(mapping["rss"] == nil, "no detail members unless asked")
+        }
+        let unitless = kernel.first?.fields.filter { !$0.unit }.map(\.key) ?? []
+        #expect(
+            result["smapsUnitless"]?.arrayValue?.compactMap(\.stringValue) == unitless
+                && unitless.contains("THPeligible")
+        )
+        // Without the param, no smaps member and no smapsUnitless: the default reply is unchanged.
+        let plain = try call(client, "maps", ["pid": .int(Int(still.pid)), "detail": true])
+        #expect(plain["smapsUnitless"] == nil && plain["mappings"]?.arrayValue?.first?["smaps"] == nil)
+        // A kernel thread: no mappings, an empty list of unitless keys.
+        let kthreadd = try call(client, "maps", ["pid": 2, "smaps": true])
+        #expect(kthreadd["mappings"]?.arrayValue?.isEmpty == true && kthreadd["smapsUnitless"] == .array([]))
+    }
+
     @Test func mapsErrors() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
@@ -143,6 +188,14 @@ import Testing
         expectError(client, "maps", ["pid": "12"], code: -32602, kind: "invalidParams")
         expectError(client, "maps", ["pid": 1, "detial": true], code: -32602, kind: "invalidParams")
         expectError(client, "maps", ["pid": 1, "source": "sim", "machine": "m1"], code: -32005, kind: "simNotFound")
+        expectError(client, "maps", ["pid": 1, "smaps": 1], code: -32602, kind: "invalidParams")
+        expectError(
+            client,
+            "maps",
+            ["pid": 1, "smaps": true, "source": "sim", "machine": "m1"],
+            code: -32602,
+            kind: "invalidParams"
+        )
         memd.stop()
     }
 

@@ -23,13 +23,21 @@ final class StillProcess {
     let process = Process()
     var pid: Int32 { process.processIdentifier }
 
-    init(_ path: String = "/bin/sleep", _ arguments: [String] = ["1000"]) throws {
+    /// `settled`: a name its maps show once it is loaded (by default, its program's).
+    init(
+        _ path: String = "/bin/sleep",
+        _ arguments: [String] = ["1000"],
+        environment: [String: String]? = nil,
+        settled: String? = nil
+    ) throws {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         try process.run()
         // Until it has exec'd and settled (its maps no longer those of the test runner).
+        let name = settled ?? String(path.split(separator: "/").last!)
         for _ in 0..<100 {
-            if let maps = try? readProc("/proc/\(pid)/maps"), maps.contains(path.split(separator: "/").last!) {
+            if let maps = try? readProc("/proc/\(pid)/maps"), maps.contains(name) {
                 break
             }
             usleep(10_000)
@@ -45,6 +53,43 @@ final class StillProcess {
 }
 
 let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+
+/// A `sleep` whose files no other process maps: its program, libc and loader copied to a
+/// directory of its own (the files a plain sleep's maps name), run by the copied loader. Its Pss
+/// holds still however many processes start and end around it (a plain sleep shares libc with
+/// all of them).
+final class PrivateSleep {
+    let directory: URL
+    let still: StillProcess
+    var pid: Int32 { still.pid }
+
+    init() throws {
+        let plain = try StillProcess(environment: cLocale)
+        let maps = try readProc("/proc/\(plain.pid)/maps")
+        let files = Set(
+            maps.split(separator: "\n").compactMap { $0.split(separator: " ").last }.filter { $0.hasPrefix("/") }
+        )
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("memd-pmapx-\(getpid())-\(plain.pid)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var copies: [String: String] = [:]
+        for file in files {
+            let copy = directory.appendingPathComponent(String(file.split(separator: "/").last!)).path
+            try FileManager.default.copyItem(atPath: String(file), toPath: copy)
+            copies[String(file.split(separator: "/").last!)] = copy
+        }
+        guard let loader = copies.first(where: { $0.key.hasPrefix("ld-") })?.value, let sleep = copies["sleep"] else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        still = try StillProcess(
+            loader,
+            ["--library-path", directory.path, sleep, "1000"],
+            environment: cLocale,
+            settled: "libc"
+        )
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+}
 
 /// `memctl maps` against procps's pmap, on the same still process: every layout to the character.
 @Suite(.serialized) struct PmapViewTests {
@@ -67,6 +112,36 @@ let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"
             )
             #expect(pmap.status == 0 && mine.status == 0, "\(pmap.err) \(mine.err)")
             #expect(mine.out == pmap.out, "pmap \(pmapFlags) \(pid):\n\(pmap.out)\nmemctl:\n\(mine.out)")
+        }
+    }
+
+    /// -X and -XX (with -q, -p): every smaps figure, of a sleep whose files only it maps (a
+    /// plain sleep's Pss moves whenever any process maps or unmaps libc). pmap runs before and
+    /// after memctl, again (a few times) until the kernel held still across the three: then
+    /// memctl printed what pmap did, to the character. A wrong width, word or figure never
+    /// matches, however often.
+    @Test(arguments: [["-X"], ["-XX"], ["-X", "-q"], ["-XX", "-q"], ["-XX", "-p"], ["-X", "-q", "-p"]])
+    func smapsLayoutsEqualPmap(flags: [String]) throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let sleep = try PrivateSleep()
+        let memctl = productsDirectory.appendingPathComponent("memctl").path
+        for pid in [sleep.pid, 2] {  // a sleeping command, and kthreadd (no mappings: the title only)
+            var last = (pmap: "", memctl: "")
+            for _ in 0..<5 {
+                let before = try run("pmap", flags + ["\(pid)"], environment: cLocale)
+                let mine = try run(
+                    memctl,
+                    ["--socket", memd.socketPath, "maps"] + flags + ["\(pid)"],
+                    environment: cLocale
+                )
+                let after = try run("pmap", flags + ["\(pid)"], environment: cLocale)
+                #expect(before.status == 0 && mine.status == 0, "\(before.err) \(mine.err)")
+                last = (before.out, mine.out)
+                if before.out == after.out, mine.out == before.out { break }
+            }
+            #expect(last.memctl == last.pmap, "pmap \(flags) \(pid):\n\(last.pmap)\nmemctl:\n\(last.memctl)")
+            #expect(pid == 2 || last.pmap.contains("libc.so.6"), "\(last.pmap)")
         }
     }
 

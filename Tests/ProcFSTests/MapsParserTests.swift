@@ -46,6 +46,44 @@ import Testing
     }
 }
 
+extension MapsParserTests {
+    /// `fields`: every line of each mapping as smaps names it, kB lines in bytes, VmFlags split;
+    /// the detail figures the same as without.
+    @Test func smapsFieldsAreEveryLineAsNamed() throws {
+        let smaps = try fixture("smaps")
+        let (plain, full) = try smaps.withUnsafeBufferPointer { buffer throws(ProcError) in
+            (try MapsParser.parseSmaps(buffer), try MapsParser.parseSmaps(buffer, fields: true))
+        }
+        #expect(plain.allSatisfy { $0.smaps == nil })
+        #expect(full.map(\.detail) == plain.map(\.detail) && full.count == plain.count)
+        // The text's own lines, mapping by mapping.
+        var expected: [SmapsFields] = []
+        for line in try fixtureLines("smaps") {
+            let words = line.split(separator: " ")
+            if words.first?.hasSuffix(":") != true {
+                expected.append(SmapsFields())
+            } else if words[0] == "VmFlags:" {
+                expected[expected.count - 1].vmFlags = words.dropFirst().map(String.init)
+            } else {
+                let number = Int(words[1])!
+                let isBytes = words.count == 3 && words[2] == "kB"
+                expected[expected.count - 1].fields.append(
+                    .init(key: String(words[0].dropLast()), value: isBytes ? number * 1024 : number, isBytes: isBytes)
+                )
+            }
+        }
+        #expect(full.map(\.smaps) == expected)
+        let first = try #require(full.first?.smaps)
+        #expect(
+            first.fields.count == 23 && first.fields.last?.key == "THPeligible" && first.fields.last?.isBytes == false
+        )
+        #expect(
+            first.fields.first == .init(key: "Size", value: 8192, isBytes: true)
+                && first.vmFlags == ["rd", "mr", "mw", "me"]
+        )
+    }
+}
+
 @Suite struct ProcessStatTests {
     @Test func countsFieldsFromTheLastParenthesis() throws {
         let stat = try fixture("stat").withUnsafeBufferPointer { buffer throws(ProcError) in

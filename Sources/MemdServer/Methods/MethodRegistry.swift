@@ -33,6 +33,7 @@ public enum MethodRegistry {
                     try ProcMethods.maps(
                         pid: params.pid,
                         detail: params.detail,
+                        smaps: params.smaps,
                         peer: context.peer,
                         maxBytes: context.maxResponseBytes
                     )

@@ -32,7 +32,13 @@ enum ProcMethods {
 
     /// `maps` of a real process: each mapping written into the result as it is read (no list of
     /// them, no copy of the file); stops at `maxBytes` of result (-32003 `responseBytes`).
-    static func maps(pid: Int32, detail: Bool, peer: PeerCredentials, maxBytes: Int) throws -> MapsMethod.Result {
+    static func maps(
+        pid: Int32,
+        detail: Bool,
+        smaps: Bool = false,
+        peer: PeerCredentials,
+        maxBytes: Int
+    ) throws -> MapsMethod.Result {
         var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
         let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
@@ -46,9 +52,11 @@ enum ProcMethods {
                 command: stat.comm,
                 cmdline: cmdline,
                 detail: detail,
+                smaps: smaps,
                 capacity: min(maxBytes, 64 << 20) + 64 * 1024
             )
-            try files.forEachMapping(detail: detail) { mapping throws(ProcError) in
+            let reading: MapsParser.Reading = smaps ? .smapsFields : detail ? .smaps : .maps
+            try files.forEachMapping(reading: reading) { mapping throws(ProcError) in
                 guard tooLong == 0 else { return }
                 writer.append(mapping)
                 if writer.byteCount > maxBytes { tooLong = writer.byteCount }
