@@ -55,8 +55,9 @@ public final class MemdService: Service {
     }
 
     private func bind(_ path: String) async throws -> Channel {
-        // The file is born 0600 (umask), then widened if asked: never a moment open to all.
-        let previous = umask(0o177)
+        // The file is born with its mode (umask): no chmod of a path afterwards. Nothing else
+        // makes files while memd binds: no call is served yet.
+        let previous = umask(SocketFile.creationMask(for: config.socketMode))
         defer { umask(previous) }
         let config = self.config
         let dispatcher = self.dispatcher
@@ -98,12 +99,6 @@ public final class MemdService: Service {
             }
             .bind(unixDomainSocketPath: path)
             .get()
-        if config.socketMode != 0o600, !SocketFile.setMode(path, config.socketMode) {
-            logger.warning(
-                "could not set the socket's mode",
-                metadata: ["mode": "\(String(config.socketMode, radix: 8))"]
-            )
-        }
         return channel
     }
 

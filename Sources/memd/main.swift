@@ -123,8 +123,8 @@ struct Memd: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else {
-            throw ValidationError("--socket-mode must be octal, like 0600")
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be octal permission bits (0000…0777), like 0600")
         }
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
