@@ -10,8 +10,9 @@ import ServiceLifecycle
 /// memd's graceful shutdown.
 ///
 /// It runs on an event loop of its own, so whatever reaches the port cannot
-/// hold the threads that serve the socket; each connection passes through a
-/// `RequestLimiter` before NIOHTTP1's decoder.
+/// hold the threads that serve the socket. Each connection takes one of the
+/// `ConnectionSlots` (per-peer cap, longest-idle eviction) and passes through a
+/// `RequestLimiter` before NIOHTTP1's decoder (limits.md §6).
 public final class MetricsServer: Service {
     let options: MetricsOptions
     let scraper: Scraper
@@ -41,26 +42,21 @@ public final class MetricsServer: Service {
     private func serve(on group: EventLoopGroup) async throws {
         let options = self.options
         let scraper = self.scraper
-        let open = NIOLockedValueBox(0)
+        let slots = ConnectionSlots(maxConnections: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                let admitted = open.withLockedValue { count -> Bool in
-                    guard count < options.maxConnections else { return false }
-                    count += 1
-                    return true
-                }
-                guard admitted else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                guard slots.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(
                         RequestLimiter(
                             maxBytes: options.maxRequestBytes,
                             timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
-                            idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)
+                            idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds),
+                            slots: slots
                         )
                     )
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)

@@ -127,13 +127,28 @@ struct HTTPExchange {
     }
 }
 
-/// A blocking TCP connection to 127.0.0.1 with a receive timeout.
-final class TCPConnection {
+/// A blocking TCP connection to 127.0.0.1 with a receive timeout, from `source` (another
+/// loopback address, 127.0.0.2 …, stands for another peer: all of 127/8 is loopback).
+final class TCPConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, receiveTimeoutSeconds: Int = 20) throws {
+    init(port: Int, source: String? = nil, receiveTimeoutSeconds: Int = 20) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure.http("socket") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw TestFailure.http("bind to \(source): errno \(errno)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -177,6 +192,29 @@ final class TCPConnection {
             if got == 0 { return result }
             result.append(contentsOf: chunk[0..<got])
         }
+    }
+
+    /// One response on a keep-alive connection: its head, then `Content-Length` bytes of body.
+    func receiveResponse() throws -> HTTPExchange {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            let got = recv(fd, &byte, 1, 0)
+            if got < 0, errno == EINTR { continue }
+            guard got == 1 else { throw TestFailure.http("connection ended after \(bytes.count) bytes of a head") }
+            bytes.append(byte)
+        }
+        var response = try HTTPExchange.parse(bytes)
+        var remaining = Int(response.header("Content-Length") ?? "") ?? 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while remaining > 0 {
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min($0.count, remaining), 0) }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { throw TestFailure.http("connection ended \(remaining) bytes before the body's end") }
+            response.body.append(contentsOf: chunk[0..<got])
+            remaining -= got
+        }
+        return response
     }
 
     /// True when the peer has closed: a read returns end of file (or a reset) within `seconds`.

@@ -1,0 +1,141 @@
+import Foundation
+import MemdMetrics
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The metrics door (limits.md §6): whoever reaches the port can neither grow memd
+/// without bound nor hold every slot; a scrape from another address is always served.
+/// The attackers connect from other loopback addresses (127.0.0.2 …), each a peer.
+@Suite struct MetricsDoorTests {
+    /// Four addresses × four connections: sixteen, every slot, within each peer's cap.
+    static let attackerAddresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+
+    /// memd's resident set, from /proc/PID/status (VmRSS, bytes).
+    func residentBytes(_ pid: Int32) throws -> Int {
+        for line in try readProc("/proc/\(pid)/status").split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            if let kB = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) { return kB * 1024 }
+        }
+        throw TestFailure.missing("VmRSS of \(pid)")
+    }
+
+    /// Sixteen connections, four per attacker address.
+    func attackers(port: Int) throws -> [TCPConnection] {
+        try Self.attackerAddresses.flatMap { address in
+            try (0..<4).map { _ in try TCPConnection(port: port, source: address) }
+        }
+    }
+
+    @Test func pipeliningClientsThatNeverReadCostOneResponseEach() throws {
+        let memd = try MetricsMemd()
+        let pid = memd.process.processIdentifier
+        let before = try residentBytes(pid)
+        // Each sends 350 requests at once (about 15 KiB: under the request size limit,
+        // which counts from a request's first byte until it is answered), never reading.
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let burst = Array((0..<350).map { _ in request }.joined())
+        let connections = try attackers(port: memd.port)
+        for connection in connections { #expect(connection.send(burst)) }
+        var peak = before
+        var scrapes: [Int] = []
+        let start = Date()
+        while Date().timeIntervalSince(start) < 4 {
+            usleep(250_000)
+            peak = max(peak, try residentBytes(pid))
+            if Date().timeIntervalSince(start) > 1, scrapes.count < 2 {
+                scrapes.append((try? HTTPExchange.get(port: memd.port, path: "/metrics"))?.status ?? 0)
+            }
+        }
+        peak = max(peak, try residentBytes(pid))
+        let growth = peak - before
+        // One response per connection (a /metrics body is tens of KiB) and NIO's buffers,
+        // where answering every request queued would take 16 × 350 bodies (about 250 MiB).
+        #expect(growth < 24 << 20, "memd grew by \(growth >> 20) MiB (from \(before >> 20) MiB)")
+        #expect(scrapes == [200, 200], "scrapes from 127.0.0.1 while 16 connections pipeline: \(scrapes)")
+        withExtendedLifetime(connections) {}
+    }
+
+    @Test func idleKeepAliveHoldersDoNotLockOutAScrape() throws {
+        let memd = try MetricsMemd()
+        let connections = try attackers(port: memd.port)
+        let request = Array("GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        // Every holder has been answered once: all sixteen slots are theirs, kept alive.
+        for connection in connections {
+            #expect(connection.send(request))
+            #expect(try connection.receiveResponse().status == 404)
+        }
+        let stop = StopFlag()
+        let holder = Thread {
+            while !stop.isSet {
+                usleep(1_000_000)
+                for connection in connections where connection.send(request) { _ = try? connection.receiveResponse() }
+            }
+        }
+        holder.start()
+        defer { stop.set() }
+        usleep(300_000)
+        let scrape = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        #expect(scrape.status == 200)
+        #expect(sample("node_memory_MemTotal_bytes", in: scrape.text) != nil)
+    }
+
+    @Test func atMostFourConnectionsPerPeerAddress() throws {
+        let memd = try MetricsMemd()
+        let admitted = try (0..<4).map { _ in try TCPConnection(port: memd.port, source: "127.0.0.6") }
+        let fifth = try TCPConnection(port: memd.port, source: "127.0.0.6")
+        #expect(fifth.isClosedByPeer(within: 2), "a fifth connection from one address stays open")
+        // The first four stay, and another address still gets in.
+        #expect(!admitted[0].isClosedByPeer(within: 1))
+        #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200)
+    }
+
+    @Test func idleKeepAliveConnectionClosesAfterFiveSeconds() throws {
+        let memd = try MetricsMemd()
+        let connection = try TCPConnection(port: memd.port)
+        #expect(connection.send(Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)))
+        #expect(try connection.receiveResponse().status == 200)
+        let answered = Date()
+        #expect(!connection.isClosedByPeer(within: 4), "closed before 5 s of idleness")
+        #expect(connection.isClosedByPeer(within: 3), "still open 7 s after its last response")
+        #expect(Date().timeIntervalSince(answered) > 4.5)
+    }
+}
+
+/// `--metrics-usage` shows every user's memory to whoever reads the port (limits.md §6).
+@Suite struct PerUserSumsWarningTests {
+    @Test func aNonLoopbackAddressIsWarnedAbout() throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("memd-usage-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // 192.0.2.1 (TEST-NET-1) is no address of this host: memd warns, then cannot bind
+        // and stops; nothing listens anywhere.
+        let (status, output) = try runProgram(
+            productsDirectory.appendingPathComponent("memd").path,
+            [
+                "--socket", directory.appendingPathComponent("memd.sock").path, "--log-level", "warning",
+                "--metrics-listen", "192.0.2.1:9731", "--metrics-usage",
+            ]
+        )
+        #expect(status != 0)
+        #expect(output.contains("--metrics-usage shows every user's memory"), "\(output)")
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("::1", true), ("::ffff:127.0.0.1", true),
+        ("0.0.0.0", false), ("::", false), ("192.0.2.1", false), ("example.org", false), ("127.0.0.256", false),
+    ])
+    func loopbackIsOnlyThisHost(host: String, isLoopback: Bool) {
+        #expect(ListenAddress(host: host, port: 9731).isLoopback == isLoopback)
+    }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
