@@ -73,9 +73,10 @@ public final class MetricsServer: Service {
                 "port": "\(channel.localAddress?.port ?? options.listen.port)",
             ]
         )
-        try await withGracefulShutdownHandler {
+        // Closed on a graceful shutdown, and when the group is cancelled (another service threw).
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
     }

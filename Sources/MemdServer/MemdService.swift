@@ -46,9 +46,10 @@ public final class MemdService: Service {
         defer { SocketFile.remove(path, ifStill: identity) }
         logger.info("memd listening", metadata: ["socket": "\(path)", "pid": "\(getpid())"])
 
-        try await withGracefulShutdownHandler {
+        // Closed on a graceful shutdown, and when the group is cancelled (another service threw).
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await server.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             server.close(promise: nil)
         }
         await drain()

@@ -22,6 +22,7 @@ enum TestFailure: Error {
     case notStarted(String)
     case http(String)
     case missing(String)
+    case timedOut(String)
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0 and closing again.
@@ -267,7 +268,14 @@ func which(_ program: String) -> String? {
 }
 
 /// Runs a program to its end with `input` on stdin: (status, stdout + stderr).
-func runProgram(_ path: String, _ arguments: [String], input: [UInt8] = []) throws -> (status: Int32, output: String) {
+/// Runs a program to its end, feeding it `input`; one still running after `timeoutSeconds` is
+/// killed and the run fails.
+func runProgram(
+    _ path: String,
+    _ arguments: [String],
+    input: [UInt8] = [],
+    timeoutSeconds: Double = 120
+) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -282,8 +290,17 @@ func runProgram(_ path: String, _ arguments: [String], input: [UInt8] = []) thro
         try? stdin.fileHandleForWriting.close()
     }
     writer.start()
+    let pid = process.processIdentifier
+    let timedOut = StopFlag()
+    let watchdog = DispatchWorkItem {
+        timedOut.set()
+        kill(pid, SIGKILL)
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: watchdog)
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    watchdog.cancel()
+    guard !timedOut.isSet else { throw TestFailure.timedOut("\(path) still running after \(timeoutSeconds) s: killed") }
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
@@ -325,4 +342,12 @@ final class TestCgroup {
     }
 
     deinit { rmdir(directory) }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
