@@ -15,6 +15,8 @@ import ServiceLifecycle
 /// `RequestLimiter` before NIOHTTP1's decoder (limits.md §6).
 public final class MetricsServer: Service {
     let options: MetricsOptions
+    /// SO_SNDBUF of each connection: a few /metrics bodies (about 45 KiB each).
+    static let sendBufferBytes: SocketOptionValue = 64 * 1024
     let scraper: Scraper
     let logger: Logger
     private let bound = NIOLockedValueBox<SocketAddress?>(nil)
@@ -47,6 +49,10 @@ public final class MetricsServer: Service {
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // A fixed send buffer (the kernel doubles it: 128 KiB), not autotuned up to tcp_wmem's
+            // 4 MiB: a response counts as sent once the kernel holds it, so this bounds how many
+            // responses a client that never reads gets scraped for (a few, then none).
+            .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: Self.sendBufferBytes)
             .childChannelInitializer { channel in
                 guard slots.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {

@@ -28,32 +28,64 @@ import Glibc
         }
     }
 
+    /// Bytes memd has read (/proc/PID/io `rchar`): a scrape reads /proc files, nothing
+    /// else reads while memd is idle, so its growth counts the scrapes memd has done.
+    func bytesRead(_ pid: Int32) throws -> Int {
+        for line in try readProc("/proc/\(pid)/io").split(separator: "\n") where line.hasPrefix("rchar:") {
+            if let bytes = line.split(separator: " ").last.flatMap({ Int($0) }) { return bytes }
+        }
+        throw TestFailure.missing("rchar of \(pid)")
+    }
+
     @Test func pipeliningClientsThatNeverReadCostOneResponseEach() throws {
         let memd = try MetricsMemd()
         let pid = memd.process.processIdentifier
+        // What one scrape reads, from four real ones.
+        _ = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        let calibration = try bytesRead(pid)
+        for _ in 0..<4 { #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200) }
+        let readPerScrape = max(1, (try bytesRead(pid) - calibration) / 4)
         let before = try residentBytes(pid)
         // Each sends 350 requests at once (about 15 KiB: under the request size limit,
         // which counts from a request's first byte until it is answered), never reading.
         let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         let burst = Array((0..<350).map { _ in request }.joined())
         let connections = try attackers(port: memd.port)
+        let flooded = try bytesRead(pid)
         for connection in connections { #expect(connection.send(burst)) }
         var peak = before
         var scrapes: [Int] = []
+        // (seconds since the flood, bytes read) every quarter second, until memd has stopped
+        // scraping for the flood: no more than one scrape's reads in the last 2 s (within 9 s:
+        // the request timeout, 10 s, would close the flooders anyway).
+        var samples: [(seconds: Double, read: Int)] = []
+        var hasStopped = false
         let start = Date()
-        while Date().timeIntervalSince(start) < 4 {
+        while !hasStopped, Date().timeIntervalSince(start) < 9 {
             usleep(250_000)
             peak = max(peak, try residentBytes(pid))
             if Date().timeIntervalSince(start) > 1, scrapes.count < 2 {
                 scrapes.append((try? HTTPExchange.get(port: memd.port, path: "/metrics"))?.status ?? 0)
+                continue
+            }
+            let now = (seconds: Date().timeIntervalSince(start), read: try bytesRead(pid))
+            samples.append(now)
+            if scrapes.count == 2, let earlier = samples.first(where: { now.seconds - $0.seconds <= 2 }),
+                now.seconds - earlier.seconds >= 1.75
+            {
+                hasStopped = now.read - earlier.read <= readPerScrape
             }
         }
         peak = max(peak, try residentBytes(pid))
         let growth = peak - before
-        // One response per connection (a /metrics body is tens of KiB) and NIO's buffers,
-        // where answering every request queued would take 16 × 350 bodies (about 250 MiB).
+        let scrapesDone = (try bytesRead(pid) - flooded) / readPerScrape
+        // One response per connection in memd (a /metrics body is tens of KiB) and NIO's
+        // buffers, where answering every request queued would take 16 × 350 bodies (about
+        // 250 MiB); a few more responses sit in each socket's 128 KiB send buffer, then none.
         #expect(growth < 24 << 20, "memd grew by \(growth >> 20) MiB (from \(before >> 20) MiB)")
         #expect(scrapes == [200, 200], "scrapes from 127.0.0.1 while 16 connections pipeline: \(scrapes)")
+        #expect(hasStopped, "memd still scraping for clients that never read after 9 s (~\(scrapesDone) scrapes)")
+        #expect(scrapesDone <= 16 * 10 + 2, "memd scraped ~\(scrapesDone) times for 16 connections that never read")
         withExtendedLifetime(connections) {}
     }
 
