@@ -96,6 +96,13 @@ final class Connection: ChannelDuplexHandler {
 
     private var unsent: UnsentBytes { dispatcher.unsent }
 
+    /// `wake` holds this handler and its context: let go of it, or every connection would stay in
+    /// memory after it closed.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        wake = nil
+        channel = nil
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         channel = context.channel
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
