@@ -113,6 +113,44 @@ import Glibc
         #expect(sample("node_memory_MemTotal_bytes", in: scrape.text) != nil)
     }
 
+    /// A real Prometheus scraping every second misses no scrape while sixteen keep-alive
+    /// holders from four addresses, each reconnecting as soon as it is closed, want every slot.
+    @Test func prometheusGetsEveryScrapeWhileOthersHoldTheDoor() throws {
+        let prometheus = try #require(which("prometheus"), "Debian's prometheus package (scripts/test installs it)")
+        let memd = try MetricsMemd()
+        let port = memd.port
+        let stop = StopFlag()
+        let request = Array("GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let holders = Self.attackerAddresses.flatMap { address in
+            (0..<4).map { _ in
+                Thread {
+                    while !stop.isSet {
+                        guard let connection = try? TCPConnection(port: port, source: address, receiveTimeoutSeconds: 5)
+                        else {
+                            usleep(200_000)
+                            continue
+                        }
+                        while !stop.isSet, connection.send(request), (try? connection.receiveResponse()) != nil {
+                            usleep(1_000_000)
+                        }
+                    }
+                }
+            }
+        }
+        for holder in holders { holder.start() }
+        defer { stop.set() }
+        usleep(1_000_000)
+        let server = try PrometheusServer(scraping: memd, executable: prometheus)
+        var scrapes = 0.0
+        let deadline = Date().addingTimeInterval(40)
+        while scrapes < 6, Date() < deadline {
+            usleep(500_000)
+            scrapes = (try? server.query("count_over_time(up[1m])").first.flatMap(PrometheusServer.value)) ?? 0
+        }
+        #expect(scrapes >= 6, "Prometheus scraped \(scrapes) times: \(server.logText)")
+        #expect(try server.query("min_over_time(up[1m])").first.flatMap(PrometheusServer.value) == 1)
+    }
+
     @Test func atMostFourConnectionsPerPeerAddress() throws {
         let memd = try MetricsMemd()
         let admitted = try (0..<4).map { _ in try TCPConnection(port: memd.port, source: "127.0.0.6") }
