@@ -1,6 +1,9 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// This manifest's directory: memlab's linker script is found from it, wherever the build runs.
+let packageRoot = String(#filePath.dropLast("/Package.swift".count))
+
 let package = Package(
     name: "memd",
     platforms: [.macOS(.v13)],
@@ -67,15 +70,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // memctl run's gated child: fork and exec in plain C (nothing of Swift runs in the child).
+        .target(name: "MemctlShims"),
         .executableTarget(
             name: "memctl",
             dependencies: [
-                "JSONRPC", "MemdProtocol",
+                "JSONRPC", "MemdProtocol", "MemctlShims", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // The experiment child: plain C, so fork/mmap/touch do exactly what the seed shows.
-        .executableTarget(name: "memlab", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-O2"])]),
+        // Linked as a C program: without swiftrt.o (-nostartfiles) and with --as-needed (scripts/ld-as-needed),
+        // it needs libc only, not libswiftCore and libstdc++ (its maps, shown by the experiments, are its own).
+        .executableTarget(
+            name: "memlab",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-O2"])],
+            linkerSettings: [.unsafeFlags(["-nostartfiles", "-ld-path=\(packageRoot)/scripts/ld-as-needed"])]
+        ),
         .executableTarget(name: "mmubench", dependencies: ["MMU"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
