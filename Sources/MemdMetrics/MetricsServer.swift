@@ -48,7 +48,9 @@ public final class MetricsServer: Service {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // At the TCP level: socketOption(.tcp_nodelay) is SOL_SOCKET's option 1, SO_DEBUG, which needs
+            // CAP_NET_ADMIN (memd.service has none): every scrape's connection was closed at accept.
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             // A fixed send buffer (the kernel doubles it: 128 KiB), not autotuned up to tcp_wmem's
             // 4 MiB: a response counts as sent once the kernel holds it, so this bounds how many
             // responses a client that never reads gets scraped for (a few, then none).

@@ -19,7 +19,7 @@ struct Memctl: ParsableCommand {
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
             SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,
             SmemCommand.self, CgroupsCommand.self, WatchCommand.self, RunCommand.self, WssCommand.self,
-            PageTypesCommand.self,
+            PageTypesCommand.self, WebCommand.self,
         ]
     )
 

@@ -1,5 +1,6 @@
 import Foundation
 import MemdMetrics
+import MemdProtocol
 import Testing
 
 #if canImport(Glibc)
