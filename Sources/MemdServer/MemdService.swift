@@ -46,9 +46,10 @@ public final class MemdService: Service {
         defer { SocketFile.remove(path, ifStill: identity) }
         logger.info("memd listening", metadata: ["socket": "\(path)", "pid": "\(getpid())"])
 
-        try await withGracefulShutdownHandler {
+        // Closed on a graceful shutdown, and when the group is cancelled (another service threw).
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await server.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             server.close(promise: nil)
         }
         await drain()
@@ -56,8 +57,9 @@ public final class MemdService: Service {
     }
 
     private func bind(_ path: String) async throws -> Channel {
-        // The file is born 0600 (umask), then widened if asked: never a moment open to all.
-        let previous = umask(0o177)
+        // The file is born with its mode (umask): no chmod of a path afterwards. Nothing else
+        // makes files while memd binds: no call is served yet.
+        let previous = umask(SocketFile.creationMask(for: config.socketMode))
         defer { umask(previous) }
         let config = self.config
         let dispatcher = self.dispatcher
@@ -95,12 +97,6 @@ public final class MemdService: Service {
             }
             .bind(unixDomainSocketPath: path)
             .get()
-        if config.socketMode != 0o600, !SocketFile.setMode(path, config.socketMode) {
-            logger.warning(
-                "could not set the socket's mode",
-                metadata: ["mode": "\(String(config.socketMode, radix: 8))"]
-            )
-        }
         return channel
     }
 

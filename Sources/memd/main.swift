@@ -99,10 +99,25 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds an HTTP request to the metrics listener may take to arrive.")
     var metricsRequestTimeout: Double = 10
 
-    @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
+    @Option(
+        name: .long,
+        help: "Most HTTP connections to the metrics listener at once (then the longest idle is closed for a new one)."
+    )
     var metricsMaxConnections: Int = 16
 
-    @Flag(name: .long, help: "Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup.")
+    @Option(name: .long, help: "Most HTTP connections to the metrics listener from one peer address.")
+    var metricsMaxConnectionsPerPeer: Int = 4
+
+    @Option(name: .long, help: "Seconds a keep-alive connection to the metrics listener may idle before it is closed.")
+    var metricsIdleTimeout: Double = 5
+
+    @Flag(
+        name: .long,
+        help: """
+            Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup, \
+            and shows every user's figures to whoever reads the port (a warning is logged if it is not loopback).
+            """
+    )
     var metricsUsage = false
 
     @Option(name: .long, help: "Levels of memory cgroups below the root that /metrics reports (0: the root only).")
@@ -127,8 +142,8 @@ struct Memd: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else {
-            throw ValidationError("--socket-mode must be octal, like 0600")
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be octal permission bits (0000…0777), like 0600")
         }
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
@@ -151,6 +166,12 @@ struct Memd: AsyncParsableCommand {
             throw ValidationError("--metrics-max-request-bytes must be at least 256")
         }
         guard metricsMaxConnections >= 1 else { throw ValidationError("--metrics-max-connections must be at least 1") }
+        guard metricsMaxConnectionsPerPeer >= 1 else {
+            throw ValidationError("--metrics-max-connections-per-peer must be at least 1")
+        }
+        guard metricsIdleTimeout > 0, metricsIdleTimeout <= 3600 else {
+            throw ValidationError("--metrics-idle-timeout must be in (0, 3600] seconds")
+        }
         guard (0...32).contains(metricsCgroupDepth) else {
             throw ValidationError("--metrics-cgroup-depth must be 0…32")
         }
@@ -217,6 +238,14 @@ struct Memd: AsyncParsableCommand {
             options.maxRequestBytes = metricsMaxRequestBytes
             options.requestTimeoutSeconds = metricsRequestTimeout
             options.maxConnections = metricsMaxConnections
+            options.maxConnectionsPerPeer = metricsMaxConnectionsPerPeer
+            options.idleTimeoutSeconds = metricsIdleTimeout
+            if metricsUsage, !address.isLoopback {
+                logger.warning(
+                    "--metrics-usage shows every user's memory to whoever can reach the metrics port",
+                    metadata: ["address": "\(address)"]
+                )
+            }
             // The tree `cgroups` reads: --cgroup-root, else the host's (v2, else v1's memory mount).
             let cgroups = cgroupRoot.flatMap { try? CgroupHierarchy.inspect($0).get() } ?? CgroupHierarchy.detect()
             var perUser: (@Sendable () -> [UserMemory])?

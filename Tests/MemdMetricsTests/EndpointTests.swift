@@ -191,16 +191,20 @@ import Glibc
         #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200)
     }
 
-    /// More connections than --metrics-max-connections: the extra ones are closed at once,
-    /// and a scrape works again once they are gone.
-    @Test func connectionLimit() throws {
+    /// Every slot of --metrics-max-connections taken and none idle (each has a request
+    /// under way, a byte of it): a scrape is admitted by closing the connection whose
+    /// request began first (limits.md §6: slots cannot be held), and the other stays.
+    @Test func aFullDoorClosesTheLongestUnderWayForAScrape() throws {
         let memd = try MetricsMemd(["--metrics-max-connections", "2"])
-        let held = try (0..<2).map { _ in try TCPConnection(port: memd.port) }
-        _ = held.map { $0.send(Array("G".utf8)) }
-        let extra = try TCPConnection(port: memd.port)
-        #expect(extra.isClosedByPeer(within: 5))
-        #expect(held.count == 2)
-        withExtendedLifetime(held) {}
+        let first = try TCPConnection(port: memd.port)
+        #expect(first.send(Array("G".utf8)))
+        usleep(500_000)
+        let second = try TCPConnection(port: memd.port)
+        #expect(second.send(Array("G".utf8)))
+        usleep(500_000)
+        #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200)
+        #expect(first.isClosedByPeer(within: 2), "the first holder was not closed for the scrape")
+        #expect(!second.isClosedByPeer(within: 1), "the second holder was closed too")
     }
 
     /// memd.service's capabilities have no CAP_NET_ADMIN: a scrape must not need it (setting SO_DEBUG does).
