@@ -564,7 +564,7 @@ def run(args):
     before = rss_mib(args.memd_pid)
     attackers = {name: as_uid(ATTACKER_UID, base + ["--role", name]) for name in args.attacks}
     time.sleep(args.warmup)  # the attack under way before the bystander starts timing
-    watcher = as_uid(BYSTANDER_UID, ["role", "--socket", args.socket, "--seconds", str(args.seconds - args.warmup), "--role", "bystander"])
+    watcher = as_uid(args.bystander_uid, ["role", "--socket", args.socket, "--seconds", str(args.seconds - args.warmup), "--role", "bystander"])
     peak, proc_peak, tick = before, 0, 0
     while watcher.poll() is None or any(p.poll() is None for p in attackers.values()):
         peak = max(peak, rss_mib(args.memd_pid))
@@ -591,6 +591,7 @@ def main():
     r.add_argument("--seconds", type=float, default=8)
     r.add_argument("--warmup", type=float, default=1.5)
     r.add_argument("--settle", type=float, default=2)
+    r.add_argument("--bystander-uid", type=int, default=BYSTANDER_UID, help="the attacker's own: its connections' turns")
     r.add_argument("attacks", nargs="+", choices=sorted(ATTACKS))
     o = sub.add_parser("role")
     o.add_argument("--socket", required=True)

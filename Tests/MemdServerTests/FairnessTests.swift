@@ -15,14 +15,19 @@ import Testing
     static let mapsBoundMs = 500.0
 
     /// Runs `attacks` against a new memd for `seconds`; fairness.py's figures.
-    func attack(_ attacks: [String], seconds: Int = 8, memdArguments: [String] = []) throws -> JSON {
+    func attack(
+        _ attacks: [String],
+        seconds: Int = 8,
+        memdArguments: [String] = [],
+        bystanderUID: Int = 1
+    ) throws -> JSON {
         let memd = try MemdHarness(["--socket-mode", "0666"] + memdArguments)
         defer { memd.stop() }
         let result = try run(
             "python3",
             [
                 Self.script, "run", "--socket", memd.socketPath, "--memd-pid", "\(memd.process.processIdentifier)",
-                "--seconds", "\(seconds)",
+                "--seconds", "\(seconds)", "--bystander-uid", "\(bystanderUID)",
             ] + attacks
         )
         #expect(result.status == 0, "\(result.err)")
