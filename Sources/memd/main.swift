@@ -23,8 +23,11 @@ struct Memd: AsyncParsableCommand {
             The socket path is, first that applies: --socket, $MEMD_SOCKET, \
             $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
             for anyone else. Talk to it with memctl, \
-            or paste a line into `socat - UNIX-CONNECT:PATH`.
-            """
+            or paste a line into `socat - UNIX-CONNECT:PATH`. Started by systemd (memd.socket), \
+            memd serves the socket it is passed (LISTEN_FDS) instead, and tells systemd when it is \
+            ready ($NOTIFY_SOCKET).
+            """,
+        version: MemdVersion.current
     )
 
     @Option(name: .long, help: "Socket path.")
@@ -192,9 +195,25 @@ struct Memd: AsyncParsableCommand {
 
     func run() async throws {
         Heap.configure()
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        // Read first, while memd has one thread, and removed from the environment memlab inherits.
+        let journal = JournalLogHandler.isJournal(journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) })
+        let notify = SystemdNotify.take()
+        let passedSocket: Result<SocketActivation?, SocketActivation.Refusal>
+        do { passedSocket = .success(try SocketActivation.take()) } catch { passedSocket = .failure(error) }
+        if journal {
+            LoggingSystem.bootstrap { _ in JournalLogHandler() }
+        } else {
+            LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        }
         var logger = Logger(label: "memd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let socketFromSystemd: SocketActivation?
+        switch passedSocket {
+        case .success(let passed): socketFromSystemd = passed
+        case .failure(let refusal):
+            logger.critical("memd cannot use the socket systemd passed: \(refusal)")
+            throw ExitCode(1)
+        }
 
         var config = ServerConfig(socketPath: SocketPath.resolve(explicit: socket))
         config.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
@@ -226,12 +245,18 @@ struct Memd: AsyncParsableCommand {
             // name are the document's (rpc.discover's test keeps the two the same).
             let names = (openRPC["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             config.health = HealthMetrics(
-                version: openRPC["info"]?["version"]?.stringValue ?? "unknown",
+                version: MemdVersion.current,
                 methods: names + [CancelRequestMethod.name]
             )
         }
         let methods = MethodRegistry.table(config: config, openRPC: openRPC)
-        let service = MemdService(config: config, methods: methods, logger: logger)
+        let service = MemdService(
+            config: config,
+            methods: methods,
+            logger: logger,
+            passedSocket: socketFromSystemd,
+            notify: notify
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
         if let metricsListen, let address = try? ListenAddress(parsing: metricsListen) {
             var options = MetricsOptions(listen: address)
