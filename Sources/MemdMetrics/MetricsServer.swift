@@ -56,14 +56,11 @@ public final class MetricsServer: Service {
                 channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(
-                        RequestLimiter(
-                            maxBytes: options.maxRequestBytes,
-                            timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
-                            idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)
-                        )
+                    try sync.addMetricsRequestDecoding(
+                        maxBytes: options.maxRequestBytes,
+                        timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
+                        idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)
                     )
-                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(MetricsHTTPHandler(scraper: scraper, threadPool: .singleton))
                 }
             }

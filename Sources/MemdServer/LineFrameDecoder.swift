@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One frame of the newline-delimited transport.
-enum Frame {
+package enum Frame {
     /// A complete line, without `\n` (nor a `\r` before it); never empty.
     case line(ByteBuffer)
     /// More than the limit arrived without a newline: the connection must be closed.
@@ -13,8 +13,8 @@ enum Frame {
 /// Blank lines are skipped. A partial line that gets no new byte for
 /// `idleTimeout` closes the connection (a client that stalls mid-request must not
 /// hold a slot forever). The JSON-RPC layer only ever sees complete lines.
-final class LineFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = Frame
+package final class LineFrameDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = Frame
 
     let maxLength: Int
     let idleTimeout: TimeAmount
@@ -22,12 +22,12 @@ final class LineFrameDecoder: ByteToMessageDecoder {
     private var idleTimer: Scheduled<Void>?
     private var overflowed = false
 
-    init(maxLength: Int, idleTimeout: TimeAmount) {
+    package init(maxLength: Int, idleTimeout: TimeAmount) {
         self.maxLength = maxLength
         self.idleTimeout = idleTimeout
     }
 
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard !overflowed else {
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
             return .needMoreData
@@ -66,14 +66,18 @@ final class LineFrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    package func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
         cancelIdleTimer()
         // A last line without its newline is incomplete: dropped, as the contract frames by `\n`.
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
         return .needMoreData
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         cancelIdleTimer()
     }
 
