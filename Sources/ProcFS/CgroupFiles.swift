@@ -68,5 +68,6 @@ extension CgroupMemory {
         return pairs
     }
 
-    static func count(_ text: some StringProtocol) -> Int? { Int(text) }
+    /// A count the kernel prints unsigned; a negative one is not what the kernel wrote.
+    static func count(_ text: some StringProtocol) -> Int? { Int(text).flatMap { $0 >= 0 ? $0 : nil } }
 }
