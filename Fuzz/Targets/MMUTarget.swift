@@ -73,7 +73,10 @@ extension FuzzTarget {
                         stride: input.chance(70) ? 4096 : value()
                     )
                 case 6: _ = try m.read(pid: pid(), address: value(), length: input.below(250) * 20 - 100)
-                case 7: _ = try m.write(pid: pid(), address: value(), bytes: [UInt8](repeating: 0x41, count: count()))
+                case 7:
+                    // What a request can carry (sim.write's bytes come from a line of bounded length).
+                    let bytes = [UInt8](repeating: 0x41, count: input.below(250) * 20)
+                    _ = try m.write(pid: pid(), address: value(), bytes: bytes)
                 case 8: _ = try m.fork(pid: pid())
                 case 9: _ = try m.exit(pid: pid())
                 case 10: _ = try m.mprotect(pid: pid(), address: value(), length: length(), protection: protection())
