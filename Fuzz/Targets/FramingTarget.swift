@@ -1,6 +1,5 @@
 import MemdServer
 import NIOCore
-import NIOEmbedded
 
 extension FuzzTarget {
     /// The line framing fed a stream in chunks the input chooses: it hands on exactly the
@@ -11,15 +10,14 @@ extension FuzzTarget {
         let maxLength = Int(bytes[0]) + 1
         let chunk = Int(bytes[1]) % 37 + 1
         let stream = Array(bytes.dropFirst(2))
-        let channel = EmbeddedChannel(
-            handler: ByteToMessageHandler(LineFrameDecoder(maxLength: maxLength, idleTimeout: .seconds(30)))
-        )
+        var framer = LineFramer(maxLength: maxLength)
         var frames: [[UInt8]?] = []  // nil: tooLong
         var start = 0
         while start < stream.count {
             let end = min(stream.count, start + chunk)
-            do { try channel.writeInbound(ByteBuffer(bytes: stream[start..<end])) } catch { break }
-            while let frame = try? channel.readInbound(as: Frame.self) {
+            framer.append(ByteBuffer(bytes: stream[start..<end]))
+            // The connection takes lines one at a time, as it gets turns.
+            while let frame = framer.next() {
                 switch frame {
                 case .line(let line): frames.append(Array(line.readableBytesView))
                 case .tooLong: frames.append(nil)
@@ -27,7 +25,6 @@ extension FuzzTarget {
             }
             start = end
         }
-        _ = try? channel.finish()
         precondition(frames == expectedFrames(stream, maxLength: maxLength), "framing differs from a plain split")
     }
 

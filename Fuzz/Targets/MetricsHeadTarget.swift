@@ -4,12 +4,14 @@ import NIOEmbedded
 import NIOHTTP1
 
 extension FuzzTarget {
-    /// Bytes sent to the /metrics listener, through the same pipeline as MetricsServer builds it
-    /// (the raw-byte x request head that
-    /// comes out has its path and `Accept` read as the handler reads them, and gets an answer.
+    /// Bytes sent to the /metrics listener, through the same pipeline as MetricsServer builds it:
+    /// the request head that comes out has its path and `Accept` read as the handler reads them,
+    /// and gets an answer.
     static let metricsHead = FuzzTarget("metrics_head") { bytes in
         let channel = EmbeddedChannel()
-        defer { _ = try? channel.finish() }
+        // acceptAlreadyClosed: a channel the input got closed still has its pipeline torn down and its
+        // timers cancelled (finish() would throw first and leak them: LeakSanitizer, crash-fc62789eb2).
+        defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         do {
             let sync = channel.pipeline.syncOperations
             try sync.addMetricsRequestDecoding(maxBytes: 16 << 10, timeout: .seconds(10), idleTimeout: .seconds(30))
