@@ -52,6 +52,8 @@ public final class MemdService: Service {
             server.close(promise: nil)
         }
         await drain()
+        // Its threads end too (they outlived run(): LeakSanitizer found the pool's queue at exit).
+        try? await dispatcher.pool.shutdown()
         logger.info("memd stopped")
     }
 
