@@ -36,6 +36,7 @@ enum ProcMethods {
         var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
         let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
+            let cmdline = try files.commandLine()
             // Room for the largest answer (up to 64 MiB), reserved but not touched (the pages come
             // as they are written): the text does not grow by copying, and the answer is copied
             // once, to be sent. A larger --max-response-bytes grows it by doubling past 64 MiB.
@@ -43,6 +44,7 @@ enum ProcMethods {
                 source: .proc,
                 pid: pid,
                 command: stat.comm,
+                cmdline: cmdline,
                 detail: detail,
                 capacity: min(maxBytes, 64 << 20) + 64 * 1024
             )
