@@ -9,7 +9,8 @@ extension FuzzTarget {
         RunExperimentMethod.self, UsageMethod.self, CgroupsMethod.self, WatchMethod.self, WatchStopMethod.self,
         SimCreateMethod.self, SimListMethod.self, SimDestroyMethod.self, SimSpawnMethod.self, SimMmapMethod.self,
         SimMunmapMethod.self, SimTouchMethod.self, SimReadMethod.self, SimWriteMethod.self, SimForkMethod.self,
-        SimExitMethod.self, SimulateTranslationMethod.self,
+        SimExitMethod.self, SimulateTranslationMethod.self, WorkingSetMethod.self, WorkingSetStopMethod.self,
+        PageFlagsMethod.self,
     ]
 
     static func method(named name: String) -> (any MethodDescriptor.Type)? { methods.first { $0.name == name } }
