@@ -80,9 +80,7 @@ public enum Leftovers {
         rewinddir(dir)
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryString(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names

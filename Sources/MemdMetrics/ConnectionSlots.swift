@@ -8,7 +8,7 @@ import NIOCore
 /// is admitted by closing the one idle longest (no request under way); when none is
 /// idle, the one whose request has been under way longest — a request still arriving,
 /// or a response its client does not read — since a scrape takes milliseconds.
-final class ConnectionSlots: Sendable {
+package final class ConnectionSlots: Sendable {
     private struct Slot {
         let channel: Channel
         let peer: String

@@ -59,15 +59,12 @@ public final class MetricsServer: Service {
                 guard slots.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(
-                        RequestLimiter(
-                            maxBytes: options.maxRequestBytes,
-                            timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
-                            idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds),
-                            slots: slots
-                        )
+                    try sync.addMetricsRequestDecoding(
+                        maxBytes: options.maxRequestBytes,
+                        timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
+                        idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds),
+                        slots: slots
                     )
-                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(MetricsHTTPHandler(scraper: scraper, threadPool: .singleton))
                 }
             }

@@ -84,6 +84,8 @@ public final class MemdService: Service {
         }
         await drain()
         watchdog?.cancel()
+        // Its threads end too (they outlived run(): LeakSanitizer found the pool's queue at exit).
+        try? await dispatcher.pool.shutdown()
         logger.info("memd stopped")
     }
 
