@@ -103,9 +103,23 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-nostartfiles", "-ld-path=\(packageRoot)/scripts/ld-as-needed"])]
         ),
         .executableTarget(name: "mmubench", dependencies: ["MMU"]),
+        // Fuzz targets: one function per parser that takes bytes from outside (Fuzz/Targets), run by
+        // libFuzzer through memd-fuzz (scripts/fuzz) and replayed over Fuzz/Corpus by FuzzTargetsTests.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "MemdServer", "MemdMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Fuzz/Targets"
+        ),
+        .executableTarget(name: "memd-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Driver"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "JSONRPC"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "ProcFS", "JSONRPC"]),
         .testTarget(
             name: "MemdMetricsTests",

@@ -1,3 +1,4 @@
+import ExperimentsShims
 import ProcFS
 
 #if canImport(Glibc)
@@ -79,31 +80,73 @@ public enum Leftovers {
         rewinddir(dir)
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryString(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names
     }
 
     /// Removes `name` in the directory `parent`: a file or symlink with `unlinkat`, a
-    /// directory after its contents (opened with O_NOFOLLOW, at most `depth` levels).
+    /// directory with everything in it, whatever its depth (see ``empty(_:window:)``).
     /// A cgroup directory has only control files, which rmdir takes with it.
     @discardableResult
-    static func remove(_ name: String, in parent: Int32, isDirectory: Bool, depth: Int = 8) -> Bool {
+    static func remove(_ name: String, in parent: Int32, isDirectory: Bool) -> Bool {
         guard isDirectory else { return unlinkat(parent, name, 0) == 0 }
         if unlinkat(parent, name, AT_REMOVEDIR) == 0 { return true }  // empty, or a cgroup
-        guard depth > 0 else { return false }
         let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
-        for entry in entries(fd) {
-            var info = stat()
-            guard fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            remove(entry, in: fd, isDirectory: (info.st_mode & S_IFMT) == S_IFDIR, depth: depth - 1)
-        }
+        empty(fd)
         close(fd)
         return unlinkat(parent, name, AT_REMOVEDIR) == 0
+    }
+
+    /// Empties the open directory `top`, whatever the depth of what is in it (limits.md §5,
+    /// v3: a client's tree nested 10,000 levels goes too), with at most `window` levels
+    /// open at once (descriptors and recursion both bounded): a directory found `window`
+    /// levels down is moved up into `top` (`renameat2`, `RENAME_NOREPLACE`) and emptied in
+    /// a later pass. Only descriptors are used, never a path; no symlink is followed
+    /// (each is removed itself). Stops when a pass changes nothing: what is left then is
+    /// not memd's to remove.
+    static func empty(_ top: Int32, window: Int = 16) {
+        for _ in 0..<maxPasses {
+            let names = entries(top)
+            guard !names.isEmpty else { return }
+            var changed = false
+            for name in names where clear(name, in: top, top: top, levelsLeft: window) { changed = true }
+            guard changed else { return }
+        }
+    }
+
+    /// A bound on `empty`'s passes (each goes `window` levels down): a client's process
+    /// that keeps adding entries cannot keep memd at it for ever.
+    static let maxPasses = 100_000
+
+    /// Removes `name` from the open directory `directory`, emptying a directory first, down
+    /// to `levelsLeft` levels; a directory deeper is moved into `top`. Whether anything changed.
+    private static func clear(_ name: String, in directory: Int32, top: Int32, levelsLeft: Int) -> Bool {
+        var info = stat()
+        guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return unlinkat(directory, name, 0) == 0 }
+        if unlinkat(directory, name, AT_REMOVEDIR) == 0 { return true }
+        guard levelsLeft > 0 else { return moveUp(name, from: directory, into: top, inode: UInt64(info.st_ino)) }
+        let fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        var changed = false
+        for entry in entries(fd) where clear(entry, in: fd, top: top, levelsLeft: levelsLeft - 1) { changed = true }
+        close(fd)
+        return unlinkat(directory, name, AT_REMOVEDIR) == 0 || changed
+    }
+
+    /// Moves the directory `name` into `top` under a new name (`deeper.<inode>`, then
+    /// `deeper.<inode>.<n>` if a client took that name): never replacing an entry.
+    private static func moveUp(_ name: String, from directory: Int32, into top: Int32, inode: UInt64) -> Bool {
+        for attempt in 0..<8 {
+            let newName = attempt == 0 ? "deeper.\(inode)" : "deeper.\(inode).\(attempt)"
+            let code = memd_rename_noreplace(directory, name, top, newName)
+            if code == 0 { return true }
+            guard code == EEXIST else { return false }
+        }
+        return false
     }
 }
 
@@ -167,11 +210,7 @@ final class ExperimentDirectory: @unchecked Sendable {
     /// Removes everything in the directory, then the directory.
     func remove() {
         guard !isRemoved else { return }
-        for entry in Leftovers.entries(fd) {
-            var info = stat()
-            guard fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            Leftovers.remove(entry, in: fd, isDirectory: (info.st_mode & S_IFMT) == S_IFDIR)
-        }
+        Leftovers.empty(fd)
         isRemoved = unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT
     }
 

@@ -51,3 +51,11 @@ int memd_pidfd_open(pid_t pid) {
     long fd = syscall(SYS_pidfd_open, pid, 0);
     return fd < 0 ? -errno : (int)fd;
 }
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+int memd_rename_noreplace(int old_dir, const char *old_name, int new_dir, const char *new_name) {
+    return syscall(SYS_renameat2, old_dir, old_name, new_dir, new_name, RENAME_NOREPLACE) == 0 ? 0 : errno;
+}

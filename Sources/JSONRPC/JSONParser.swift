@@ -104,7 +104,7 @@ public struct JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipSpace()
-                let member = try value(depth: depth)
+                let member = key == "id" ? try idValue(depth: depth) : try value(depth: depth)
                 members.append((key: key, value: member))
                 skipSpace()
                 guard index < bytes.count else { throw error("unterminated object") }
@@ -149,7 +149,41 @@ public struct JSONParser {
             }
         }
 
+        /// The value of a member named `id` (a request's id, and the `id` param of
+        /// `$/cancelRequest` and `watch.stop`, which name one): a number there keeps its
+        /// text (``idNumber()``); anything else is an ordinary value.
+        mutating func idValue(depth: Int) throws(Error) -> JSON {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "-") || isDigit(bytes[index]) else {
+                return try value(depth: depth)
+            }
+            return try idNumber()
+        }
+
+        /// A number as an id: `.int` when its text is exactly an `Int`'s (`42`, `-7`); any
+        /// other number text (`18446744073709551615`, `1.50`, `1e400`, `-0`) is kept as it
+        /// came, `.raw`, so the response echoes the same digits (limits.md §5, v3).
+        mutating func idNumber() throws(Error) -> JSON {
+            let (start, isInteger) = try scanNumber()
+            let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if isInteger, let integer = Int(String(decoding: text, as: UTF8.self)),
+                text.elementsEqual(String(integer).utf8)
+            {
+                return .int(integer)
+            }
+            return .raw(Array(text))
+        }
+
         mutating func number() throws(Error) -> JSON {
+            let (start, isInteger) = try scanNumber()
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            if isInteger, let integer = Int(text) { return .int(integer) }
+            guard let double = Double(text), double.isFinite else { throw error("number out of range") }
+            return .double(double)
+        }
+
+        /// Moves past a number's text (RFC 8259's grammar): where it starts, and whether it
+        /// has neither fraction nor exponent.
+        mutating func scanNumber() throws(Error) -> (start: Int, isInteger: Bool) {
             let start = index
             var isInteger = true
             if bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -175,10 +209,7 @@ public struct JSONParser {
                 guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
                 while index < bytes.count, isDigit(bytes[index]) { index += 1 }
             }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            if isInteger, let integer = Int(text) { return .int(integer) }
-            guard let double = Double(text), double.isFinite else { throw error("number out of range") }
-            return .double(double)
+            return (start, isInteger)
         }
 
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -51,7 +51,8 @@ public enum Entry: Sendable {
         let id: JSON?
         switch rawID {
         case nil: id = nil
-        case .string?, .int?, .double?, .null?: id = rawID
+        // `.raw`: a number kept as its text by the parser (JSONParser.idNumber), echoed as is.
+        case .string?, .int?, .double?, .raw?, .null?: id = rawID
         default: id = nil
         }
         func invalid(_ reason: String) -> Entry { .invalid(id: id ?? .null, .invalidRequest(reason)) }
@@ -93,7 +94,8 @@ public struct Request: Sendable {
         case byPosition([JSON])
     }
 
-    /// The id exactly as sent (string, number or null); `null` for notifications.
+    /// The id exactly as sent (string, number or null); `null` for notifications. A
+    /// number whose text is not an `Int`'s is `.raw`, its text as sent.
     public var id: JSON
     public var method: String
     public var params: Params

@@ -66,7 +66,9 @@ public struct MethodTable<Context: Sendable>: Sendable {
         }
     }
 
-    static func decode<M: MethodDescriptor>(_ method: M.Type, _ raw: Request.Params) throws(RPCError) -> M.Params {
+    /// A method's params as its handler gets them: decoded by its descriptor, unknown members refused.
+    public static func decode<M: MethodDescriptor>(_ method: M.Type, _ raw: Request.Params) throws(RPCError) -> M.Params
+    {
         var params = try ParamReader(raw)
         let typed = try M.decode(&params)
         try params.finish()

@@ -4,6 +4,11 @@ import NIOPosix
 
 /// Answers `GET /metrics`; 404 for any other path, 405 for any other method on
 /// it. Read-only: nothing in a request changes memd.
+///
+/// One response in flight per connection (limits.md §6): NIOHTTP1's pipelining
+/// handler hands over the next request when a response's `.end` is written, so
+/// `.end` is written only once the body has been sent (its write completed). A
+/// client that pipelines and never reads holds one response of memd's memory.
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -94,11 +99,21 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let sent = context.writeAndFlush(
+            wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body))))
+        )
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { loopBound.value.close(promise: nil) }
+        sent.whenComplete { result in
+            let context = loopBound.value
+            guard case .success = result, context.channel.isActive else {
+                context.close(promise: nil)
+                return
+            }
+            // Sent: now the pipelining handler may hand over the next request.
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+                if !keepAlive { loopBound.value.close(promise: nil) }
+            }
+            context.triggerUserOutboundEvent(RequestAnswered(), promise: nil)
         }
-        context.triggerUserOutboundEvent(RequestAnswered(), promise: nil)
     }
 }

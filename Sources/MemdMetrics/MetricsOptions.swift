@@ -3,11 +3,13 @@ import NIOCore
 
 /// The HTTP listener's address and limits, each a `memd --metrics-…` flag.
 ///
-/// The limits protect the Unix socket's clients from whoever can reach the
-/// port: a request (head and any body) must arrive within `maxRequestBytes`
-/// and `requestTimeout` from its first byte, a connection with nothing to say
-/// is closed after `idleTimeout`, and at most `maxConnections` are open at once
-/// (more are closed as soon as they are accepted).
+/// The limits protect the Unix socket's clients, and Prometheus, from whoever
+/// can reach the port (limits.md §6): a request (head and any body) must arrive
+/// within `maxRequestBytes` and `requestTimeout` from its first byte, a
+/// connection with nothing to say is closed after `idleTimeout`, at most
+/// `maxConnectionsPerPeer` come from one address (more are closed as soon as
+/// they are accepted), and at most `maxConnections` are open at once (the
+/// longest idle is closed to admit a new one).
 public struct MetricsOptions: Sendable {
     public var listen: ListenAddress
     /// Bytes of one request, head and body together. Prometheus sends about 300.
@@ -15,8 +17,10 @@ public struct MetricsOptions: Sendable {
     /// Seconds from a request's first byte until it has been answered.
     public var requestTimeoutSeconds: Double = 10
     /// Seconds a connection may stay open with no request started (keep-alive between scrapes).
-    public var idleTimeoutSeconds: Double = 120
+    public var idleTimeoutSeconds: Double = 5
     public var maxConnections = 16
+    /// Connections at once from one peer address.
+    public var maxConnectionsPerPeer = 4
 
     public init(listen: ListenAddress) { self.listen = listen }
 }

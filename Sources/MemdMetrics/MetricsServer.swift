@@ -10,10 +10,13 @@ import ServiceLifecycle
 /// memd's graceful shutdown.
 ///
 /// It runs on an event loop of its own, so whatever reaches the port cannot
-/// hold the threads that serve the socket; each connection passes through a
-/// `RequestLimiter` before NIOHTTP1's decoder.
+/// hold the threads that serve the socket. Each connection takes one of the
+/// `ConnectionSlots` (per-peer cap, longest-idle eviction) and passes through a
+/// `RequestLimiter` before NIOHTTP1's decoder (limits.md §6).
 public final class MetricsServer: Service {
     let options: MetricsOptions
+    /// SO_SNDBUF of each connection: a few /metrics bodies (about 45 KiB each).
+    static let sendBufferBytes: SocketOptionValue = 64 * 1024
     let scraper: Scraper
     let logger: Logger
     private let bound = NIOLockedValueBox<SocketAddress?>(nil)
@@ -41,31 +44,27 @@ public final class MetricsServer: Service {
     private func serve(on group: EventLoopGroup) async throws {
         let options = self.options
         let scraper = self.scraper
-        let open = NIOLockedValueBox(0)
+        let slots = ConnectionSlots(maxConnections: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             // At the TCP level: socketOption(.tcp_nodelay) is SOL_SOCKET's option 1, SO_DEBUG, which needs
             // CAP_NET_ADMIN (memd.service has none): every scrape's connection was closed at accept.
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            // A fixed send buffer (the kernel doubles it: 128 KiB), not autotuned up to tcp_wmem's
+            // 4 MiB: a response counts as sent once the kernel holds it, so this bounds how many
+            // responses a client that never reads gets scraped for (a few, then none).
+            .childChannelOption(ChannelOptions.socketOption(.so_sndbuf), value: Self.sendBufferBytes)
             .childChannelInitializer { channel in
-                let admitted = open.withLockedValue { count -> Bool in
-                    guard count < options.maxConnections else { return false }
-                    count += 1
-                    return true
-                }
-                guard admitted else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                guard slots.admit(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(
-                        RequestLimiter(
-                            maxBytes: options.maxRequestBytes,
-                            timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
-                            idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds)
-                        )
+                    try sync.addMetricsRequestDecoding(
+                        maxBytes: options.maxRequestBytes,
+                        timeout: MetricsOptions.amount(options.requestTimeoutSeconds),
+                        idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds),
+                        slots: slots
                     )
-                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(MetricsHTTPHandler(scraper: scraper, threadPool: .singleton))
                 }
             }
@@ -79,9 +78,10 @@ public final class MetricsServer: Service {
                 "port": "\(channel.localAddress?.port ?? options.listen.port)",
             ]
         )
-        try await withGracefulShutdownHandler {
+        // Closed on a graceful shutdown, and when the group is cancelled (another service threw).
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
     }

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Told (as an outbound user event) by the HTTP handler when a request has
-/// been answered: the limiter's count and clock start again for the next one.
+/// been answered and its response sent: the limiter's count and clock start
+/// again for the next one, and the connection is idle.
 struct RequestAnswered: Sendable {}
 
 /// The listener's first line of defence, in front of the HTTP decoder: counts
@@ -10,7 +11,9 @@ struct RequestAnswered: Sendable {}
 ///
 /// - a request (from its first byte until memd has answered it) larger than
 ///   `maxBytes`, or taking longer than `timeout`, closes the connection;
-/// - a connection with no request under way for `idleTimeout` is closed.
+/// - a connection with no request under way for `idleTimeout` is closed;
+/// - `slots` learns when a request starts and when it is answered (which
+///   connection is idle, and since when).
 ///
 /// llhttp (under NIOHTTP1) would itself refuse a head over 80 KiB; this limit
 /// is lower, counts bodies too, and adds the clock.
@@ -26,11 +29,13 @@ final class RequestLimiter: ChannelDuplexHandler {
     private var received = 0
     private var inRequest = false
     private var timer: Scheduled<Void>?
+    private let slots: ConnectionSlots?
 
-    init(maxBytes: Int, timeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(maxBytes: Int, timeout: TimeAmount, idleTimeout: TimeAmount, slots: ConnectionSlots? = nil) {
         self.maxBytes = maxBytes
         self.timeout = timeout
         self.idleTimeout = idleTimeout
+        self.slots = slots
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -59,6 +64,7 @@ final class RequestLimiter: ChannelDuplexHandler {
             inRequest = true
             received = 0
             arm(context, after: timeout)
+            slots?.requestStarted(context.channel)
         }
         received += bytes.readableBytes
         guard received <= maxBytes else {
@@ -76,6 +82,7 @@ final class RequestLimiter: ChannelDuplexHandler {
         inRequest = false
         received = 0
         arm(context, after: idleTimeout)
+        slots?.requestAnswered(context.channel)
         promise?.succeed()
     }
 

@@ -49,5 +49,15 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Whether only this host can reach the address: `localhost`, 127.0.0.0/8, `::1`
+    /// (also as `::ffff:127.…`). Anything else is treated as open to a network.
+    public var isLoopback: Bool {
+        let host = host.lowercased()
+        if host == "localhost" || host == "::1" { return true }
+        let v4 = host.hasPrefix("::ffff:") ? host.dropFirst(7) : Substring(host)
+        let octets = v4.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }

@@ -98,7 +98,7 @@ public enum WatchStopMethod: MethodDescriptor {
         guard let id = p.object["id"] else { throw .invalidParams("id", "required: the id of the watch request") }
         _ = p.value("id")
         switch id {
-        case .string, .int, .double, .null: return Params(id: id)
+        case .string, .int, .double, .raw, .null: return Params(id: id)
         default: throw .invalidParams("id", "must be a string, number or null (a request id), not \(id.typeName)")
         }
     }

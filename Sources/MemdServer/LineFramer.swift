@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One frame of the newline-delimited transport.
-enum Frame {
+package enum Frame {
     /// A complete line, without `\n` (nor a `\r` before it); never empty.
     case line(ByteBuffer)
     /// More than the limit arrived without a newline: the connection must be closed.
@@ -14,8 +14,8 @@ enum Frame {
 /// no turn for stays bytes here (a pipelined burst is never turned into a thousand frames at once),
 /// and reading stops until it is taken. Blank lines are skipped; the JSON-RPC layer only ever sees
 /// complete lines.
-struct LineFramer {
-    let maxLength: Int
+package struct LineFramer {
+    package let maxLength: Int
     private var input: ByteBuffer?
     /// Bytes of `input` known to hold no newline.
     private var scanned = 0
@@ -23,10 +23,10 @@ struct LineFramer {
     /// Whether the stream now ends inside a line (bytes after the last newline).
     private(set) var isMidLine = false
 
-    init(maxLength: Int) { self.maxLength = maxLength }
+    package init(maxLength: Int) { self.maxLength = maxLength }
 
     /// Adds what was read.
-    mutating func append(_ bytes: ByteBuffer) {
+    package mutating func append(_ bytes: ByteBuffer) {
         guard !isOverflowed, bytes.readableBytes > 0 else { return }
         isMidLine = bytes.getInteger(at: bytes.writerIndex - 1, as: UInt8.self) != UInt8(ascii: "\n")
         if input == nil || input!.readableBytes == 0 {
@@ -37,7 +37,7 @@ struct LineFramer {
     }
 
     /// The next line, `.tooLong` once (then nothing more), or nil until more bytes come.
-    mutating func next() -> Frame? {
+    package mutating func next() -> Frame? {
         while !isOverflowed, var buffer = input, buffer.readableBytes > 0 {
             let view = buffer.readableBytesView
             guard let newline = view[(view.startIndex + scanned)...].firstIndex(of: UInt8(ascii: "\n")) else {

@@ -11,21 +11,29 @@ import Glibc
 /// memd as a `Service`: listens on the Unix socket until a graceful shutdown
 /// (SIGTERM/SIGINT through its `ServiceGroup`), then stops accepting, lets calls
 /// in flight finish for a moment, cancels the rest (experiment children die with
-/// them), and removes the socket file.
+/// them), and removes the socket file (unless systemd passed it: then the file is systemd's).
 public final class MemdService: Service {
     let config: ServerConfig
     let dispatcher: Dispatcher
     let logger: Logger
     let group: EventLoopGroup
     let registry = ConnectionRegistry()
+    /// The socket systemd passed, served instead of binding `config.socketPath`.
+    let passedSocket: SocketActivation?
+    /// Where READY=1, STOPPING=1 and watchdog pings go (`Type=notify`).
+    let notify: SystemdNotify?
 
     public init(
         config: ServerConfig,
         methods: MethodTable<CallContext>,
         logger: Logger,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        passedSocket: SocketActivation? = nil,
+        notify: SystemdNotify? = nil
     ) {
         self.config = config
+        self.passedSocket = passedSocket
+        self.notify = notify
         self.dispatcher = Dispatcher(
             methods: methods,
             logger: logger,
@@ -39,32 +47,73 @@ public final class MemdService: Service {
     }
 
     public func run() async throws {
-        let path = config.socketPath
-        try SocketFile.prepare(path)
-        let server = try await bind(path)
-        let identity = SocketFile.identity(path)
-        defer { SocketFile.remove(path, ifStill: identity) }
-        logger.info("memd listening", metadata: ["socket": "\(path)", "pid": "\(getpid())"])
+        let server: Channel
+        let path: String
+        var ownFile: (path: String, identity: (UInt64, UInt64)?)?
+        if let passedSocket {
+            // systemd's socket: served as it is, never bound, chmodded or unlinked by memd.
+            server = try await bootstrap().withBoundSocket(passedSocket.descriptor).get()
+            path = passedSocket.path ?? config.socketPath
+            logger.info(
+                "memd listening on the socket from systemd",
+                metadata: [
+                    "socket": "\(path)", "fd": "\(passedSocket.descriptor)", "name": "\(passedSocket.name ?? "")",
+                    "pid": "\(getpid())",
+                ]
+            )
+        } else {
+            path = config.socketPath
+            try SocketFile.prepare(path)
+            server = try await bind(path)
+            ownFile = (path, SocketFile.identity(path))
+            logger.info("memd listening", metadata: ["socket": "\(path)", "pid": "\(getpid())"])
+        }
+        defer {
+            if let ownFile { SocketFile.remove(ownFile.path, ifStill: ownFile.identity) }
+        }
+        let watchdog = startWatchdog(on: server.eventLoop)
+        notify?.send("READY=1\nSTATUS=Listening on \(path)")
 
-        try await withGracefulShutdownHandler {
+        // Closed on a graceful shutdown, and when the group is cancelled (another service threw).
+        let notify = self.notify
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await server.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
+            notify?.send("STOPPING=1")
             server.close(promise: nil)
         }
         await drain()
+        watchdog?.cancel()
+        // Its threads end too (they outlived run(): LeakSanitizer found the pool's queue at exit).
+        try? await dispatcher.pool.shutdown()
         logger.info("memd stopped")
     }
 
+    /// `WATCHDOG=1` every half of `$WATCHDOG_USEC`, from the listening socket's event loop: a ping
+    /// says that loop still turns.
+    private func startWatchdog(on loop: EventLoop) -> RepeatedTask? {
+        guard let notify, let interval = notify.watchdogIntervalMicroseconds else { return nil }
+        return loop.scheduleRepeatedTask(initialDelay: .zero, delay: .microseconds(interval)) { _ in
+            notify.send("WATCHDOG=1")
+        }
+    }
+
     private func bind(_ path: String) async throws -> Channel {
-        // The file is born 0600 (umask), then widened if asked: never a moment open to all.
-        let previous = umask(0o177)
+        // The file is born with its mode (umask): no chmod of a path afterwards. Nothing else
+        // makes files while memd binds: no call is served yet.
+        let previous = umask(SocketFile.creationMask(for: config.socketMode))
         defer { umask(previous) }
+        return try await bootstrap().bind(unixDomainSocketPath: path).get()
+    }
+
+    /// The listener's options and each connection's pipeline, whoever made the socket.
+    private func bootstrap() async throws -> ServerBootstrap {
         let config = self.config
         let dispatcher = self.dispatcher
         let logger = self.logger
         let registry = self.registry
         let turns = try await LoopTurns.make(for: group)
-        let channel = try await ServerBootstrap(group: group)
+        return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             // One read (≤ 64 KiB) per connection per turn of the loop: what a turn decodes is bounded.
@@ -93,15 +142,6 @@ public final class MemdService: Service {
                     )
                 }
             }
-            .bind(unixDomainSocketPath: path)
-            .get()
-        if config.socketMode != 0o600, !SocketFile.setMode(path, config.socketMode) {
-            logger.warning(
-                "could not set the socket's mode",
-                metadata: ["mode": "\(String(config.socketMode, radix: 8))"]
-            )
-        }
-        return channel
     }
 
     /// Returns the heap's free pages to the system (glibc keeps them in its arenas otherwise): called

@@ -57,7 +57,10 @@ enum SocketFile {
         unlink(path)
     }
 
-    static func setMode(_ path: String, _ mode: UInt32) -> Bool {
-        chmod(path, mode_t(mode)) == 0
+    /// The umask under which `bind` creates the socket file with exactly `mode` (limits.md §5,
+    /// v3): the mode is set as the file is born, never by `chmod(path)` afterwards, which
+    /// would follow a symlink swapped in at the path.
+    static func creationMask(for mode: UInt32) -> mode_t {
+        mode_t(~mode & 0o777)
     }
 }

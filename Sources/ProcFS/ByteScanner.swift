@@ -37,15 +37,37 @@ struct ByteScanner {
         while index < bytes.endIndex, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 }
     }
 
+    /// A decimal of at least 0; nil when there is none, or when it does not fit in `Int` (its
+    /// digits are passed over either way): no kernel prints such a figure, and a wrapped one would
+    /// turn into a negative size further on.
     mutating func unsignedDecimal() -> Int? {
         skipSpaces()
         var value = 0
+        var fits = true
         let start = index
         while index < bytes.endIndex, bytes[index] >= 0x30, bytes[index] <= 0x39 {
-            value = value &* 10 &+ Int(bytes[index] &- 0x30)
+            let digit = Int(bytes[index] &- 0x30)
+            if index - start < 18 {
+                value = value &* 10 &+ digit  // 18 digits always fit
+            } else {
+                let (times, over) = value.multipliedReportingOverflow(by: 10)
+                let (sum, carry) = times.addingReportingOverflow(digit)
+                fits = fits && !over && !carry
+                value = sum
+            }
             index += 1
         }
-        return index > start ? value : nil
+        return index > start && fits ? value : nil
+    }
+
+    /// The most KiB a kernel figure read here may be: 2^50 (an exbibyte, beyond any machine), so
+    /// that its bytes fit in 2^60 and free's, sar's and ps's sums of a few figures cannot overflow.
+    static let maxKibibytes = 1 << 50
+
+    /// A count of KiB (`VmRSS:  1234 kB`, smaps' and meminfo's lines) as bytes; nil when there is
+    /// no decimal or it is above ``maxKibibytes``.
+    mutating func kibibytes() -> Int? {
+        unsignedDecimal().flatMap { $0 <= Self.maxKibibytes ? $0 * 1024 : nil }
     }
 
     /// A signed decimal (/proc/PID/stat has negative priorities).
@@ -58,6 +80,7 @@ struct ByteScanner {
         return unsignedDecimal()
     }
 
+    /// A hexadecimal of at most 64 bits (nil beyond: it would lose its top digits).
     mutating func hex() -> UInt64? {
         var value: UInt64 = 0
         let start = index
@@ -70,6 +93,7 @@ struct ByteScanner {
             case 0x41...0x46: digit = byte - 0x41 + 10
             default: return index > start ? value : nil
             }
+            guard value >> 60 == 0 else { return nil }
             value = value << 4 | UInt64(digit)
             index += 1
         }

@@ -165,53 +165,9 @@ public struct CgroupReader {
     /// The figures of one cgroup.
     public mutating func read(_ path: CgroupPath, stat withStat: Bool) -> CgroupMemory {
         let dir = hierarchy.directory(of: path)
-        var memory = CgroupMemory(path: path)
-        let stat = keyed(dir + "/memory.stat")
-        memory.processes = count(dir + "/cgroup.procs")
-        switch hierarchy.version {
-        case .v2:
-            memory.current = number(dir + "/memory.current")
-            memory.max = limit(dir + "/memory.max")
-            memory.high = limit(dir + "/memory.high")
-            memory.peak = number(dir + "/memory.peak")
-            memory.swapCurrent = number(dir + "/memory.swap.current")
-            if let current = memory.current {
-                memory.workingSet = Swift.max(0, current - (value(stat, "inactive_file") ?? 0))
-            }
-            if let events = keyed(dir + "/memory.events") {
-                memory.events = CgroupMemory.Events(
-                    low: value(events, "low"),
-                    high: value(events, "high"),
-                    max: value(events, "max"),
-                    oom: value(events, "oom"),
-                    oomKill: value(events, "oom_kill"),
-                    underOom: nil
-                )
-            }
-            memory.pressure = try? reader.pressure(path: dir + "/memory.pressure")
-        case .v1:
-            memory.current = number(dir + "/memory.usage_in_bytes")
-            memory.max = number(dir + "/memory.limit_in_bytes").flatMap { $0 >= CgroupMemory.v1Unlimited ? nil : $0 }
-            memory.peak = number(dir + "/memory.max_usage_in_bytes")
-            if let current = memory.current, let memsw = number(dir + "/memory.memsw.usage_in_bytes") {
-                memory.swapCurrent = Swift.max(0, memsw - current)
-            }
-            if let current = memory.current {
-                memory.workingSet = Swift.max(0, current - (value(stat, "total_inactive_file") ?? 0))
-            }
-            if let control = keyed(dir + "/memory.oom_control") {
-                memory.events = CgroupMemory.Events(
-                    low: nil,
-                    high: nil,
-                    max: nil,
-                    oom: nil,
-                    oomKill: value(control, "oom_kill"),
-                    underOom: value(control, "under_oom").map { $0 != 0 }
-                )
-            }
+        return CgroupMemory(path: path, version: hierarchy.version, stat: withStat) { name in
+            try? reader.text(dir + "/" + name)
         }
-        if withStat { memory.stat = stat ?? [] }
-        return memory
     }
 
     /// The cgroup at `path` and its descendants, depth-first, children by name;
@@ -236,9 +192,7 @@ public struct CgroupReader {
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = directoryEntryString(entry)
             guard name != ".", name != ".." else { continue }
             var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
             if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
@@ -254,41 +208,6 @@ public struct CgroupReader {
     public mutating func processIDs(_ path: CgroupPath) -> [Int32] {
         guard let text = try? reader.text(hierarchy.directory(of: path) + "/cgroup.procs") else { return [] }
         return text.split(separator: "\n").compactMap { Int32($0) }
-    }
-
-    // MARK: - control files
-
-    /// A file holding one decimal number.
-    mutating func number(_ file: String) -> Int? {
-        guard let text = try? reader.text(file) else { return nil }
-        return Int(text.trimmingSpaces)
-    }
-
-    /// A v2 limit: a number, or `max` for none (nil either way when missing).
-    mutating func limit(_ file: String) -> Int? {
-        guard let text = try? reader.text(file) else { return nil }
-        return Int(text.trimmingSpaces)
-    }
-
-    mutating func count(_ file: String) -> Int? {
-        guard let text = try? reader.text(file) else { return nil }
-        return text.split(separator: "\n").count
-    }
-
-    /// A flat keyed file (`key value` lines): memory.stat, memory.events, memory.oom_control.
-    mutating func keyed(_ file: String) -> [(key: String, value: Int)]? {
-        guard let text = try? reader.text(file) else { return nil }
-        var pairs: [(key: String, value: Int)] = []
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ")
-            guard words.count == 2, let value = Int(words[1]) else { continue }
-            pairs.append((String(words[0]), value))
-        }
-        return pairs
-    }
-
-    func value(_ pairs: [(key: String, value: Int)]?, _ key: String) -> Int? {
-        pairs?.first { $0.key == key }?.value
     }
 }
 

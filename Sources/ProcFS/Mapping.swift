@@ -64,19 +64,22 @@ public struct SmapsDetail: Sendable, Equatable {
         }
     }
 
+    /// Figure by figure. Each is at most 2^60 (``ByteScanner/maxKibibytes``) and a real process's
+    /// sum is at most its address space (2^57 bytes with 5-level paging); text no kernel writes
+    /// could sum past `Int.max`, so the sums wrap rather than trap.
     public static func + (a: SmapsDetail, b: SmapsDetail) -> SmapsDetail {
         var sum = SmapsDetail()
-        sum.rss = a.rss + b.rss
-        sum.pss = a.pss + b.pss
-        sum.sharedClean = a.sharedClean + b.sharedClean
-        sum.sharedDirty = a.sharedDirty + b.sharedDirty
-        sum.privateClean = a.privateClean + b.privateClean
-        sum.privateDirty = a.privateDirty + b.privateDirty
-        sum.referenced = a.referenced + b.referenced
-        sum.anonymous = a.anonymous + b.anonymous
-        sum.swap = a.swap + b.swap
-        sum.locked = a.locked + b.locked
-        sum.anonHugePages = a.anonHugePages + b.anonHugePages
+        sum.rss = a.rss &+ b.rss
+        sum.pss = a.pss &+ b.pss
+        sum.sharedClean = a.sharedClean &+ b.sharedClean
+        sum.sharedDirty = a.sharedDirty &+ b.sharedDirty
+        sum.privateClean = a.privateClean &+ b.privateClean
+        sum.privateDirty = a.privateDirty &+ b.privateDirty
+        sum.referenced = a.referenced &+ b.referenced
+        sum.anonymous = a.anonymous &+ b.anonymous
+        sum.swap = a.swap &+ b.swap
+        sum.locked = a.locked &+ b.locked
+        sum.anonHugePages = a.anonHugePages &+ b.anonHugePages
         return sum
     }
 }

@@ -126,17 +126,19 @@ public enum MapsParser {
         guard let found = ByteScanner.find(UInt8(ascii: ":"), in: text, from: 0) else { return }
         let colon = line.startIndex + found
         var value = ByteScanner(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
-        guard let number = value.unsignedDecimal() else { return }
+        guard let bytes = value.kibibytes() else { return }
         value.skipSpaces()
         guard value.hasPrefix("kB") else { return }
-        detail.set(line[line.startIndex..<colon], bytes: number * 1024)
+        detail.set(line[line.startIndex..<colon], bytes: bytes)
     }
 
     static let deletedSuffix = Array(" (deleted)".utf8)
 
     static func header(_ line: Slice<UnsafeBufferPointer<UInt8>>) throws(ProcError) -> Mapping {
         var s = ByteScanner(UnsafeBufferPointer(rebasing: line))
-        guard let start = s.hex(), s.expect(UInt8(ascii: "-")), let end = s.hex() else {
+        // The kernel prints vm_start-vm_end, end above start: a range the other way round is no
+        // mapping (its size would be negative).
+        guard let start = s.hex(), s.expect(UInt8(ascii: "-")), let end = s.hex(), end >= start else {
             throw .malformed(path: "maps", reason: "bad address range in \"\(String(line))\"")
         }
         let perms = s.word()

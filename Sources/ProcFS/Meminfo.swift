@@ -44,6 +44,9 @@ public struct Meminfo: Sendable, Equatable {
             }
             fields.skipSpaces()
             let isBytes = fields.hasPrefix("kB")
+            guard value <= ByteScanner.maxKibibytes else {
+                throw .malformed(path: "/proc/meminfo", reason: "\(key) is beyond any machine (\(value))")
+            }
             entries.append(Entry(key: key, value: isBytes ? value * 1024 : value, isBytes: isBytes))
         }
         return Meminfo(entries: entries)

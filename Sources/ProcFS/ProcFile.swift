@@ -157,17 +157,16 @@ public func processIDs(root: String = "/proc") throws(ProcError) -> [Int32] {
     defer { closedir(dir) }
     var pids: [Int32] = []
     while let entry = readdir(dir) {
-        let pid: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        let pid: Int32? = {
             var value: Int32 = 0
             var sawDigit = false
-            for byte in raw {
-                if byte == 0 { break }
+            for byte in directoryEntryName(entry) {
                 guard byte >= 0x30, byte <= 0x39 else { return nil }
                 value = value &* 10 &+ Int32(byte - 0x30)
                 sawDigit = true
             }
             return sawDigit ? value : nil
-        }
+        }()
         if let pid { pids.append(pid) }
     }
     return pids.sorted()

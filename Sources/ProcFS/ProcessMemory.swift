@@ -22,8 +22,7 @@ public struct ProcessMemory: Sendable, Equatable {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let key = line[line.startIndex..<colon]
             var value = ByteScanner(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
-            guard let number = value.unsignedDecimal(), number <= Int.max / 1024 else { continue }
-            let bytes = number * 1024
+            guard let bytes = value.kibibytes() else { continue }
             switch key.count {
             case 3 where key.elementsEqual("Rss".utf8): memory.rss = bytes
             case 3 where key.elementsEqual("Pss".utf8): memory.pss = bytes

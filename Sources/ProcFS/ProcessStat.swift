@@ -25,7 +25,9 @@ public struct ProcessStat: Sendable, Equatable {
             let close = bytes.lastIndex(of: UInt8(ascii: ")")), close > open
         else { throw .malformed(path: path, reason: "no (comm)") }
         var head = ByteScanner(UnsafeBufferPointer(rebasing: bytes[..<open]))
-        guard let pid = head.unsignedDecimal() else { throw .malformed(path: path, reason: "no pid") }
+        guard let pid = head.unsignedDecimal().flatMap(Int32.init(exactly:)) else {
+            throw .malformed(path: path, reason: "no pid")
+        }
         let comm = String(bytes[(open + 1)..<close])
         var rest = ByteScanner(UnsafeBufferPointer(rebasing: bytes[(close + 1)...]))
         let stateWord = rest.word()
@@ -35,11 +37,12 @@ public struct ProcessStat: Sendable, Equatable {
         numbers.reserveCapacity(21)
         while numbers.count < 21, let value = rest.decimal() { numbers.append(value) }
         guard numbers.count == 21 else { throw .malformed(path: path, reason: "too few fields") }
+        guard let ppid = Int32(exactly: numbers[0]) else { throw .malformed(path: path, reason: "ppid is no pid") }
         return ProcessStat(
-            pid: Int32(pid),
+            pid: pid,
             comm: comm,
             state: Character(Unicode.Scalar(stateByte)),
-            ppid: Int32(numbers[0]),
+            ppid: ppid,
             minflt: numbers[6],
             majflt: numbers[8],
             vsize: numbers[19],
@@ -68,11 +71,11 @@ public struct ProcessStatus: Sendable, Equatable {
             var line = ByteScanner(UnsafeBufferPointer(rebasing: scanner.line()))
             if line.hasPrefix("VmRSS:") {
                 line.index += 6
-                status.rss = (line.unsignedDecimal() ?? 0) * 1024
+                status.rss = line.kibibytes() ?? 0
             } else if line.hasPrefix("Uid:") {
                 line.index += 4
-                status.realUID = UInt32(line.unsignedDecimal() ?? 0)
-                status.effectiveUID = UInt32(line.unsignedDecimal() ?? 0)
+                status.realUID = line.unsignedDecimal().flatMap(UInt32.init(exactly:)) ?? 0
+                status.effectiveUID = line.unsignedDecimal().flatMap(UInt32.init(exactly:)) ?? 0
             }
         }
         return status

@@ -47,11 +47,13 @@ public struct PagingCounters: Sendable, Equatable {
         // Kernels since 5.8 split steal by anon/file; the per-reclaimer lines
         // (kswapd, direct, khugepaged, proactive) count the same pages again, so
         // the two families are never added together.
+        // Counters are unsigned longs that wrap (mm/vmstat.c): summed and subtracted modulo 2^64,
+        // as sar does, never trapping on a large or wrapped value.
         if let anon = v["pgsteal_anon"], let file = v["pgsteal_file"] {
-            pgsteal = anon + file
+            pgsteal = anon &+ file
         } else {
             pgsteal = ["pgsteal_kswapd", "pgsteal_direct", "pgsteal_khugepaged", "pgsteal_proactive"]
-                .reduce(0) { $0 + (v[$1] ?? 0) }
+                .reduce(0) { $0 &+ (v[$1] ?? 0) }
         }
     }
 }
@@ -63,15 +65,15 @@ public struct PagingRates: Sendable, Equatable {
 
     public init(from a: PagingCounters, to b: PagingCounters, seconds: Double) {
         func rate(_ delta: Int) -> Double { seconds > 0 ? Double(delta) / seconds : 0 }
-        pgpginPerSec = rate(b.pgpgin - a.pgpgin)
-        pgpgoutPerSec = rate(b.pgpgout - a.pgpgout)
-        faultPerSec = rate(b.pgfault - a.pgfault)
-        majfltPerSec = rate(b.pgmajfault - a.pgmajfault)
-        pgfreePerSec = rate(b.pgfree - a.pgfree)
-        pgscankPerSec = rate(b.pgscanKswapd - a.pgscanKswapd)
-        pgscandPerSec = rate(b.pgscanDirect - a.pgscanDirect)
-        pgstealPerSec = rate(b.pgsteal - a.pgsteal)
-        let scanned = (b.pgscanKswapd - a.pgscanKswapd) + (b.pgscanDirect - a.pgscanDirect)
-        vmeffPercent = scanned > 0 ? Double(b.pgsteal - a.pgsteal) / Double(scanned) * 100 : 0
+        pgpginPerSec = rate(b.pgpgin &- a.pgpgin)
+        pgpgoutPerSec = rate(b.pgpgout &- a.pgpgout)
+        faultPerSec = rate(b.pgfault &- a.pgfault)
+        majfltPerSec = rate(b.pgmajfault &- a.pgmajfault)
+        pgfreePerSec = rate(b.pgfree &- a.pgfree)
+        pgscankPerSec = rate(b.pgscanKswapd &- a.pgscanKswapd)
+        pgscandPerSec = rate(b.pgscanDirect &- a.pgscanDirect)
+        pgstealPerSec = rate(b.pgsteal &- a.pgsteal)
+        let scanned = (b.pgscanKswapd &- a.pgscanKswapd) &+ (b.pgscanDirect &- a.pgscanDirect)
+        vmeffPercent = scanned > 0 ? Double(b.pgsteal &- a.pgsteal) / Double(scanned) * 100 : 0
     }
 }

@@ -15,6 +15,7 @@ struct Memctl: ParsableCommand {
         abstract: "Talks to memd: any method by name, or views that read like free, pmap, ps and sar.",
         discussion:
             "Exit status: 0 ok, 1 memd answered an error, 2 usage, 3 cannot connect to memd (or the server is not root or you).",
+        version: MemdVersion.current,
         subcommands: [
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
             SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,

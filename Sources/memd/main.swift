@@ -23,8 +23,11 @@ struct Memd: AsyncParsableCommand {
             The socket path is, first that applies: --socket, $MEMD_SOCKET, \
             $XDG_RUNTIME_DIR/memd.sock, then /run/memd.sock for root and /tmp/memd-<uid>.sock \
             for anyone else. Talk to it with memctl, \
-            or paste a line into `socat - UNIX-CONNECT:PATH`.
-            """
+            or paste a line into `socat - UNIX-CONNECT:PATH`. Started by systemd (memd.socket), \
+            memd serves the socket it is passed (LISTEN_FDS) instead, and tells systemd when it is \
+            ready ($NOTIFY_SOCKET).
+            """,
+        version: MemdVersion.current
     )
 
     @Option(name: .long, help: "Socket path.")
@@ -99,10 +102,25 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds an HTTP request to the metrics listener may take to arrive.")
     var metricsRequestTimeout: Double = 10
 
-    @Option(name: .long, help: "Most HTTP connections to the metrics listener at once.")
+    @Option(
+        name: .long,
+        help: "Most HTTP connections to the metrics listener at once (then the longest idle is closed for a new one)."
+    )
     var metricsMaxConnections: Int = 16
 
-    @Flag(name: .long, help: "Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup.")
+    @Option(name: .long, help: "Most HTTP connections to the metrics listener from one peer address.")
+    var metricsMaxConnectionsPerPeer: Int = 4
+
+    @Option(name: .long, help: "Seconds a keep-alive connection to the metrics listener may idle before it is closed.")
+    var metricsIdleTimeout: Double = 5
+
+    @Flag(
+        name: .long,
+        help: """
+            Add per-user sums (PSS, USS, RSS, swap) to /metrics: reads every process's smaps_rollup, \
+            and shows every user's figures to whoever reads the port (a warning is logged if it is not loopback).
+            """
+    )
     var metricsUsage = false
 
     @Option(name: .long, help: "Levels of memory cgroups below the root that /metrics reports (0: the root only).")
@@ -127,8 +145,8 @@ struct Memd: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard UInt32(socketMode, radix: 8) != nil else {
-            throw ValidationError("--socket-mode must be octal, like 0600")
+        guard let mode = UInt32(socketMode, radix: 8), mode <= 0o777 else {
+            throw ValidationError("--socket-mode must be octal permission bits (0000…0777), like 0600")
         }
         for (name, value) in [
             ("--max-request-bytes", maxRequestBytes), ("--max-batch", maxBatch), ("--max-connections", maxConnections),
@@ -151,6 +169,12 @@ struct Memd: AsyncParsableCommand {
             throw ValidationError("--metrics-max-request-bytes must be at least 256")
         }
         guard metricsMaxConnections >= 1 else { throw ValidationError("--metrics-max-connections must be at least 1") }
+        guard metricsMaxConnectionsPerPeer >= 1 else {
+            throw ValidationError("--metrics-max-connections-per-peer must be at least 1")
+        }
+        guard metricsIdleTimeout > 0, metricsIdleTimeout <= 3600 else {
+            throw ValidationError("--metrics-idle-timeout must be in (0, 3600] seconds")
+        }
         guard (0...32).contains(metricsCgroupDepth) else {
             throw ValidationError("--metrics-cgroup-depth must be 0…32")
         }
@@ -171,9 +195,25 @@ struct Memd: AsyncParsableCommand {
 
     func run() async throws {
         Heap.configure()
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        // Read first, while memd has one thread, and removed from the environment memlab inherits.
+        let journal = JournalLogHandler.isJournal(journalStream: getenv("JOURNAL_STREAM").map { String(cString: $0) })
+        let notify = SystemdNotify.take()
+        let passedSocket: Result<SocketActivation?, SocketActivation.Refusal>
+        do { passedSocket = .success(try SocketActivation.take()) } catch { passedSocket = .failure(error) }
+        if journal {
+            LoggingSystem.bootstrap { _ in JournalLogHandler() }
+        } else {
+            LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        }
         var logger = Logger(label: "memd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let socketFromSystemd: SocketActivation?
+        switch passedSocket {
+        case .success(let passed): socketFromSystemd = passed
+        case .failure(let refusal):
+            logger.critical("memd cannot use the socket systemd passed: \(refusal)")
+            throw ExitCode(1)
+        }
 
         var config = ServerConfig(socketPath: SocketPath.resolve(explicit: socket))
         config.socketMode = UInt32(socketMode, radix: 8) ?? 0o600
@@ -205,18 +245,32 @@ struct Memd: AsyncParsableCommand {
             // name are the document's (rpc.discover's test keeps the two the same).
             let names = (openRPC["methods"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
             config.health = HealthMetrics(
-                version: openRPC["info"]?["version"]?.stringValue ?? "unknown",
+                version: MemdVersion.current,
                 methods: names + [CancelRequestMethod.name]
             )
         }
         let methods = MethodRegistry.table(config: config, openRPC: openRPC)
-        let service = MemdService(config: config, methods: methods, logger: logger)
+        let service = MemdService(
+            config: config,
+            methods: methods,
+            logger: logger,
+            passedSocket: socketFromSystemd,
+            notify: notify
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
         if let metricsListen, let address = try? ListenAddress(parsing: metricsListen) {
             var options = MetricsOptions(listen: address)
             options.maxRequestBytes = metricsMaxRequestBytes
             options.requestTimeoutSeconds = metricsRequestTimeout
             options.maxConnections = metricsMaxConnections
+            options.maxConnectionsPerPeer = metricsMaxConnectionsPerPeer
+            options.idleTimeoutSeconds = metricsIdleTimeout
+            if metricsUsage, !address.isLoopback {
+                logger.warning(
+                    "--metrics-usage shows every user's memory to whoever can reach the metrics port",
+                    metadata: ["address": "\(address)"]
+                )
+            }
             // The tree `cgroups` reads: --cgroup-root, else the host's (v2, else v1's memory mount).
             let cgroups = cgroupRoot.flatMap { try? CgroupHierarchy.inspect($0).get() } ?? CgroupHierarchy.detect()
             var perUser: (@Sendable () -> [UserMemory])?

@@ -453,6 +453,8 @@ def attack_metrics(path, seconds, tally, port=None):
     request = b"GET /metrics HTTP/1.1\r\nHost: memd\r\n\r\n"
 
     def flood(i):
+        # Up to 200 pipelined requests, never read: memd answers one at a time, each once the
+        # last is written, and closes the connection 10 s after its unanswered request began.
         while live():
             try:
                 s = metrics_connect(port, f"127.0.0.{2 + i % 2}")
@@ -472,12 +474,19 @@ def attack_metrics(path, seconds, tally, port=None):
                 time.sleep(0.5)
 
     def hold(i):
+        # Eight holders per address: four get slots (memd's per-peer cap), the others are
+        # closed unanswered, and a held slot is closed when a newcomer needs it (the door
+        # closes the longest-idle one): each of these is a read of end of file, tallied.
         while live():
             try:
                 s = metrics_connect(port, f"127.0.0.{4 + i % 2}")
                 while live():
                     s.sendall(b"GET /nothing HTTP/1.1\r\nHost: memd\r\n\r\n")
-                    s.recv(65536)
+                    if not s.recv(65536):
+                        tally.add("heldClosed")
+                        s.close()
+                        time.sleep(0.2)
+                        break
                     time.sleep(4)
             except OSError:
                 tally.add("heldClosed")

@@ -22,6 +22,7 @@ enum TestFailure: Error {
     case notStarted(String)
     case http(String)
     case missing(String)
+    case timedOut(String)
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0 and closing again.
@@ -138,13 +139,28 @@ struct HTTPExchange {
     }
 }
 
-/// A blocking TCP connection to 127.0.0.1 with a receive timeout.
-final class TCPConnection {
+/// A blocking TCP connection to 127.0.0.1 with a receive timeout, from `source` (another
+/// loopback address, 127.0.0.2 …, stands for another peer: all of 127/8 is loopback).
+final class TCPConnection: @unchecked Sendable {
     let fd: Int32
 
-    init(port: Int, receiveTimeoutSeconds: Int = 20) throws {
+    init(port: Int, source: String? = nil, receiveTimeoutSeconds: Int = 20) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure.http("socket") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                close(fd)
+                throw TestFailure.http("bind to \(source): errno \(errno)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -188,6 +204,29 @@ final class TCPConnection {
             if got == 0 { return result }
             result.append(contentsOf: chunk[0..<got])
         }
+    }
+
+    /// One response on a keep-alive connection: its head, then `Content-Length` bytes of body.
+    func receiveResponse() throws -> HTTPExchange {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while !bytes.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            let got = recv(fd, &byte, 1, 0)
+            if got < 0, errno == EINTR { continue }
+            guard got == 1 else { throw TestFailure.http("connection ended after \(bytes.count) bytes of a head") }
+            bytes.append(byte)
+        }
+        var response = try HTTPExchange.parse(bytes)
+        var remaining = Int(response.header("Content-Length") ?? "") ?? 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while remaining > 0 {
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min($0.count, remaining), 0) }
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { throw TestFailure.http("connection ended \(remaining) bytes before the body's end") }
+            response.body.append(contentsOf: chunk[0..<got])
+            remaining -= got
+        }
+        return response
     }
 
     /// True when the peer has closed: a read returns end of file (or a reset) within `seconds`.
@@ -240,7 +279,14 @@ func which(_ program: String) -> String? {
 }
 
 /// Runs a program to its end with `input` on stdin: (status, stdout + stderr).
-func runProgram(_ path: String, _ arguments: [String], input: [UInt8] = []) throws -> (status: Int32, output: String) {
+/// Runs a program to its end, feeding it `input`; one still running after `timeoutSeconds` is
+/// killed and the run fails.
+func runProgram(
+    _ path: String,
+    _ arguments: [String],
+    input: [UInt8] = [],
+    timeoutSeconds: Double = 120
+) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -255,8 +301,17 @@ func runProgram(_ path: String, _ arguments: [String], input: [UInt8] = []) thro
         try? stdin.fileHandleForWriting.close()
     }
     writer.start()
+    let pid = process.processIdentifier
+    let timedOut = StopFlag()
+    let watchdog = DispatchWorkItem {
+        timedOut.set()
+        kill(pid, SIGKILL)
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: watchdog)
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    watchdog.cancel()
+    guard !timedOut.isSet else { throw TestFailure.timedOut("\(path) still running after \(timeoutSeconds) s: killed") }
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
@@ -298,4 +353,12 @@ final class TestCgroup {
     }
 
     deinit { rmdir(directory) }
+}
+
+/// A flag one thread sets and another polls.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

@@ -16,53 +16,14 @@ import Glibc
         let prometheus = try #require(which("prometheus"), "Debian's prometheus package (scripts/test installs it)")
         let cgroup = try TestCgroup(limitBytes: 64 << 20)
         let memd = try MetricsMemd()
-        let directory = memd.directory.appendingPathComponent("prometheus")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let port = try freeLoopbackPort()
-        // The shipped rules, loaded by a real server too.
-        try FileManager.default.copyItem(
-            at: Self.clientDirectory.appendingPathComponent("rules.yml"),
-            to: directory.appendingPathComponent("rules.yml")
+        let server = try PrometheusServer(
+            scraping: memd,
+            rules: Self.clientDirectory.appendingPathComponent("rules.yml"),
+            executable: prometheus
         )
-        let config = """
-            global:
-              scrape_interval: 1s
-              evaluation_interval: 1s
-            rule_files: [rules.yml]
-            scrape_configs:
-              - job_name: memd
-                static_configs:
-                  - targets: ["127.0.0.1:\(memd.port)"]
-            """
-        try config.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: prometheus)
-        server.arguments = [
-            "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
-            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
-        ]
-        let log = directory.appendingPathComponent("prometheus.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let logHandle = try FileHandle(forWritingTo: log)
-        server.standardOutput = logHandle
-        server.standardError = logHandle
-        try server.run()
-        defer {
-            server.terminate()
-            server.waitUntilExit()
-            try? logHandle.close()
-        }
-
-        func query(_ promql: String) throws -> [[String: Any]] {
-            let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? promql
-            let response = try HTTPExchange.get(port: port, path: "/api/v1/query?query=\(encoded)")
-            let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-            guard json?["status"] as? String == "success", let data = json?["data"] as? [String: Any] else {
-                throw TestFailure.http("query \(promql): \(response.text)")
-            }
-            return data["result"] as? [[String: Any]] ?? []
-        }
-        func value(_ row: [String: Any]) -> Double? { ((row["value"] as? [Any])?.last as? String).flatMap(Double.init) }
+        let port = server.port
+        func query(_ promql: String) throws -> [[String: Any]] { try server.query(promql) }
+        func value(_ row: [String: Any]) -> Double? { PrometheusServer.value(row) }
 
         // A few scrapes: `up` is 1 after at least three of them.
         var scrapes = 0.0
@@ -74,8 +35,7 @@ import Glibc
             }
             usleep(500_000)
         }
-        let logText = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        #expect(scrapes >= 3, "Prometheus did not scrape memd: \(logText())")
+        #expect(scrapes >= 3, "Prometheus did not scrape memd: \(server.logText)")
         #expect(try query("min_over_time(up{job=\"memd\"}[1m])").first.flatMap(value) == 1)
 
         // The scrape has no error, in the format Prometheus asked for (OpenMetrics first).
@@ -103,4 +63,67 @@ import Glibc
         #expect(limit.first.flatMap(value) == Double(64 << 20))
         #expect((limit.first?["metric"] as? [String: String])?["cgroup"] == cgroup.path)
     }
+}
+
+/// A real Prometheus (Debian's `prometheus`) on a free loopback port, scraping one memd
+/// every second (with the shipped rules when given), stopped when released.
+final class PrometheusServer {
+    let port: Int
+    let log: URL
+    private let process = Process()
+    private let logHandle: FileHandle
+
+    init(scraping memd: MetricsMemd, rules: URL? = nil, executable: String) throws {
+        let directory = memd.directory.appendingPathComponent("prometheus")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try freeLoopbackPort()
+        if let rules {
+            try FileManager.default.copyItem(at: rules, to: directory.appendingPathComponent("rules.yml"))
+        }
+        let config = """
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            \(rules == nil ? "" : "rule_files: [rules.yml]")
+            scrape_configs:
+              - job_name: memd
+                static_configs:
+                  - targets: ["127.0.0.1:\(memd.port)"]
+            """
+        try config.write(to: directory.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "--config.file=\(directory.path)/prometheus.yml", "--storage.tsdb.path=\(directory.path)/data",
+            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+        ]
+        log = directory.appendingPathComponent("prometheus.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        logHandle = try FileHandle(forWritingTo: log)
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        try process.run()
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+        try? logHandle.close()
+    }
+
+    /// An instant query's result rows, from Prometheus's HTTP API.
+    func query(_ promql: String) throws -> [[String: Any]] {
+        let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? promql
+        let response = try HTTPExchange.get(port: port, path: "/api/v1/query?query=\(encoded)")
+        let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        guard json?["status"] as? String == "success", let data = json?["data"] as? [String: Any] else {
+            throw TestFailure.http("query \(promql): \(response.text)")
+        }
+        return data["result"] as? [[String: Any]] ?? []
+    }
+
+    static func value(_ row: [String: Any]) -> Double? {
+        ((row["value"] as? [Any])?.last as? String).flatMap(Double.init)
+    }
+
+    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 }

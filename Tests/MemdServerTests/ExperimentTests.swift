@@ -46,6 +46,7 @@ import Testing
 
     @Test func disconnectKillsTheChild() throws {
         let memd = try MemdHarness()
+        let pid = memd.process.processIdentifier
         let client = try memd.client()
         try client.send(
             Array(
@@ -54,23 +55,36 @@ import Testing
             ) + [0x0A]
         )
         _ = try client.readLine()  // the first progress notification: the child is running
-        #expect(!memlabPIDs().isEmpty)
+        #expect(!memlabPIDs(of: pid).isEmpty)
         client.disconnect()
         var gone = false
         let start = Date()
         while Date().timeIntervalSince(start) < 2, !gone {
-            gone = memlabPIDs().isEmpty
+            gone = memlabPIDs(of: pid).isEmpty
             if !gone { usleep(20_000) }
         }
-        #expect(gone, "memlab still running 2 s after the client left: \(memlabPIDs())")
+        #expect(gone, "memlab still running 2 s after the client left: \(memlabPIDs(of: pid))")
         memd.stop()
     }
 
-    /// Processes named memlab (the experiment helper), from /proc.
-    func memlabPIDs() -> [Int] {
+    /// Processes named memlab (the experiment helper) descending from `memd`, from /proc
+    /// (other tests and other memds on the host run memlabs of their own).
+    func memlabPIDs(of memd: Int32) -> [Int] {
+        func parent(_ pid: Int) -> Int? {
+            let status = (try? readProc("/proc/\(pid)/status")) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("PPid:") }
+            return line.flatMap { $0.split(separator: "\t").last.flatMap { Int($0) } }
+        }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int.init).filter { pid in
-            ((try? readProc("/proc/\(pid)/comm")) ?? "").hasPrefix("memlab")
+            guard ((try? readProc("/proc/\(pid)/comm")) ?? "").hasPrefix("memlab") else { return false }
+            var ancestor = parent(pid)
+            for _ in 0..<4 {
+                guard let current = ancestor, current > 1 else { return false }
+                if current == Int(memd) { return true }
+                ancestor = parent(current)
+            }
+            return false
         }
     }
 }

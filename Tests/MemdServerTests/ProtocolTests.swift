@@ -46,7 +46,8 @@ import Testing
             Array(#"[{"jsonrpc":"2.0","method":"meminfo"},{"jsonrpc":"2.0","method":"nope"}]"#.utf8) + [0x0A]
         )
         let next = try exchange(client, #"{"jsonrpc":"2.0","method":"meminfo","id":1.5}"#)
-        #expect(next["id"] == .double(1.5) && next["result"] != nil)
+        // The id comes back exactly as sent: its text (limits.md §5 v3).
+        #expect(next["id"] == .raw(Array("1.5".utf8)) && next["result"] != nil)
         // Blank lines and \r\n are tolerated.
         let crlf = try exchange(client, "\n  \n{\"jsonrpc\":\"2.0\",\"method\":\"meminfo\",\"id\":\"crlf\"}\r")
         #expect(crlf["id"] == "crlf")

@@ -25,4 +25,9 @@ int memd_pipe2(int fds[2], int flags);
 /// Returns the descriptor, or -errno.
 int memd_pidfd_open(pid_t pid);
 
+/// renameat2(2) with RENAME_NOREPLACE (Glibc's Swift module has no renameat2): moves
+/// `old_name` in `old_dir` to `new_name` in `new_dir`, failing with EEXIST rather than
+/// replacing an entry. Returns 0 or an errno value.
+int memd_rename_noreplace(int old_dir, const char *old_name, int new_dir, const char *new_name);
+
 #endif

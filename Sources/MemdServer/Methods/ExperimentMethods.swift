@@ -10,7 +10,7 @@ enum ExperimentMethods {
     /// One runner for the server: it counts the experiments running at once.
     static func runner(config: ServerConfig) -> ExperimentRunner {
         ExperimentRunner(
-            helperPath: config.helperPath ?? besideExecutable("memlab"),
+            helperPath: config.helperPath ?? defaultHelperPath(),
             limits: ExperimentLimits(
                 maxConcurrent: config.maxExperiments,
                 maxPerUID: config.maxExperimentsPerUID,
@@ -32,6 +32,15 @@ enum ExperimentMethods {
                 context.notify(RunExperimentMethod.progressNotification, .object(params))
             }
         }
+    }
+
+    /// memlab beside memd (a build tree: `.build/<config>/`), else where the package installs it
+    /// for /usr/sbin/memd: `<prefix>/libexec/memd/memlab`.
+    static func defaultHelperPath() -> String {
+        let beside = besideExecutable("memlab")
+        if access(beside, X_OK) == 0 { return beside }
+        let packaged = besideExecutable("../libexec/memd/memlab")
+        return access(packaged, X_OK) == 0 ? packaged : beside
     }
 
     /// A file in the directory of the running executable (/proc/self/exe).

@@ -53,7 +53,9 @@ export async function render(root, { arg }) {
   });
   watch.catch(() => {});
 
-  await pageTruth(extra, pid);
+  // Page flags walk the whole address space (as page-types does): seconds for a process with a
+  // large one. The view is ready without them; they appear when memd answers.
+  pageTruth(extra, pid).catch(() => {});
   return () => {
     forget(watch.id);
     call("watch.stop", { id: watch.id }).catch(() => {});
@@ -146,12 +148,15 @@ async function pageTruth(container, pid) {
   if (!pageFlags) {
     flags.append(el("p", { class: "muted" }, "This memd has no pageFlags method (rpc.discover does not list it)."));
   } else {
+    const reading = el("p", { class: "muted" }, "reading its page flags…");
+    flags.append(reading);
     try {
       const result = await call("pageFlags", { pid });
+      reading.remove();
       flags.append(el("p", { class: "muted" }, `${result.pages.present} pages present, ${result.pages.swapped} swapped, ${result.pages.shared} shared`),
         el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "pages"), el("th", {}, "bytes"), el("th", { class: "text" }, "flags"))),
           el("tbody", {}, result.sets.slice(0, 12).map((set) => el("tr", {}, el("td", {}, set.pages), bytesCell(set.bytes),
             el("td", { class: "text" }, set.flags.map((f) => el("span", { class: "flag" }, f))))))));
-    } catch (error) { flags.append(errorBox(error)); }
+    } catch (error) { reading.remove(); flags.append(errorBox(error)); }
   }
 }
