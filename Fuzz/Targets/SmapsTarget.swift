@@ -6,5 +6,7 @@ extension FuzzTarget {
     static let smaps = FuzzTarget("smaps") { bytes in
         guard let mappings = try? MapsParser.parseSmaps(bytes.uint8) else { return }
         _ = mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) }
+        // Every line kept as named (maps' `smaps: true`, memctl maps -X).
+        _ = try? MapsParser.parseSmaps(bytes.uint8, fields: true)
     }
 }

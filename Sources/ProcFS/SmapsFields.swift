@@ -52,6 +52,8 @@ public struct SmapsFields: Sendable, Equatable {
         guard let number = value.unsignedDecimal() else { return }
         value.skipSpaces()
         let isBytes = value.hasPrefix("kB")
-        fields.append(Field(key: String(key), value: isBytes ? number &* 1024 : number, isBytes: isBytes))
+        // A kB figure beyond an exbibyte is none (the rule of every kB line, ``ByteScanner/kibibytes()``).
+        guard !isBytes || number <= ByteScanner.maxKibibytes else { return }
+        fields.append(Field(key: String(key), value: isBytes ? number * 1024 : number, isBytes: isBytes))
     }
 }

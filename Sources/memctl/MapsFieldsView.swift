@@ -25,7 +25,8 @@ enum MapsFieldsView {
         // The columns are the first mapping's keys (pmap refuses a smaps whose keys differ).
         let keys = (first.smaps?.fields ?? []).map(\.key).filter { everything || !leftOutByX.contains($0) }
         let rows = result.mappings.map { row($0, keys: keys, showPath: showPath) }
-        let totals = keys.indices.map { column in rows.reduce(0) { $0 + $1.values[column] } }
+        // Summed as pmap's unsigned longs do: wrapping, never trapping on a reply's figures.
+        let totals = keys.indices.map { column in rows.reduce(0) { $0 &+ $1.values[column] } }
 
         // Widths: the longest text of each column; with a header, at least its title's, and
         // a key's column as wide as its total (pmap sizes it from the total, not the values).

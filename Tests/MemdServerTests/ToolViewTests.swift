@@ -151,6 +151,8 @@ final class PrivateSleep {
             let result = try run(memctl, ["--socket", "/nonexistent.sock", "maps", word])
             #expect(result.status == 2 && result.err.contains(expected), "\(word): \(result.err)")
         }
+        let both = try run(memctl, ["--socket", "/nonexistent.sock", "maps", "-x", "-XX", "1"])
+        #expect(both.status == 2 && both.err.contains("give one of -x, -X, -XX, -d, --plain"), "\(both.err)")
     }
 }
 

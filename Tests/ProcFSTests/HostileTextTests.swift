@@ -46,6 +46,19 @@ import Testing
         }
     }
 
+    /// `smaps: true` keeps every line: a kB figure beyond an exbibyte is left out there too.
+    @Test func smapsFieldsBeyondAnExbibyteAreLeftOut() throws {
+        let text = "1000-2000 r--p 00000000 00:00 0\nRss: 99999999999999999 kB\nSize: \(1 << 50) kB\nTHPeligible: 1\n"
+        let mappings = try bytes(text).withUnsafeBufferPointer { buffer throws(ProcError) in
+            try MapsParser.parseSmaps(buffer, fields: true)
+        }
+        #expect(
+            mappings.first?.smaps?.fields == [
+                .init(key: "Size", value: 1 << 60, isBytes: true), .init(key: "THPeligible", value: 1, isBytes: false),
+            ]
+        )
+    }
+
     @Test func kibibyteFiguresBeyondAnExbibyteAreRefused() throws {
         #expect(throws: ProcError.self) {
             try Meminfo.parse(bytes("MemTotal: 2468408444444444444 kB\n"))
