@@ -135,13 +135,15 @@ public final class MemdClient {
 
     /// Reads one line (without its newline).
     public func readLine() throws(Failure) -> [UInt8] {
+        var scanned = 0  // bytes of `pending` known to hold no newline: a long line is scanned once
         while true {
-            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = Array(pending[..<newline])
                 pending.removeSubrange(...newline)
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
+            scanned = pending.count
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }

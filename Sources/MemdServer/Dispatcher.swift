@@ -11,7 +11,10 @@ import NIOCore
 struct Dispatcher: Sendable {
     let methods: MethodTable<CallContext>
     let logger: Logger
-    let work: WaitingWork
+    /// The threads calls run on, shared per uid.
+    let pool: FairPool
+    /// Responses not yet read, per uid.
+    let unsent: UnsentBytes
     let maxResponseBytes: Int
     /// memd's own counters for /metrics (`--metrics-listen`); nil: not kept.
     let health: HealthMetrics?
@@ -157,13 +160,21 @@ struct Dispatcher: Sendable {
         line(Response.error(id: id, .resourceLimit("responseBytes", limit: maxResponseBytes, requested: requested)))
     }
 
-    /// A batch's response line (nil if every member was a notification), within the size limit.
+    /// A batch's response line (nil if every member was a notification), within the size limit:
+    /// the members' lines joined into one array line (``Response/batch(_:)``'s text), copied once.
     func batch(_ replies: [ByteBuffer?]) -> ByteBuffer? {
-        let lines = replies.compactMap { $0.map { Array($0.readableBytesView) } }
+        let lines = replies.compactMap { $0 }
         guard !lines.isEmpty else { return nil }
-        let bytes = Response.batch(lines)
-        guard bytes.count <= maxResponseBytes else { return tooLong(id: .null, requested: bytes.count) }
-        return line(bytes)
+        let size = lines.reduce(2) { $0 + $1.readableBytes }  // "[", the members (a "," or "]" for each "\n"), "\n"
+        guard size <= maxResponseBytes else { return tooLong(id: .null, requested: size) }
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        buffer.writeInteger(UInt8(ascii: "["))
+        for (offset, line) in lines.enumerated() {
+            if offset > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            buffer.writeImmutableBuffer(line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)!)
+        }
+        buffer.writeBytes([UInt8(ascii: "]"), UInt8(ascii: "\n")])
+        return buffer
     }
 
     /// A response line as the buffer that is sent.

@@ -29,7 +29,8 @@ public final class MemdService: Service {
         self.dispatcher = Dispatcher(
             methods: methods,
             logger: logger,
-            work: WaitingWork(threads: config.waitingThreads),
+            pool: FairPool(threads: config.waitingThreads, maxPerUID: config.maxThreadsPerUID),
+            unsent: UnsentBytes(maxResponseBytes: config.maxResponseBytes, whenDrained: MemdService.giveBackMemory),
             maxResponseBytes: config.maxResponseBytes,
             health: config.health
         )
@@ -62,9 +63,12 @@ public final class MemdService: Service {
         let dispatcher = self.dispatcher
         let logger = self.logger
         let registry = self.registry
+        let turns = try await LoopTurns.make(for: group)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            // One read (≤ 64 KiB) per connection per turn of the loop: what a turn decodes is bounded.
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
             .childChannelOption(
                 ChannelOptions.writeBufferWaterMark,
                 value: .init(low: config.maxUnsentBytes / 2, high: config.maxUnsentBytes)
@@ -78,20 +82,13 @@ public final class MemdService: Service {
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "peer"] = "pid=\(peer.pid) uid=\(peer.uid)"
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(
-                            LineFrameDecoder(
-                                maxLength: config.maxRequestBytes,
-                                idleTimeout: .milliseconds(Int64(config.idlePartialLineSeconds * 1000))
-                            )
-                        )
-                    )
-                    try channel.pipeline.syncOperations.addHandler(
                         Connection(
                             dispatcher: dispatcher,
                             peer: peer,
                             config: config,
                             logger: connectionLogger,
-                            registry: registry
+                            registry: registry,
+                            turns: turns[ObjectIdentifier(channel.eventLoop)]
                         )
                     )
                 }
@@ -105,6 +102,12 @@ public final class MemdService: Service {
             )
         }
         return channel
+    }
+
+    /// Returns the heap's free pages to the system (glibc keeps them in its arenas otherwise): called
+    /// once the responses of clients that did not read are gone, so memd's RSS comes back down.
+    @Sendable static func giveBackMemory() {
+        NIOThreadPool.singleton.submit { _ in Heap.giveBack() }
     }
 
     /// Finishes or cancels what is in flight, then closes every connection.

@@ -35,8 +35,11 @@ public struct ServerConfig: Sendable {
     public var shutdownGraceSeconds: Double = 1.5
     /// The longest response line; a longer one is replaced by -32003 `responseBytes`.
     public var maxResponseBytes = 64 << 20
-    /// Threads for work that waits (/proc reads of other processes, the simulator).
+    /// Threads that run calls' tasks and the work that waits (/proc reads of other processes, the
+    /// simulator), shared per uid (``FairPool``).
     public var waitingThreads = 8
+    /// Of those, the most one uid holds at once: the others always find threads free.
+    public var maxThreadsPerUID = 4
     /// memd's own counters for /metrics (requests, latency, connections, …); nil: not kept.
     public var health: HealthMetrics?
     /// The memory cgroup tree `cgroups` reads (nil: the host's own, found in mountinfo).

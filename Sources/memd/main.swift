@@ -10,11 +10,6 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// glibc's mallopt(3) and two of its parameters (<malloc.h>, which the Glibc module does not import).
-@_silgen_name("mallopt") private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
-private let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
-private let arenaMax: Int32 = -8  // M_ARENA_MAX
-
 /// Every limit's default, from the one place that decides it.
 private let defaults = ServerConfig(socketPath: "")
 
@@ -116,6 +111,15 @@ struct Memd: AsyncParsableCommand {
     @Option(name: .long, help: "The memory cgroup tree for `cgroups` (default: the host's v2 or v1 memory hierarchy).")
     var cgroupRoot: String?
 
+    @Option(name: .long, help: "Threads that run calls (their waiting work, the simulator), shared per uid.")
+    var threads: Int = defaults.waitingThreads
+
+    @Option(
+        name: .customLong("max-threads-per-uid"),
+        help: "Of --threads, the most that one uid's calls hold at once (the rest stay free for other uids)."
+    )
+    var maxThreadsPerUID: Int = defaults.maxThreadsPerUID
+
     @Option(name: .long, help: "Threads reading processes in parallel for `usage`.")
     var usageThreads: Int = 2
 
@@ -154,6 +158,10 @@ struct Memd: AsyncParsableCommand {
         guard metricsRequestTimeout > 0, metricsRequestTimeout <= 3600 else {
             throw ValidationError("--metrics-request-timeout must be in (0, 3600] seconds")
         }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1…256") }
+        guard (1...threads).contains(maxThreadsPerUID) else {
+            throw ValidationError("--max-threads-per-uid must be 1…--threads (\(threads))")
+        }
         guard (1...64).contains(usageThreads) else { throw ValidationError("--usage-threads must be 1…64") }
         if let cgroupRoot, let problem = Attribution.problem(cgroupRoot: cgroupRoot) {
             throw ValidationError("--cgroup-root: \(problem)")
@@ -162,13 +170,7 @@ struct Memd: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Big replies (maps of 60,000 mappings: ~9 MB, several copies) must not stay with memd once
-        // sent. glibc raises its mmap threshold after each big free, so later big buffers come from
-        // the heaps of the threads that made them and stay there (98 MiB after a few maps, rising).
-        // A fixed threshold keeps every buffer over 256 KiB mmapped: freed means given back; and
-        // two arenas instead of one per thread keep the small-allocation heaps from multiplying.
-        _ = mallopt(mmapThreshold, 256 << 10)
-        _ = mallopt(arenaMax, 2)
+        Heap.configure()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "memd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -193,6 +195,8 @@ struct Memd: AsyncParsableCommand {
         config.helperPath = helper
         config.cgroupRoot = cgroupRoot
         config.usageThreads = usageThreads
+        config.waitingThreads = threads
+        config.maxThreadsPerUID = maxThreadsPerUID
 
         StartupSweep.run(logger: logger)
         let openRPC = try OpenRPCDocument.load()

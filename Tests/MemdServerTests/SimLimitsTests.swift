@@ -263,20 +263,8 @@ extension SimLimitsTests {
     @Test func cancelEndsATenMillionAccessTouch() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
-        let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
-        _ = try call(client, "sim.spawn", ["machine": m])
-        let length = 10_000_000 * 4096
-        let a = hexValue(
-            try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(length), "prot": "rw-"])["address"]
-        )
-        try client.send(
-            Array(
-                (line([
-                    "jsonrpc": "2.0", "id": 77, "method": "sim.touch",
-                    "params": ["machine": m, "pid": 1, "address": .hex(a), "length": .int(length), "access": "write"],
-                ]) + "\n").utf8
-            )
-        )
+        let m = try tenMillionPageMachine(client)
+        try startTenMillionPageTouch(client, machine: m, id: 77)
         usleep(300_000)
         let sent = Date()
         try client.send(
@@ -290,6 +278,27 @@ extension SimLimitsTests {
         #expect(elapsed < 2)
         let row = try call(client, "pageStats", ["source": "sim", "machine": m, "pid": 1])
         #expect(Format.int(row["minflt"]) > 0 && Format.int(row["minflt"]) < 10_000_000)
+        #expect(memd.process.isRunning)
+    }
+
+    /// sim.list does not wait behind the calls queued on a machine: while a 10,000,000-access touch
+    /// runs, sim.list on the same connection is answered first, with the machine as its last
+    /// finished call left it (no fault of the touch counted yet).
+    @Test func simListDoesNotWaitForABusyMachine() throws {
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        let m = try tenMillionPageMachine(client)
+        let before = try #require(try call(client, "sim.list")["machines"]?.arrayValue?.first)
+        try startTenMillionPageTouch(client, machine: m, id: 77)
+        usleep(300_000)
+        try client.send(Array((line(["jsonrpc": "2.0", "id": 78, "method": "sim.list"]) + "\n").utf8))
+        let first = try JSONParser.parse(try client.readLine())
+        #expect(first["id"] == 78, "sim.list waited for the touch: \(first)")
+        #expect(first["result"]?["machines"]?.arrayValue?.first?["minorFaults"] == before["minorFaults"])
+        try client.send(
+            Array((line(["jsonrpc": "2.0", "method": "$/cancelRequest", "params": ["id": 77]]) + "\n").utf8)
+        )
+        if first["id"] == 78 { #expect(try JSONParser.parse(try client.readLine())["id"] == 77) }
         #expect(memd.process.isRunning)
     }
 
@@ -398,4 +407,29 @@ extension SimLimitsTests {
         #expect(list < 2)
         #expect(memd.process.isRunning)
     }
+}
+
+/// A machine of 64 GiB whose process 1 has one mapping of 10,000,000 pages.
+private func tenMillionPageMachine(_ client: MemdClient) throws -> JSON {
+    let m = try #require(try call(client, "sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
+    _ = try call(client, "sim.spawn", ["machine": m])
+    _ = try call(client, "sim.mmap", ["machine": m, "pid": 1, "length": .int(10_000_000 * 4096), "prot": "rw-"])
+    return m
+}
+
+/// Sends (without reading) a write to each of those 10,000,000 pages: seconds of work on the machine.
+private func startTenMillionPageTouch(_ client: MemdClient, machine m: JSON, id: Int) throws {
+    let region = try call(client, "maps", ["source": "sim", "machine": m, "pid": 1])["mappings"]?.arrayValue?
+        .first { $0["size"] == .int(10_000_000 * 4096) }
+    let address = try #require(region?["start"])
+    try client.send(
+        Array(
+            (line([
+                "jsonrpc": "2.0", "id": .int(id), "method": "sim.touch",
+                "params": [
+                    "machine": m, "pid": 1, "address": address, "length": .int(10_000_000 * 4096), "access": "write",
+                ],
+            ]) + "\n").utf8
+        )
+    )
 }

@@ -7,7 +7,9 @@ public enum MethodRegistry {
     public static func table(config: ServerConfig, openRPC: JSON) -> MethodTable<CallContext> {
         var table = MethodTable<CallContext>()
         let attribution = Attribution(config: config)
-        table.inline(DiscoverMethod.self) { _, _ in openRPC }
+        // Encoded once: every rpc.discover (a batch may hold a thousand) is a copy of the text.
+        let discovered = JSON.raw(JSONWriter.encode(openRPC))
+        table.inline(DiscoverMethod.self) { _, _ in discovered }
         let sim = SimMethods.register(into: &table, config: config)
         table.method(MeminfoMethod.self) { params, context in
             switch params.target.source {

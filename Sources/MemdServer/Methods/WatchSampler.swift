@@ -205,7 +205,7 @@ final class WatchSampler: @unchecked Sendable {
         } else {
             guard let files = try? Access.open(pid: process.pid, peer: peer, capacity: 2048) else { return nil }
             handle = ProcessHandle(files)
-            if DescriptorBudget.shared.take(ProcessHandle.descriptors) { tracked[slot].handle = handle }
+            if DescriptorBudget.shared.take(ProcessHandle.descriptors, uid: peer.uid) { tracked[slot].handle = handle }
         }
         do {
             let stat = try handle.stat()
@@ -228,7 +228,7 @@ final class WatchSampler: @unchecked Sendable {
     private func release(_ slot: Int) {
         guard tracked[slot].handle != nil else { return }
         tracked[slot].handle = nil
-        DescriptorBudget.shared.give(ProcessHandle.descriptors)
+        DescriptorBudget.shared.give(ProcessHandle.descriptors, uid: peer.uid)
     }
 
     static func unixMilliseconds() -> Int {
@@ -283,29 +283,47 @@ final class ProcessHandle {
 }
 
 /// Descriptors all watches together may keep open between samples: a quarter of memd's
-/// RLIMIT_NOFILE (at most 16,384), so watches never take the descriptors connections need.
-/// A process beyond it is opened anew each sample (slower, the same figures).
+/// RLIMIT_NOFILE (at most 16,384), so watches never take the descriptors connections need; and
+/// a quarter of that per uid, so one uid's watches never take every other uid's share (limits.md
+/// §3). A process beyond it is opened anew each sample (slower, the same figures).
 final class DescriptorBudget: Sendable {
     static let shared = DescriptorBudget()
 
-    private let available: NIOLockedValueBox<Int>
+    private struct State {
+        var available: Int
+        var heldByUID: [UInt32: Int] = [:]
+    }
+
+    let perUID: Int
+    private let state: NIOLockedValueBox<State>
 
     init() {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let soft = Int(clamping: min(limit.rlim_cur, 65_536))  // RLIM_INFINITY is the largest value
-        available = NIOLockedValueBox(min(16_384, soft / 4))
+        let total = min(16_384, soft / 4)
+        perUID = total / 4
+        state = NIOLockedValueBox(State(available: total))
     }
 
-    func take(_ count: Int) -> Bool {
-        available.withLockedValue { left in
-            guard left >= count else { return false }
-            left -= count
+    func take(_ count: Int, uid: UInt32) -> Bool {
+        let perUID = self.perUID
+        return state.withLockedValue { s in
+            let held = s.heldByUID[uid, default: 0]
+            guard s.available >= count, held + count <= perUID else { return false }
+            s.available -= count
+            s.heldByUID[uid] = held + count
             return true
         }
     }
 
-    func give(_ count: Int) { available.withLockedValue { $0 += count } }
+    func give(_ count: Int, uid: UInt32) {
+        state.withLockedValue { s in
+            s.available += count
+            let held = s.heldByUID[uid, default: 0] - count
+            s.heldByUID[uid] = held > 0 ? held : nil
+        }
+    }
 }
 
 /// A followed process over the watch: its last figures and its peaks.

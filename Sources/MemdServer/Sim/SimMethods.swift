@@ -34,17 +34,7 @@ enum SimMethods {
             return .init(machine: sim.id, config: simConfig(c))
         }
         table.async(SimListMethod.self) { _, context in
-            var rows: [SimListMethod.Machine] = []
-            for sim in registry.list(uid: context.peer.uid) {
-                let row: SimListMethod.Machine
-                do {
-                    row = try await sim.run(context, allowPanicked: true) { m, _ in summary(sim.id, m) }
-                } catch let error as SimError where error.error.code == .unknownPID {
-                    continue
-                }
-                rows.append(row)
-            }
-            return .init(machines: rows)
+            .init(machines: registry.list(uid: context.peer.uid).map { summary($0) })
         }
         table.async(SimDestroyMethod.self) { id, context in
             try registry.destroy(id, uid: context.peer.uid)
@@ -168,11 +158,12 @@ enum SimMethods {
         return registry
     }
 
-    static func summary(_ id: String, _ m: Machine) -> SimListMethod.Machine {
-        let s = m.summary()
+    /// A machine as its last finished call left it (a call under way is not waited for).
+    static func summary(_ sim: SimMachine) -> SimListMethod.Machine {
+        let s = sim.summary
         return .init(
-            machine: id,
-            physicalBytes: Int(m.config.physicalBytes),
+            machine: sim.id,
+            physicalBytes: Int(sim.physicalBytes),
             processes: s.processes,
             usedBytes: Int(s.usedBytes),
             freeBytes: Int(s.freeBytes),

@@ -13,14 +13,22 @@ struct Handed<T>: @unchecked Sendable {
 final class SimMachine: Sendable {
     let id: String
     let uid: UInt32
+    let physicalBytes: UInt64
     private let queue = MachineQueue()
     private let machine: Handed<Machine>
+    /// The machine's figures as its last finished call left them: what `sim.list` shows, without
+    /// waiting behind the calls queued on the machine.
+    private let latest: NIOLockedValueBox<MachineSummary>
 
     init(id: String, uid: UInt32, machine: Machine) {
         self.id = id
         self.uid = uid
         self.machine = Handed(value: machine)
+        self.physicalBytes = machine.config.physicalBytes
+        self.latest = NIOLockedValueBox(machine.summary())
     }
+
+    var summary: MachineSummary { latest.withLockedValue { $0 } }
 
     /// Runs `body` with the machine, after the calls queued before it, on the waiting-work pool (never
     /// the event loop or the cooperative pool). `body` gets a stop check: true once the call is
@@ -35,9 +43,14 @@ final class SimMachine: Sendable {
         defer { queue.release() }
         let machine = self.machine
         let id = self.id
+        let latest = self.latest
         return try await context.work.run { flag in
             let m = machine.value
-            defer { m.settleBudget() }
+            defer {
+                m.settleBudget()
+                let summary = m.summary()
+                latest.withLockedValue { $0 = summary }
+            }
             do {
                 if m.isPanicked, !allowPanicked { _ = try m.meminfo() }  // throws the panic's reason
                 return try body(m, { flag.isCancelled })
