@@ -8,8 +8,9 @@ import NIOCore
 /// the same size, no copy. Room for the response's head (`{"jsonrpc":"2.0","id":…,"result":`) is
 /// left in front of the text; the ``Dispatcher`` writes the head there and the tail after it.
 ///
-/// A handler that writes its result here ``hold(_:)``s the buffer; the dispatcher then sends it and
-/// ignores the JSON the handler returned. One per call; filled by the call's task only.
+/// A handler that writes its result here ``start(capacity:)``s it and ``append(_:)``s the text; the
+/// dispatcher then sends it and ignores the JSON the handler returned (a call that fails sends its
+/// error, and the text goes with the call). One per call; filled by the call's task only.
 public final class ResultBuffer: Sendable {
     /// Bytes left in front of the text for the response's head; an id too long for it (a string id
     /// of more than ~90 bytes) costs one copy of the text, nothing else.
@@ -19,20 +20,24 @@ public final class ResultBuffer: Sendable {
 
     public init() {}
 
-    /// A buffer for `capacity` bytes of text, its writer after the head's room; transparent huge
-    /// pages asked for (a big answer's pages come as it is written).
-    public func start(capacity: Int) -> ByteBuffer {
+    /// Starts the text: room for `capacity` bytes of it, after the head's room; transparent huge
+    /// pages asked for (a big answer's pages come as it is written). Text written before
+    /// (a call that started twice) is dropped.
+    public func start(capacity: Int) {
         var buffer = ByteBufferAllocator().buffer(
             capacity: Self.headRoom + capacity + Response.resultTail.utf8CodeUnitCount
         )
         buffer.withVeryUnsafeMutableBytes { HugePages.advise($0) }
         buffer.moveWriterIndex(forwardBy: Self.headRoom)
         buffer.moveReaderIndex(forwardBy: Self.headRoom)
-        return buffer
+        held.withLockedValue { $0 = buffer }
     }
 
-    /// The text of the result is complete in `buffer` (from ``start(capacity:)``): send it.
-    public func hold(_ buffer: ByteBuffer) { held.withLockedValue { $0 = buffer } }
+    /// Appends a piece of the text. The buffer is written where it is held, never through a
+    /// second reference: a copy of it would make the head's write copy all 8.7 MB (copy on write).
+    public func append(_ piece: UnsafeRawBufferPointer) {
+        held.withLockedValue { $0?.writeBytes(piece) }
+    }
 
     /// The held text, if any (once).
     func take() -> ByteBuffer? { held.withLockedValue { $0.take() } }

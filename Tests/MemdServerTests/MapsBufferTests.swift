@@ -85,7 +85,10 @@ struct MapsBufferTests {
             #expect(zip(got, kernel).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
             #expect(reply["result"]?["totals"]?["count"]?.intValue == kernel.count)
         }
-        #expect(replies[0]["result"] == replies[1]["result"])
+        if !detail {  // detail's figures (rss, referenced) may move between the two calls
+            let same = replies[0]["result"] == replies[1]["result"]
+            #expect(same)
+        }
     }
 
     @Test func answerOverTheLimitIsRefusedWithItsID() throws {

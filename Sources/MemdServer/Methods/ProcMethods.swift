@@ -46,9 +46,9 @@ enum ProcMethods {
             // Room for the largest answer (up to 64 MiB), reserved but not touched (the pages come
             // as they are written): the text does not grow by copying. A larger
             // --max-response-bytes grows it by doubling past 64 MiB.
-            var buffer = result.start(capacity: min(maxBytes, 64 << 20) + 64 * 1024)
+            result.start(capacity: min(maxBytes, 64 << 20) + 64 * 1024)
             var writer = MapsMethod.Writer(source: .proc, pid: pid, command: stat.comm, detail: detail) {
-                buffer.writeBytes($0)
+                result.append($0)
             }
             try files.forEachMapping(detail: detail) { mapping throws(ProcError) in
                 guard tooLong == 0 else { return }
@@ -57,9 +57,7 @@ enum ProcMethods {
             }
             guard tooLong == 0 else { return nil }
             let totals = detail ? ((try? files.smapsRollup()) ?? writer.sum) : nil
-            let answer = writer.finish(vsz: stat.vsize, totals: totals)
-            result.hold(buffer)
-            return answer
+            return writer.finish(vsz: stat.vsize, totals: totals)
         }
         guard let answer else {
             throw RPCError.resourceLimit("responseBytes", limit: maxBytes, requested: tooLong)
