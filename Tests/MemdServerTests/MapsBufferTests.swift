@@ -17,6 +17,7 @@ struct MapsBufferTests {
     final class ManyMappings {
         let process = Process()
         let output = Pipe()
+        let input = Pipe()
         let count = 3000
         init() throws {
             let script = """
@@ -28,16 +29,20 @@ struct MapsBufferTests {
                 """
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             process.arguments = ["-c", script]
-            process.standardInput = Pipe()
+            process.standardInput = input
             process.standardOutput = output
             try process.run()
             _ = output.fileHandleForReading.availableData  // "ready"
         }
         var pid: Int32 { process.processIdentifier }
-        deinit {
-            process.terminate()
-            process.waitUntilExit()
+        /// Ends the child: its stdin closed and SIGKILL, then a bounded wait (never a hang).
+        func stop() {
+            try? input.fileHandleForWriting.close()
+            kill(process.processIdentifier, SIGKILL)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
         }
+        deinit { stop() }
     }
 
     func exchange(_ client: MemdClient, _ line: String) throws -> [UInt8] {
@@ -63,6 +68,7 @@ struct MapsBufferTests {
     @Test(arguments: [false, true])
     func largeAnswerIsTheKernelsMapsWhateverTheIDsLength(detail: Bool) throws {
         let many = try ManyMappings()
+        defer { many.stop() }
         let memd = try MemdHarness()
         defer { _ = memd.stop() }
         let client = try memd.client()
@@ -93,6 +99,7 @@ struct MapsBufferTests {
 
     @Test func answerOverTheLimitIsRefusedWithItsID() throws {
         let many = try ManyMappings()
+        defer { many.stop() }
         let memd = try MemdHarness(["--max-response-bytes", "200000"])
         defer { _ = memd.stop() }
         let client = try memd.client()
