@@ -1,6 +1,9 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// This manifest's directory: memlab's linker script is found from it, wherever the build runs.
+let packageRoot = String(#filePath.dropLast("/Package.swift".count))
+
 let package = Package(
     name: "memd",
     platforms: [.macOS(.v13)],
@@ -26,17 +29,17 @@ let package = Package(
             name: "MemdProtocol",
             dependencies: ["JSONRPC", "ProcFS"],
             exclude: ["openrpc.json"],
-            plugins: ["EmbedOpenRPC"]
+            plugins: ["EmbedText"]
         ),
-        .executableTarget(name: "embed-json", path: "Sources/embed-json"),
-        .plugin(name: "EmbedOpenRPC", capability: .buildTool(), dependencies: ["embed-json"]),
+        .executableTarget(name: "embed-text", path: "Sources/embed-text"),
+        .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["embed-text"]),
         .target(name: "ExperimentsShims"),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         // The HTTP /metrics listener: node_exporter's names for /proc, memd's health.
         .target(
             name: "MemdMetrics",
             dependencies: [
-                "ProcFS",
+                "ProcFS", "MemdProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -61,21 +64,44 @@ let package = Package(
         .executableTarget(
             name: "memd",
             dependencies: [
-                "MemdServer", "MemdMetrics", "ProcFS",
+                "MemdServer", "MemdMetrics", "MemdProtocol", "ProcFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // memctl run's gated child: fork and exec in plain C (nothing of Swift runs in the child).
+        .target(name: "MemctlShims"),
+        // The lab of `memctl web`: HTTP, the WebSocket bridge to memd's socket, the token
+        // rules, and the page (Assets/, compiled in).
+        .target(
+            name: "MemdWeb",
+            dependencies: [
+                "MemdProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            exclude: ["Assets"],
+            plugins: ["EmbedText"]
+        ),
         .executableTarget(
             name: "memctl",
             dependencies: [
-                "JSONRPC", "MemdProtocol",
+                "JSONRPC", "MemdProtocol", "MemctlShims", "ProcFS", "MemdWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // The experiment child: plain C, so fork/mmap/touch do exactly what the seed shows.
-        .executableTarget(name: "memlab", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-O2"])]),
+        // Linked as a C program: without swiftrt.o (-nostartfiles) and with --as-needed (scripts/ld-as-needed),
+        // it needs libc only, not libswiftCore and libstdc++ (its maps, shown by the experiments, are its own).
+        .executableTarget(
+            name: "memlab",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror", "-O2"])],
+            linkerSettings: [.unsafeFlags(["-nostartfiles", "-ld-path=\(packageRoot)/scripts/ld-as-needed"])]
+        ),
         .executableTarget(name: "mmubench", dependencies: ["MMU"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
@@ -90,6 +116,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        .testTarget(name: "MemdWebTests", dependencies: ["MemdWeb", "MemdProtocol"]),
         .testTarget(
             name: "MemdServerTests",
             dependencies: [

@@ -352,8 +352,11 @@ struct OOMProbe: ExperimentProbe {
     var cgroup: MemoryCgroup
     var oomKillsBefore = 0
     var attached = false
+    /// The bytes the child had touched at its last point: how far it got before the kill.
+    var touched = 0
 
     mutating func point(_ phase: String, _ event: JSONObject, _ context: inout ProbeContext) throws(ExperimentError) {
+        touched = max(touched, event.int("touchedBytes") ?? 0)
         guard phase == "ready" else { return }
         try cgroup.attach(context.pid)
         attached = true
@@ -375,7 +378,7 @@ struct OOMProbe: ExperimentProbe {
             killedBy = .null
         }
         return [
-            "limitBytes": .int(cgroup.limitBytes), "killedBy": killedBy,
+            "limitBytes": .int(cgroup.limitBytes), "killedBy": killedBy, "touchedBytes": .int(touched),
             "oomKillsBefore": .int(oomKillsBefore), "oomKillsAfter": .int(try cgroup.oomKills()),
             "cgroup": .string(cgroup.version.rawValue),
         ]

@@ -237,17 +237,18 @@ struct SimExperiment {
             throw ExperimentError.internalError("simulated mmap failed")
         }
         var killed = false
-        var done: UInt64 = 0
+        var done: UInt64 = 0  // touched before the step that ends in the kill
         while done < size, !killed {
             try checkCancelled()
             let next = min(done + UInt64(request.stepBytes), size)
             let result = try m.touch(pid: pid, address: address + done, length: next - done, access: .write)
             killed = result.oomKilled.contains(pid)
-            done = next
+            if !killed { done = next }
         }
         var fields = base(pid)
         fields.members += [
             ("limitBytes", .int(Int(physicalBytes))), ("killedBy", killed ? "SIGKILL" : .null),
+            ("touchedBytes", .int(Int(done))),
             ("oomKillsBefore", .int(before)), ("oomKillsAfter", .int(Int(m.summary().oomKills))),
             ("cgroup", .null),
         ]

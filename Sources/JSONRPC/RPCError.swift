@@ -74,12 +74,13 @@ extension RPCError {
         var data: JSONObject = [:]
         if let param { data["param"] = .string(param) }
         data["reason"] = .string(reason)
+        // The kind says "invalid params" already (memctl prints both): the message names the problem.
         let subject = param.map { "param '\($0)': " } ?? ""
-        return RPCError(.invalidParams, kind: "invalidParams", "invalid params: \(subject)\(reason)", data: data)
+        return RPCError(.invalidParams, kind: "invalidParams", "\(subject)\(reason)", data: data)
     }
 
     public static func internalError(_ message: String) -> RPCError {
-        RPCError(.internalError, kind: "internal", "internal error: \(message)")
+        RPCError(.internalError, kind: "internal", message)
     }
 
     public static func processNotFound(_ pid: Int) -> RPCError {

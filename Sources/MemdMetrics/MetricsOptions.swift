@@ -1,3 +1,4 @@
+import MemdProtocol
 import NIOCore
 
 /// The HTTP listener's address and limits, each a `memd --metrics-…` flag.

@@ -45,7 +45,9 @@ public final class MetricsServer: Service {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // At the TCP level: socketOption(.tcp_nodelay) is SOL_SOCKET's option 1, SO_DEBUG, which needs
+            // CAP_NET_ADMIN (memd.service has none): every scrape's connection was closed at accept.
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let admitted = open.withLockedValue { count -> Bool in
                     guard count < options.maxConnections else { return false }

@@ -3,6 +3,13 @@ import JSONRPC
 /// The seed's experiments, by their wire names.
 public enum ExperimentName: String, Sendable, CaseIterable {
     case segv, mmap, malloc, filemap, demandPaging, cow, vmExhaustion, oom
+
+    /// Whether `sizeBytes` changes what the experiment does (segv touches one unmapped page).
+    public var takesSize: Bool { self != .segv }
+
+    /// Whether `stepBytes` changes what the experiment does: the touching (or allocating) in
+    /// steps, a sample after each.
+    public var takesStep: Bool { [.malloc, .demandPaging, .cow, .oom].contains(self) }
 }
 
 /// Where an experiment runs: the kernel, the MMU simulator, or both side by side.

@@ -14,6 +14,7 @@ extension MapsMethod.Result: WireValue {
             source: try r.choice("source"),
             pid: try r.integer("pid", as: Int32.self),
             command: try r.string("command"),
+            cmdline: try r.string("cmdline"),
             vsz: try totals.int("vsz"),
             mappings: mappings,
             totals: totals.contains("rss") ? try SmapsDetail(totals: totals) : nil

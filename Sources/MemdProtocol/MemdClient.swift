@@ -28,6 +28,13 @@ public final class MemdClient {
     /// (limits.md §5), else `.untrustedServer` before a byte is sent.
     public init(path: String) throws(Failure) {
         self.path = path
+        fd = try Self.connectedSocket(path: path)
+    }
+
+    /// A socket connected to the server at `path` once it is known to be root's or
+    /// the caller's (memctl web hands it to its event loop); the caller closes it.
+    public static func connectedSocket(path: String) throws(Failure) -> Int32 {
+        let fd: Int32
         do {
             fd = try UnixSocket.connect(path)
         } catch {
@@ -38,14 +45,13 @@ public final class MemdClient {
             server = try UnixSocket.peerUID(fd)
         } catch {
             close(fd)
-            fd = -1
             throw .cannotConnect(path: path, reason: error.reason)
         }
         guard server == 0 || server == geteuid() else {
             close(fd)
-            fd = -1
             throw .untrustedServer(path: path, uid: server)
         }
+        return fd
     }
 
     deinit { disconnect() }

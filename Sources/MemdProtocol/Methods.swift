@@ -71,15 +71,26 @@ public enum MapsMethod: MethodDescriptor {
         public var source: Source
         public var pid: Int32
         public var command: String
+        /// /proc/PID/cmdline, its arguments joined by spaces (as ps and pmap show it); empty for a
+        /// kernel thread or a zombie.
+        public var cmdline: String
         /// Virtual size in bytes (/proc/PID/stat's vsize).
         public var vsz: Int
         public var mappings: [Mapping]
         /// With `detail`: the process's sums (smaps_rollup, or the mappings added up).
         public var totals: SmapsDetail?
 
-        public init(source: Source, pid: Int32, command: String, vsz: Int, mappings: [Mapping], totals: SmapsDetail?) {
-            (self.source, self.pid, self.command, self.vsz, self.mappings, self.totals) =
-                (source, pid, command, vsz, mappings, totals)
+        public init(
+            source: Source,
+            pid: Int32,
+            command: String,
+            cmdline: String,
+            vsz: Int,
+            mappings: [Mapping],
+            totals: SmapsDetail?
+        ) {
+            (self.source, self.pid, self.command, self.cmdline, self.vsz, self.mappings, self.totals) =
+                (source, pid, command, cmdline, vsz, mappings, totals)
         }
 
         /// Set when the result was written as it was read (``Writer``): its mappings are in this
@@ -89,7 +100,7 @@ public enum MapsMethod: MethodDescriptor {
 
         public var json: JSON {
             if let text { return .raw(text) }
-            var writer = Writer(source: source, pid: pid, command: command, detail: totals != nil)
+            var writer = Writer(source: source, pid: pid, command: command, cmdline: cmdline, detail: totals != nil)
             for mapping in mappings { writer.append(mapping) }
             return .raw(writer.finishText(vsz: vsz, totals: totals))
         }
@@ -104,7 +115,7 @@ public enum MapsMethod: MethodDescriptor {
     public struct Writer {
         var text: JSONWriter
         let detail: Bool
-        let head: (source: Source, pid: Int32, command: String)
+        let head: (source: Source, pid: Int32, command: String, cmdline: String)
         public private(set) var count = 0
         /// The smaps figures of the mappings so far, added up (with `detail`).
         public private(set) var sum = SmapsDetail()
@@ -115,8 +126,23 @@ public enum MapsMethod: MethodDescriptor {
         /// The size of a piece handed to `sink`.
         public static let piece = 64 * 1024
 
-        public init(source: Source, pid: Int32, command: String, detail: Bool, capacity: Int = 64 * 1024) {
-            self.init(source: source, pid: pid, command: command, detail: detail, capacity: capacity, sink: nil)
+        public init(
+            source: Source,
+            pid: Int32,
+            command: String,
+            cmdline: String,
+            detail: Bool,
+            capacity: Int = 64 * 1024
+        ) {
+            self.init(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: detail,
+                capacity: capacity,
+                sink: nil
+            )
             text.bytes.withUnsafeMutableBufferPointer { bytes in
                 HugePages.advise(UnsafeMutableRawBufferPointer(start: bytes.baseAddress, count: capacity))
             }
@@ -128,24 +154,34 @@ public enum MapsMethod: MethodDescriptor {
             source: Source,
             pid: Int32,
             command: String,
+            cmdline: String,
             detail: Bool,
             sink: @escaping (UnsafeRawBufferPointer) -> Void
         ) {
             let capacity = Self.piece + 4096
-            self.init(source: source, pid: pid, command: command, detail: detail, capacity: capacity, sink: sink)
+            self.init(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: detail,
+                capacity: capacity,
+                sink: sink
+            )
         }
 
         private init(
             source: Source,
             pid: Int32,
             command: String,
+            cmdline: String,
             detail: Bool,
             capacity: Int,
             sink: ((UnsafeRawBufferPointer) -> Void)?
         ) {
             self.detail = detail
             self.sink = sink
-            head = (source, pid, command)
+            head = (source, pid, command, cmdline)
             text = JSONWriter(capacity: capacity)
             text.append("{\"source\":")
             text.writeString(source.rawValue)
@@ -153,6 +189,8 @@ public enum MapsMethod: MethodDescriptor {
             text.writeInt(Int(pid))
             text.append(",\"command\":")
             text.writeString(command)
+            text.append(",\"cmdline\":")
+            text.writeString(cmdline)
             text.append(",\"mappings\":[")
         }
 
@@ -181,6 +219,7 @@ public enum MapsMethod: MethodDescriptor {
                 source: head.source,
                 pid: head.pid,
                 command: head.command,
+                cmdline: head.cmdline,
                 vsz: vsz,
                 mappings: [],
                 totals: totals

@@ -1,7 +1,7 @@
 import JSONRPC
 
 /// The OpenRPC document (Protocol/openrpc.json), compiled into memd by the
-/// EmbedOpenRPC build plugin, parsed once.
+/// EmbedText build plugin, parsed once.
 public enum OpenRPCDocument {
     public static func load() throws -> JSON {
         try JSONParser.parse(openRPCText)

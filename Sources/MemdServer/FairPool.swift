@@ -13,7 +13,8 @@ import Glibc
 /// round robin: a uid with work queued gets a thread before a second job of a busier uid), and no
 /// uid holds more than `maxPerUID` threads at once, so whatever one uid queues — simulator calls on
 /// all of its machines, watches over hundreds of its processes, `usage` — the other uids always
-/// find a thread free. A job may block (a read of another process's /proc waits on its mmap lock;
+/// find a thread free. Within a uid, its connections (lanes) take turns the same way, so a watch
+/// of its own is not starved behind the hundreds of simulator calls it queued on others. A job may block (a read of another process's /proc waits on its mmap lock;
 /// a simulator call runs for seconds): it holds its thread, and counts against its uid's share.
 ///
 /// The jobs are a call's task steps: every task memd starts for a call prefers its uid's
@@ -25,8 +26,29 @@ final class FairPool: @unchecked Sendable {
         case body(() -> Void)
     }
 
+    /// One uid's queued jobs: a queue per lane (a connection), served in turn.
+    private struct Lanes {
+        var queues: [ObjectIdentifier: CircularBuffer<Job>] = [:]
+        var turns = CircularBuffer<ObjectIdentifier>()
+
+        mutating func append(_ job: Job, lane: ObjectIdentifier) {
+            if queues[lane] == nil { turns.append(lane) }
+            queues[lane, default: []].append(job)
+        }
+
+        /// The next lane's first job; the lane goes to the back of the line if it has more.
+        mutating func next() -> Job {
+            let lane = turns.removeFirst()
+            let job = queues[lane]!.removeFirst()
+            if queues[lane]!.isEmpty { queues[lane] = nil } else { turns.append(lane) }
+            return job
+        }
+
+        var count: Int { queues.values.reduce(0) { $0 + $1.count } }
+    }
+
     private struct State {
-        var queues: [UInt32: CircularBuffer<Job>] = [:]
+        var queues: [UInt32: Lanes] = [:]
         var running: [UInt32: Int] = [:]
         /// Uids with work queued, in the order they get their next turn.
         var turns = CircularBuffer<UInt32>()
@@ -72,11 +94,11 @@ final class FairPool: @unchecked Sendable {
         init(pool: FairPool) { self.pool = pool }
     }
 
-    /// Queues `job` for `uid`.
-    func enqueue(_ job: Job, uid: UInt32) {
+    /// Queues `job` for `uid`, in `lane` (its connection).
+    func enqueue(_ job: Job, uid: UInt32, lane: ObjectIdentifier) {
         pthread_mutex_lock(mutex)
-        if state.queues[uid, default: []].isEmpty, !state.turns.contains(uid) { state.turns.append(uid) }
-        state.queues[uid, default: []].append(job)
+        if state.queues[uid] == nil, !state.turns.contains(uid) { state.turns.append(uid) }
+        state.queues[uid, default: Lanes()].append(job, lane: lane)
         pthread_cond_signal(workAvailable)
         pthread_mutex_unlock(mutex)
     }
@@ -118,8 +140,8 @@ final class FairPool: @unchecked Sendable {
                     state.turns.append(uid)
                     continue
                 }
-                let job = state.queues[uid]!.removeFirst()
-                if state.queues[uid]!.isEmpty { state.queues[uid] = nil } else { state.turns.append(uid) }
+                let job = state.queues[uid]!.next()
+                if state.queues[uid]!.turns.isEmpty { state.queues[uid] = nil } else { state.turns.append(uid) }
                 state.running[uid, default: 0] += 1
                 return (uid, job)
             }

@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 
-/// Where one uid's calls run: its share of the ``FairPool``.
+/// Where one connection's calls run: its uid's share of the ``FairPool``, in a lane of its own.
 ///
 /// Every task memd starts for a call prefers this executor (`Task(executorPreference:)`), so each
 /// step of the call — planning a large batch, a handler, encoding the result — runs on a pool
@@ -18,7 +18,7 @@ public final class WaitingWork: TaskExecutor, Sendable {
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        pool.enqueue(.task(UnownedJob(job), asUnownedTaskExecutor()), uid: uid)
+        pool.enqueue(.task(UnownedJob(job), asUnownedTaskExecutor()), uid: uid, lane: ObjectIdentifier(self))
     }
 
     /// Whether the calling thread is one of this uid's pool threads now.

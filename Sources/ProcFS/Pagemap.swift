@@ -89,6 +89,36 @@ public struct PagemapReader: ~Copyable {
         return slot < blockCount ? PagemapEntry(rawValue: block[slot]) : PagemapEntry(rawValue: 0)
     }
 
+    /// The most entries ``read(firstPage:count:into:)`` is asked for by memd at once (512 KiB: 256 MiB
+    /// of address space).
+    public static let maxBlock = 65_536
+
+    /// Reads the entries of pages `firstPage ..< firstPage + count` into `entries` with one pread (more
+    /// only if the kernel hands back less); returns how many it had (fewer past the end of the user
+    /// address space).
+    public func read(firstPage: UInt64, count: Int, into entries: inout [UInt64]) throws(ProcError) -> Int {
+        precondition(count >= 0 && count <= entries.count)
+        // The file offset is page × 8; offsets above Int64.max (kernel half) cannot be read.
+        guard firstPage <= UInt64(Int64.max) / 8 - UInt64(count) else { return 0 }
+        let offset = off_t(firstPage * 8)
+        var done = 0
+        while done < count * 8 {
+            let got = entries.withUnsafeMutableBytes { bytes in
+                pread(fd, bytes.baseAddress! + done, count * 8 - done, offset + off_t(done))
+            }
+            if got < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                // EINVAL/EIO past the end of the user address space: nothing mapped there.
+                if code == EINVAL || code == EIO { break }
+                throw ProcFile.error(path, code)
+            }
+            if got == 0 { break }
+            done += got
+        }
+        return done / 8
+    }
+
     mutating func load(_ index: UInt64) throws(ProcError) {
         blockIndex = .max
         // The file offset is vpn * 8; offsets above Int64.max (kernel half) cannot be read.

@@ -4,14 +4,18 @@ import Glibc
 import Musl
 #endif
 
-/// Who a /proc read is done for: the client's uid and gid (SO_PEERCRED), not memd's.
+/// Who a /proc read is done for: the client's uid and gid (SO_PEERCRED), not memd's, and its
+/// process (its own thread group is always its own to read).
 public struct ProcClient: Sendable, Equatable {
     public var uid: UInt32
     public var gid: UInt32
+    /// The client's own process (SO_PEERCRED's pid, a thread group id); nil when not known.
+    public var pid: Int32?
 
-    public init(uid: UInt32, gid: UInt32) {
+    public init(uid: UInt32, gid: UInt32, pid: Int32? = nil) {
         self.uid = uid
         self.gid = gid
+        self.pid = pid
     }
 
     public var isRoot: Bool { uid == 0 }
@@ -36,7 +40,8 @@ public struct ProcClient: Sendable, Equatable {
 ///    `status`: the kernel recomputes it with `task_dump_owner` at that moment), so a
 ///    task that exec'd a setuid program, or is otherwise not dumpable, shows root.
 ///    Unless the client is root, an owner other than the client is a refusal; a task
-///    that is gone fails the lookup (ESRCH/ENOENT).
+///    that is gone fails the lookup (ESRCH/ENOENT). The one exception is the client's own
+///    process, dumpable or not, as `ptrace_may_access` allows one's own thread group.
 ///
 /// Both orders of the race are covered: exec before the verification shows root and
 /// is refused; exec after it leaves the descriptor on the old `mm` (it reads as
@@ -70,7 +75,7 @@ public struct ProcessFiles: ~Copyable {
         guard fd >= 0 else { throw ProcFile.error(path, errno) }
         let owner: UInt32
         do {
-            owner = try Self.verify(directory: fd, client: client, path: path)
+            owner = try Self.verify(directory: fd, pid: pid, client: client, path: path)
         } catch {
             close(fd)
             throw error
@@ -89,7 +94,7 @@ public struct ProcessFiles: ~Copyable {
     /// (see ``verify(directory:client:path:)``) is the client. A process that is gone is
     /// `.notFound`; another owner `.permissionDenied`.
     public mutating func verify() throws(ProcError) {
-        owner = try Self.verify(directory: directory, client: client, path: "\(root)/\(pid)")
+        owner = try Self.verify(directory: directory, pid: pid, client: client, path: "\(root)/\(pid)")
     }
 
     /// The owner of the process's files now, if `client` may see it.
@@ -99,10 +104,21 @@ public struct ProcessFiles: ~Copyable {
     /// task is not dumpable (a setuid exec, PR_SET_DUMPABLE 0). The directory itself
     /// always shows the euid, so a client's own non-dumpable process — which the kernel
     /// would not let the client read — would pass a check on it.
-    static func verify(directory: Int32, client: ProcClient, path: String) throws(ProcError) -> UInt32 {
+    ///
+    /// The client's own process (`pid` is the client's pid) is its own whether dumpable or not
+    /// (`ptrace_may_access`: `same_thread_group`, kernel/ptrace.c). It is recognised by the pid
+    /// *and* the directory's owner: `fstat` of a /proc/PID directory always computes the effective
+    /// uid now (`pid_getattr` → `task_dump_owner`, which leaves directories alone), so a pid
+    /// reused by another user's process does not pass.
+    static func verify(directory: Int32, pid: Int32, client: ProcClient, path: String) throws(ProcError) -> UInt32 {
         var info = Glibc.stat()
         guard fstatat(directory, "status", &info, 0) == 0 else { throw ProcFile.error(path + "/status", errno) }
         if client.isRoot || info.st_uid == client.uid { return info.st_uid }
+        if client.pid == pid {
+            var own = Glibc.stat()
+            guard fstat(directory, &own) == 0 else { throw ProcFile.error(path, errno) }
+            if own.st_uid == client.uid { return own.st_uid }
+        }
         throw .permissionDenied(path: path)
     }
 

@@ -28,8 +28,14 @@ struct CallCommand: ParsableCommand {
     func run() throws {
         var object = JSONObject()
         if let params {
-            guard case .object(let given)? = try? JSONParser.parse(params) else {
-                throw ValidationError("--params must be a JSON object, like '{\"pid\":1}'")
+            let parsed: JSON
+            do {
+                parsed = try JSONParser.parse(params)
+            } catch {
+                throw ValidationError("--params is not valid JSON: \(error)")
+            }
+            guard case .object(let given) = parsed else {
+                throw ValidationError("--params must be a JSON object, like '{\"pid\":1}', not an array or a value")
             }
             object = given
         }
@@ -132,18 +138,35 @@ struct MethodsCommand: ParsableCommand {
     func run() throws {
         try global.session { client in
             let document = try client.call("rpc.discover")
-            for method in document["methods"]?.arrayValue ?? [] {
-                let name = method["name"]?.stringValue ?? "?"
+            let rows = (document["methods"]?.arrayValue ?? []).map { method -> [String] in
                 let params = (method["params"]?.arrayValue ?? []).map { param -> String in
                     let name = param["name"]?.stringValue ?? "?"
                     return param["required"]?.boolValue == true ? name : name + "?"
                 }
-                let summary = method["summary"]?.stringValue ?? ""
-                print(
-                    Format.pad(name, 22, right: false) + " "
-                        + Format.pad(params.joined(separator: " "), 40, right: false)
-                        + " " + summary
-                )
+                return [
+                    method["name"]?.stringValue ?? "?", params.joined(separator: " "),
+                    method["summary"]?.stringValue ?? "",
+                ]
+            }
+            // The names as wide as the longest; the params wrapped at 40 columns onto lines of
+            // their own, so every summary starts in the same column however long the list.
+            let nameWidth = rows.map { $0[0].count }.max() ?? 0
+            let paramsWidth = 40
+            for row in rows {
+                var chunks: [String] = []
+                for word in row[1].split(separator: " ") {
+                    if let last = chunks.last, last.count + 1 + word.count <= paramsWidth {
+                        chunks[chunks.count - 1] = last + " " + word
+                    } else {
+                        chunks.append(String(word))
+                    }
+                }
+                for (index, chunk) in (chunks.isEmpty ? [""] : chunks).enumerated() {
+                    let line =
+                        Format.pad(index == 0 ? row[0] : "", nameWidth, right: false) + "  "
+                        + Format.pad(chunk, paramsWidth, right: false) + "  " + (index == 0 ? row[2] : "")
+                    print(String(line.reversed().drop { $0 == " " }.reversed()))
+                }
             }
         }
     }

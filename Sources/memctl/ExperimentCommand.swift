@@ -18,6 +18,22 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(name: .long, help: "Allow transparent huge pages (default: 4 KiB pages, as in the seed).") var huge = false
     @Flag(name: .long, help: "Print the result as JSON instead of the view.") var json = false
 
+    func validate() throws {
+        guard let experiment = ExperimentName(rawValue: name) else {
+            throw ValidationError(
+                "no experiment '\(name)'; the experiments: "
+                    + ExperimentName.allCases.map(\.rawValue).joined(separator: ", ")
+            )
+        }
+        if size != nil, !experiment.takesSize {
+            throw ValidationError("--size: the \(name) experiment has no size (it touches one unmapped page)")
+        }
+        if step != nil, !experiment.takesStep {
+            let stepped = ExperimentName.allCases.filter(\.takesStep).map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--step: the \(name) experiment has no steps (only \(stepped) do)")
+        }
+    }
+
     func run() throws {
         var object: JSONObject = ["name": .string(name), "progress": true]
         if let size { object["sizeBytes"] = .int(try ExperimentCommand.bytes(size, option: "--size")) }
@@ -45,9 +61,12 @@ struct ExperimentCommand: ParsableCommand {
             scale = unit
             digits.removeLast()
         }
-        guard let value = Int(digits), value > 0, case (let bytes, false) = value.multipliedReportingOverflow(by: scale)
-        else {
+        guard let value = Int(digits) else {
             throw ValidationError("\(option) must be a size like 100M, 1G or 65536, not '\(text)'")
+        }
+        guard value > 0 else { throw ValidationError("\(option) must be more than 0 bytes, not '\(text)'") }
+        guard case (let bytes, false) = value.multipliedReportingOverflow(by: scale) else {
+            throw ValidationError("\(option) '\(text)' is too large: more than \(Int.max) bytes")
         }
         return bytes
     }

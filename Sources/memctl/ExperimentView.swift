@@ -34,7 +34,7 @@ func renderExperiment(_ result: RunExperimentMethod.Result) -> String {
     if let sim = result.sim, sim.objectValue != nil {
         lines.append("")
         lines.append("sim (pid \(sim["pid"]?.intValue ?? 0))")
-        lines += renderBackend(name, sim).map(indent)
+        lines += renderBackend(name, sim, isSimulated: true).map(indent)
     }
     if let comparison = result.comparison.map(JSON.object) {
         lines.append("")
@@ -45,12 +45,12 @@ func renderExperiment(_ result: RunExperimentMethod.Result) -> String {
 }
 
 /// The per-experiment part of `real` or `sim`.
-func renderBackend(_ name: String, _ r: JSON) -> [String] {
+func renderBackend(_ name: String, _ r: JSON, isSimulated: Bool = false) -> [String] {
     switch name {
     case "demandPaging": return renderDemandPaging(r)
     case "cow": return renderCow(r)
     case "mmap": return renderMmap(r)
-    case "filemap": return renderFilemap(r)
+    case "filemap": return renderFilemap(r, isSimulated: isSimulated)
     case "segv": return renderSegv(r)
     case "malloc":
         return table(
@@ -84,6 +84,11 @@ func renderBackend(_ name: String, _ r: JSON) -> [String] {
                 [
                     "limit",
                     "\(r["cgroup"]?.stringValue.map { "cgroup \($0)" } ?? "the whole simulated machine"): \(formatBytes(r["limitBytes"]?.intValue))",
+                ],
+                [
+                    "touched before the kill",
+                    formatBytes(r["touchedBytes"]?.intValue)
+                        + "  (at its last sample; the kill came while it touched more)",
                 ],
                 ["killed by", r["killedBy"]?.stringValue ?? "(not killed)"],
                 ["oom_kill count", "\(r["oomKillsBefore"]?.intValue ?? 0) → \(r["oomKillsAfter"]?.intValue ?? 0)"],
@@ -124,7 +129,15 @@ private func renderDemandPaging(_ r: JSON) -> [String] {
     }
     if let faults = r["faultsDuringTouch"]?.intValue, let size = r["size"]?.intValue {
         lines.append("")
-        lines.append("page faults while touching: \(faults) (size / 4 KiB = \(size / 4096))")
+        if r["hugePages"]?.boolValue == true {
+            // One fault maps a whole 2 MiB page where THP gave one; a 4 KiB page elsewhere.
+            lines.append(
+                "page faults while touching: \(faults) (one per page: size / 2 MiB = \(size / (2 << 20)) "
+                    + "huge pages, size / 4 KiB = \(size / 4096) small ones)"
+            )
+        } else {
+            lines.append("page faults while touching: \(faults) (one per 4 KiB page: size / 4 KiB = \(size / 4096))")
+        }
     }
     return lines
 }
@@ -144,31 +157,31 @@ private func renderCow(_ r: JSON) -> [String] {
     ]
     lines += table(rows, header: ["child", "before write", "after write"])
     let usedBefore = r["beforeFork"]?["systemUsed"]?.intValue ?? 0
+    let usedAfterWrite = r["systemUsedAfterWrite"]?.intValue ?? 0
+    lines.append("")
     if let afterFork = r["systemUsedAfterFork"]?.intValue {
-        lines.append("")
-        lines.append("system used grew \(signedBytes(afterFork - usedBefore)) at the fork")
-        lines.append(
-            "system used grew \(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - afterFork)) at the write"
-        )
+        lines.append("the host's used memory \(change(afterFork - usedBefore)) at the fork (the pages are shared)")
+        lines.append("the host's used memory \(change(usedAfterWrite - afterFork)) at the write (each page copied)")
     } else {
-        lines.append("")
         lines.append(
-            "system used after the write: \(formatBytes(r["systemUsedAfterWrite"]?.intValue)) (\(signedBytes((r["systemUsedAfterWrite"]?.intValue ?? 0) - usedBefore)) since the fork)"
+            "the host's used memory \(change(usedAfterWrite - usedBefore)) from before the fork to after the write"
         )
     }
     if let anon = r["anonPages"], let before = anon["beforeFork"]?.intValue, let fork = anon["afterFork"]?.intValue,
         let write = anon["afterWrite"]?.intValue
     {
         lines.append(
-            "anonymous memory (AnonPages) grew \(signedBytes(fork - before)) at the fork, \(signedBytes(write - fork)) at the write"
+            "anonymous memory (AnonPages) \(change(fork - before)) at the fork, \(change(write - fork)) at the write"
         )
     }
+    lines.append("(the host's figures move with everything else running: the size is \(mib(r["size"]?.intValue ?? 0)))")
     lines.append("page faults during the write: \(r["faultsDuringWrite"]?.intValue ?? 0)")
     return lines
 }
 
-private func mappingLine(_ m: JSON) -> String {
-    let path = m["path"]?.stringValue ?? ""
+private func mappingLine(_ m: JSON, note: String = "") -> String {
+    // As pmap names a mapping with no file: anonymous memory (heap, stacks, mmap's own).
+    let path = (m["path"]?.stringValue ?? "[ anon ]") + note
     return
         "\(m["start"]?.stringValue ?? "?")-\(m["end"]?.stringValue ?? "?") \(m["perms"]?.stringValue ?? "????") \(pad(formatBytes(m["size"]?.intValue), 10)) \(path)"
 }
@@ -182,14 +195,21 @@ private func renderMmap(_ r: JSON) -> [String] {
     for m in removed { lines.append("- " + mappingLine(m)) }
     for m in r["mapsAfter"]?.arrayValue ?? [] {
         let isNew = m["start"]?.stringValue.map(addedStarts.contains) ?? false
-        lines.append((isNew ? "+ " : "  ") + mappingLine(m))
+        let note = isNew && m["path"]?.stringValue == nil ? "  ← the new region: no file behind it" : ""
+        lines.append((isNew ? "+ " : "  ") + mappingLine(m, note: note))
     }
     return lines
 }
 
-private func renderFilemap(_ r: JSON) -> [String] {
-    let cleanedUp = r["tempFileRemoved"]?.boolValue == true ? "removed afterwards" : "NOT removed"
-    var lines = ["file \(r["path"]?.stringValue ?? "?") (\(cleanedUp))"]
+private func renderFilemap(_ r: JSON, isSimulated: Bool) -> [String] {
+    let path = r["path"]?.stringValue ?? "?"
+    var lines: [String]
+    if isSimulated {
+        lines = ["file \(path) of the simulated machine (its page cache only: there is no such file on this host)"]
+    } else {
+        let cleanedUp = r["tempFileRemoved"]?.boolValue == true ? "removed afterwards" : "NOT removed"
+        lines = ["file \(path) (a temporary file, \(cleanedUp))"]
+    }
     if let m = r["mapping"], m.objectValue != nil { lines.append("+ " + mappingLine(m)) }
     lines += table(
         [
@@ -275,7 +295,18 @@ func formatBytes(_ bytes: Int?) -> String {
     return "\(sign)\(text) \(units[unit])"
 }
 
-private func signedBytes(_ bytes: Int) -> String { (bytes >= 0 ? "+" : "") + formatBytes(bytes) }
+/// A change in MiB, one decimal, said in words: "grew by 100.0 MiB", "shrank by 2.9 MiB".
+private func change(_ bytes: Int) -> String {
+    let text = mib(abs(bytes))
+    if text == "0.0 MiB" { return "did not change (less than 0.1 MiB)" }
+    return (bytes > 0 ? "grew by " : "shrank by ") + text
+}
+
+private func mib(_ bytes: Int) -> String {
+    let tenths = (Double(bytes) / Double(1 << 20) * 10).rounded()
+    let whole = Int(tenths) / 10
+    return "\(whole).\(abs(Int(tenths)) % 10) MiB"
+}
 
 private func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)

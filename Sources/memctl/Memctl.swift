@@ -18,7 +18,8 @@ struct Memctl: ParsableCommand {
         subcommands: [
             CallCommand.self, MethodsCommand.self, FreeCommand.self, MapsCommand.self, PsCommand.self,
             SarCommand.self, ExperimentCommand.self, TranslateCommand.self, SimCommand.self,
-            SmemCommand.self, CgroupsCommand.self, WatchCommand.self, RunCommand.self,
+            SmemCommand.self, CgroupsCommand.self, WatchCommand.self, RunCommand.self, WssCommand.self,
+            PageTypesCommand.self, WebCommand.self,
         ]
     )
 

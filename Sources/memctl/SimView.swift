@@ -313,7 +313,7 @@ struct SimSession {
             show(r, TranslateView.render(r))
         case "meminfo", "free":
             let r = try client.call(MeminfoMethod.self, .init(target: .sim(try machine)))
-            show(r, FreeView.render(r.free, unit: .human))
+            show(r, FreeView.render(r, FreeView.Options(human: true)))
         case "maps":
             try need(args, 1, "maps PID")
             let params: JSONObject = [

@@ -161,7 +161,11 @@ enum SmemView: Equatable {
         human: Bool,
         header: Bool
     ) -> String {
-        let columns = self.columns
+        var columns = self.columns
+        // A cgroup's path is not cut (it names the group); its column widens to the longest.
+        for index in columns.indices where !columns[index].truncate && columns[index].field == "cgroup" {
+            columns[index].width = rows.reduce(columns[index].width) { max($0, value($1, "cgroup").text.count) }
+        }
         func show(_ value: Sortable, _ column: Column) -> String {
             if column.isSize, human, case .number(let kib) = value { return Self.units(kib * 1024) }
             return value.text

@@ -28,18 +28,23 @@ enum WatchStream {
     }
 }
 
-/// Turns SIGINT/SIGTERM into a `watch.stop` request on the watch's connection.
+/// Turns SIGINT/SIGTERM into a `watch.stop` (or `workingSet.stop`) request on the stream's connection.
 final class InterruptStopper: @unchecked Sendable {
     private let client: MemdClient
-    /// The watch's request id, once its first sample told it.
+    /// The method that ends the stream normally.
+    private let stopMethod: String
+    /// The stream's request id, once its first sample told it.
     private let id = Mutex<JSON?>(nil)
 
-    private init(client: MemdClient) { self.client = client }
+    private init(client: MemdClient, stopMethod: String) {
+        self.client = client
+        self.stopMethod = stopMethod
+    }
 
     func watching(_ requestID: JSON) { id.withLock { $0 = requestID } }
 
-    static func start(_ client: MemdClient) -> InterruptStopper {
-        let stopper = InterruptStopper(client: client)
+    static func start(_ client: MemdClient, stopMethod: String = WatchStopMethod.name) -> InterruptStopper {
+        let stopper = InterruptStopper(client: client, stopMethod: stopMethod)
         // A handler (never run: the signals stay blocked) so that an inherited SIG_IGN does not
         // discard them before sigwait can take them.
         signal(SIGINT) { _ in }
@@ -72,7 +77,7 @@ final class InterruptStopper: @unchecked Sendable {
         sigaddset(&signals, SIGTERM)
         var signal: Int32 = 0
         guard sigwait(&signals, &signal) == 0, let target = id.withLock({ $0 }) else { _exit(130) }
-        var request: JSONObject = ["jsonrpc": "2.0", "id": "memctl-stop", "method": .string(WatchStopMethod.name)]
+        var request: JSONObject = ["jsonrpc": "2.0", "id": "memctl-stop", "method": .string(stopMethod)]
         request["params"] = .object(WatchStopMethod.encode(.init(id: target)))
         var line = JSONWriter.encode(.object(request))
         line.append(UInt8(ascii: "\n"))

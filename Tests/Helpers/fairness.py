@@ -9,7 +9,8 @@ each) and by scripts/soak (all of them at once, for minutes).
 
   fairness.py run --socket PATH --memd-pid PID --seconds S ATTACK [ATTACK …]
 
-prints one JSON object: the bystander's latencies (p50/p90/p99/max, ms), what the
+prints one JSON object: the bystander's latencies (p50/p90/p99/max, ms) alone
+(`baseline`, before the attack) and under attack, what the
 attackers did, memd's RSS (MiB) before, at its peak and after the attackers left,
 and every reply that was lost or malformed. Run as root (it drops to the uids).
 
@@ -536,10 +537,12 @@ def as_uid(uid, argv):
     )
 
 
-def rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
+    """memd's resident memory (VmRSS), or its anonymous part (RssAnon: what it holds, without the
+    pages of its own binary and libraries that its code paths touched), in MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -561,22 +564,31 @@ def proc_descriptors(pid):
 
 def run(args):
     base = ["role", "--socket", args.socket, "--seconds", str(args.seconds)]
-    before = rss_mib(args.memd_pid)
+    # The bystander alone first: what this machine's own load costs its calls, with no attack.
+    alone = as_uid(args.bystander_uid, ["role", "--socket", args.socket, "--seconds", str(args.baseline), "--role", "bystander"])
+    baseline = json.loads(alone.communicate()[0] or "{}")
+    before, anon_before = rss_mib(args.memd_pid), rss_mib(args.memd_pid, "RssAnon")
     attackers = {name: as_uid(ATTACKER_UID, base + ["--role", name]) for name in args.attacks}
     time.sleep(args.warmup)  # the attack under way before the bystander starts timing
-    watcher = as_uid(BYSTANDER_UID, ["role", "--socket", args.socket, "--seconds", str(args.seconds - args.warmup), "--role", "bystander"])
-    peak, proc_peak, tick = before, 0, 0
+    watcher = as_uid(args.bystander_uid, ["role", "--socket", args.socket, "--seconds", str(args.seconds - args.warmup), "--role", "bystander"])
+    peak, anon_peak, proc_peak, tick = before, anon_before, 0, 0
     while watcher.poll() is None or any(p.poll() is None for p in attackers.values()):
         peak = max(peak, rss_mib(args.memd_pid))
+        anon_peak = max(anon_peak, rss_mib(args.memd_pid, "RssAnon"))
         if tick % 5 == 0:
             proc_peak = max(proc_peak, proc_descriptors(args.memd_pid))
         tick += 1
         time.sleep(0.1)
     time.sleep(args.settle)
     out = {
+        "baseline": baseline,
         "bystander": json.loads(watcher.stdout.read() or "{}"),
         "attackers": {n: json.loads(p.stdout.read() or "{}") for n, p in attackers.items()},
         "rssMiB": {"before": round(before, 1), "peak": round(peak, 1), "after": round(rss_mib(args.memd_pid), 1)},
+        "anonMiB": {
+            "before": round(anon_before, 1), "peak": round(anon_peak, 1),
+            "after": round(rss_mib(args.memd_pid, "RssAnon"), 1),
+        },
         "procDescriptorsPeak": proc_peak,
     }
     print(json.dumps(out))
@@ -591,6 +603,8 @@ def main():
     r.add_argument("--seconds", type=float, default=8)
     r.add_argument("--warmup", type=float, default=1.5)
     r.add_argument("--settle", type=float, default=2)
+    r.add_argument("--baseline", type=float, default=2, help="seconds of the bystander alone, before the attack")
+    r.add_argument("--bystander-uid", type=int, default=BYSTANDER_UID, help="the attacker's own: its connections' turns")
     r.add_argument("attacks", nargs="+", choices=sorted(ATTACKS))
     o = sub.add_parser("role")
     o.add_argument("--socket", required=True)

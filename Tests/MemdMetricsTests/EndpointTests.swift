@@ -203,6 +203,13 @@ import Glibc
         withExtendedLifetime(held) {}
     }
 
+    /// memd.service's capabilities have no CAP_NET_ADMIN: a scrape must not need it (setting SO_DEBUG does).
+    @Test func servesWithoutNetAdmin() throws {
+        let memd = try MetricsMemd(launcher: ["/usr/bin/setpriv", "--bounding-set", "-net_admin"])
+        let response = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        #expect(response.status == 200)
+    }
+
     @Test func refusesABadAddress() throws {
         let process = Process()
         process.executableURL = productsDirectory.appendingPathComponent("memd")

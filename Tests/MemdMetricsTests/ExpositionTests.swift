@@ -1,4 +1,5 @@
 import Foundation
+import MemdProtocol
 import Testing
 
 @testable import MemdMetrics

@@ -52,17 +52,25 @@ final class MetricsMemd {
     let process = Process()
     let stderr = Pipe()
 
-    init(_ arguments: [String] = []) throws {
+    /// `launcher`: a program and its arguments that run memd (setpriv, to start it with fewer rights).
+    init(_ arguments: [String] = [], launcher: [String] = []) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("memd-metrics-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("memd.sock").path
         port = try freeLoopbackPort()
-        process.executableURL = productsDirectory.appendingPathComponent("memd")
-        process.arguments =
+        let memd = productsDirectory.appendingPathComponent("memd")
+        let memdArguments =
             [
                 "--socket", socketPath, "--log-level", "warning", "--metrics-listen", "127.0.0.1:\(port)",
             ] + arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [memd.path] + memdArguments
+        } else {
+            process.executableURL = memd
+            process.arguments = memdArguments
+        }
         process.standardError = stderr
         try process.run()
         for _ in 0..<250 {
@@ -71,7 +79,10 @@ final class MetricsMemd {
             guard process.isRunning else { break }
             usleep(20_000)
         }
-        throw TestFailure.notStarted(String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self))
+        // memd may be up without /metrics answering: end it first, or reading its stderr waits for ever.
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        throw TestFailure.notStarted(String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
     func client() throws -> MemdClient {

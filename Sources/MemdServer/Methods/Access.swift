@@ -6,7 +6,10 @@ import ProcFS
 /// owner shows it), judged on the files actually read (``ProcessFiles``: open through
 /// a /proc/PID directory descriptor, then verify the owner on that descriptor).
 enum Access {
-    static func client(_ peer: PeerCredentials) -> ProcClient { ProcClient(uid: peer.uid, gid: peer.gid) }
+    /// The client as ``ProcessFiles`` judges it: its uid, and its own process (always its own to read).
+    static func client(_ peer: PeerCredentials) -> ProcClient {
+        ProcClient(uid: peer.uid, gid: peer.gid, pid: peer.pid)
+    }
 
     /// Opens `pid`'s files for `peer` and runs `body` on them; a failure says which process and
     /// for whom (``ProcessReadError``: gone or refused). Every per-process read goes through here.

@@ -66,6 +66,8 @@ public enum MethodRegistry {
         ExperimentMethods.register(into: &table, config: config)
         UsageMethods.register(into: &table, attribution: attribution)
         WatchMethods.register(into: &table, config: config)
+        WorkingSetMethods.register(into: &table)
+        PageFlagsMethods.register(into: &table)
         return table
     }
 }

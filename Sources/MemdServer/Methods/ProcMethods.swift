@@ -43,13 +43,18 @@ enum ProcMethods {
         var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
         let answer = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
+            let cmdline = try files.commandLine()
             // Room for the largest answer (up to 64 MiB), reserved but not touched (the pages come
             // as they are written): the text does not grow by copying. A larger
             // --max-response-bytes grows it by doubling past 64 MiB.
             result.start(capacity: min(maxBytes, 64 << 20) + 64 * 1024)
-            var writer = MapsMethod.Writer(source: .proc, pid: pid, command: stat.comm, detail: detail) {
-                result.append($0)
-            }
+            var writer = MapsMethod.Writer(
+                source: .proc,
+                pid: pid,
+                command: stat.comm,
+                cmdline: cmdline,
+                detail: detail
+            ) { result.append($0) }
             try files.forEachMapping(detail: detail) { mapping throws(ProcError) in
                 guard tooLong == 0 else { return }
                 writer.append(mapping)

@@ -209,6 +209,7 @@ enum SimMethods {
                 source: .sim,
                 pid: pid,
                 command: stats.command,
+                cmdline: stats.command,
                 vsz: Int(stats.vsz),
                 mappings: mappings,
                 totals: detail ? mappings.reduce(SmapsDetail()) { $0 + ($1.detail ?? SmapsDetail()) } : nil

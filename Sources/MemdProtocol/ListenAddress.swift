@@ -1,8 +1,9 @@
-/// Where the metrics listener binds, from `--metrics-listen HOST:PORT`.
+/// Where an HTTP listener binds: memd's metrics (`--metrics-listen HOST:PORT`)
+/// and `memctl web`'s lab (`--listen HOST:PORT`).
 ///
 /// `127.0.0.1:9731`, `localhost:9731`, `[::1]:9731` (an IPv6 literal in
 /// brackets, as in a URL). Port 0 binds any free port (memd logs which).
-/// memd binds exactly where it is told: anything but a loopback address opens
+/// Both bind exactly where they are told: anything but a loopback address opens
 /// the figures to the network, so give one only when that is meant.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
@@ -13,7 +14,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Why `--metrics-listen` was not understood.
+    /// Why the address was not understood.
     public struct ParseError: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
