@@ -34,7 +34,8 @@ public enum MethodRegistry {
                         pid: params.pid,
                         detail: params.detail,
                         peer: context.peer,
-                        maxBytes: context.maxResponseBytes
+                        maxBytes: context.maxResponseBytes,
+                        into: context.result
                     )
                 }
             case .sim:
