@@ -19,18 +19,17 @@ extension Machine {
         let way = tlb.find(tag: tag, vpn: vpn)
         let offset = va & (Page.size - 1)
         if way >= 0 {
-            let value = tlb.values[way]
+            let value = tlb.slots[way].value
             if Self.permits(value, access, mode) {
                 if access == .write && value & PTEFlags.dirty.rawValue == 0 {
                     // First write through a clean entry: the walker sets D in the page table.
                     let w = walk(p.pml4Slot, va)
                     tables[w.slot, w.index] = w.entry | PTEFlags.dirty.rawValue | PTEFlags.accessed.rawValue
                     markCacheDirty(w.pfn)
-                    tlb.values[way] = value | PTEFlags.dirty.rawValue
+                    tlb.slots[way].value = value | PTEFlags.dirty.rawValue
                 }
                 tlb.hits += 1
-                tlb.clock &+= 1
-                tlb.stamps[way] = tlb.clock
+                tlb.touch(way)
                 return AccessResult(outcome: .tlbHit, physical: (value & PageTableEntry.frameMask) | offset)
             }
         }

@@ -49,14 +49,13 @@ public struct XorshiftStream: AddressStream {
     }
 }
 
-/// Addresses from a buffer.
+/// Addresses from a buffer (a moving cursor: one register in the batch loop, not a base and an index).
 struct BufferStream: AddressStream {
-    let base: UnsafePointer<UInt64>
-    var index = 0
+    var cursor: UnsafePointer<UInt64>
 
     @inline(__always) mutating func next() -> UInt64 {
-        let a = base[index]
-        index &+= 1
+        let a = cursor.pointee
+        cursor += 1
         return a
     }
 }

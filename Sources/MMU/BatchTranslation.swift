@@ -56,7 +56,7 @@ extension Machine {
             let total = try count(list.count)
             try list.withUnsafeBufferPointer { (buf) throws(MMUError) in
                 guard let base = buf.baseAddress else { return }
-                var s = BufferStream(base: base)
+                var s = BufferStream(cursor: base)
                 try slices(&s, total)
             }
         }
@@ -129,145 +129,21 @@ extension Machine {
         var translated = 0
         var hitCount = 0
         while remaining > 0 {
-            // Fast section: pointers stay valid until the slow path may grow a buffer.
-            let tags = tlb.tags
-            let values = tlb.values
-            let stamps = tlb.stamps
-            let ways = tlb.ways
-            let setMask = tlb.setMask
-            let sets = UInt64(tlb.sets)
-            let entries = tables.entries
-            let children = tables.children
-            var clock = tlb.clock
-            var hits: UInt64 = 0
-            var misses: UInt64 = 0
-            var pending: UInt64 = 0
-            var hasPending = false
-            // The tag the previous access hit or filled: its way's stamp is already the newest, so a repeat
-            // hit needs no set scan and no new stamp (LRU order is unchanged; counts are the same).
-            var lastTag = TLB.invalidTag
-            var lastValueOK = false
-            var lastFrame: UInt64 = 0
-            access: while remaining > 0 {
-                let va = stream.next()
-                remaining &-= 1
-                let top = va >> 47
-                if top != 0 && top != 0x1ffff {
-                    pending = va
-                    hasPending = true
-                    break
-                }
-                let vpn = (va & 0xffff_ffff_ffff) >> 12
-                let tag = vpn | asid
-                if tag == lastTag && lastValueOK {
-                    hits &+= 1
-                    sum &+= lastFrame | (va & 0xfff)
-                    continue
-                }
-                let base = (setMask >= 0 ? Int(truncatingIfNeeded: vpn) & setMask : Int(vpn % sets)) &* ways
-                var w = base
-                let end = base &+ ways
-                while w < end {
-                    if tags[w] == tag {
-                        let v = values[w]
-                        if v & required != required || v & forbidden != 0 {
-                            pending = va
-                            hasPending = true
-                            break access
-                        }
-                        clock &+= 1
-                        stamps[w] = clock
-                        hits &+= 1
-                        lastTag = tag
-                        lastValueOK = true
-                        lastFrame = v & 0x000f_ffff_ffff_f000
-                        sum &+= lastFrame | (va & 0xfff)
-                        continue access
-                    }
-                    w &+= 1
-                }
-                // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
-                var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
-                var e = entries[at]
-                if e & 1 == 0 {
-                    pending = va
-                    hasPending = true
-                    break access
-                }
-                var perm = e
-                var nx = e
-                var pagesMask: UInt64 = 0
-                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
-                e = entries[at]
-                if e & 1 == 0 {
-                    pending = va
-                    hasPending = true
-                    break access
-                }
-                perm &= e
-                nx |= e
-                if e & PTEFlags.hugePage.rawValue != 0 {
-                    pagesMask = (1 << 18) - 1
-                } else {
-                    at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
-                    e = entries[at]
-                    if e & 1 == 0 {
-                        pending = va
-                        hasPending = true
-                        break access
-                    }
-                    perm &= e
-                    nx |= e
-                    if e & PTEFlags.hugePage.rawValue != 0 {
-                        pagesMask = 511
-                    } else {
-                        at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
-                        e = entries[at]
-                        perm &= e
-                        nx |= e
-                    }
-                }
-                let eff =
-                    (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
-                    | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue))
-                    | (nx & PTEFlags.noExecute.rawValue)
-                if eff & required != required || eff & forbidden != 0 {
-                    pending = va
-                    hasPending = true
-                    break
-                }
-                if e & PTEFlags.accessed.rawValue == 0 { entries[at] = e | PTEFlags.accessed.rawValue }
-                let pfn = ((e & 0x000f_ffff_ffff_f000) >> 12 & ~pagesMask) | (vpn & pagesMask)
-                let value = (pfn << 12) | (eff & ~0x000f_ffff_ffff_f000)
-                // Fill: first empty way, else the least recently used.
-                var victim = base
-                w = base
-                while w < end {
-                    if tags[w] == TLB.invalidTag {
-                        victim = w
-                        break
-                    }
-                    if stamps[w] < stamps[victim] { victim = w }
-                    w &+= 1
-                }
-                clock &+= 1
-                tags[victim] = tag
-                values[victim] = value
-                stamps[victim] = clock
-                lastTag = tag
-                lastValueOK = true
-                lastFrame = pfn << 12
-                misses &+= 1
-                translated &+= 1
-                sum &+= (pfn << 12) | (va & 0xfff)
-            }
-            tlb.clock = clock
+            // Fast section until an access needs the general path; 4-way sets (the default) get a loop
+            // whose scan over a set is unrolled.
+            let before = remaining
+            let fast =
+                tlb.ways == 4 && tlb.setMask >= 0
+                ? translateClean(&stream, &remaining, &sum, FourWaysMasked.self, root, asid, required, forbidden)
+                : translateClean(&stream, &remaining, &sum, ConfiguredGeometry.self, root, asid, required, forbidden)
+            let hits = UInt64(before &- remaining &- (fast.pending == nil ? 0 : 1)) &- fast.misses
             tlb.hits &+= hits
-            tlb.misses &+= misses
+            tlb.misses &+= fast.misses
             hitCount &+= Int(hits)
+            translated &+= Int(fast.misses)
             summary.tlbHits &+= hits
-            summary.tlbMisses &+= misses
-            guard hasPending else { break }
+            summary.tlbMisses &+= fast.misses
+            guard let pending = fast.pending else { break }
             // General path for this one access.
             let hitsBefore = tlb.hits
             let missesBefore = tlb.misses
@@ -290,5 +166,151 @@ extension Machine {
         counts[Self.outcomeIndex(.translated)] += translated
         counts[Self.outcomeIndex(.tlbHit)] += hitCount
         summary.physicalAddressSum = sum
+    }
+}
+
+/// Where a VPN's set starts in a TLB, as a type: `translateClean` is specialised for each, so with
+/// `SixteenByFour` (the default geometry) the set index is a mask and the scan over a set unrolls into four
+/// compares.
+protocol TLBGeometry {
+    static func ways(_ tlb: TLB) -> Int
+    static func firstWay(_ vpn: UInt64, _ tlb: TLB) -> Int
+}
+
+/// 4 ways and a power-of-two number of sets.
+enum FourWaysMasked: TLBGeometry {
+    @inline(__always) static func ways(_ tlb: TLB) -> Int { 4 }
+    @inline(__always) static func firstWay(_ vpn: UInt64, _ tlb: TLB) -> Int {
+        (Int(truncatingIfNeeded: vpn) & tlb.setMask) &<< 2
+    }
+}
+
+/// Any geometry the machine was configured with.
+enum ConfiguredGeometry: TLBGeometry {
+    @inline(__always) static func ways(_ tlb: TLB) -> Int { tlb.ways }
+    @inline(__always) static func firstWay(_ vpn: UInt64, _ tlb: TLB) -> Int { tlb.firstWay(vpn: vpn) }
+}
+
+extension Machine {
+    /// The fast section of a batch: translates from `stream` while accesses are TLB hits or clean walks
+    /// (present, permitted, no dirty bit to set), at most `remaining` of them; returns the first address
+    /// that needs the general path (its access already taken from `remaining`), if any, and the number of
+    /// clean walks (each a TLB miss and a fill). Hits are the rest.
+    ///
+    /// Pointers into the TLB and the page tables are held for the whole section: only the general path
+    /// grows those buffers. As few values as possible live across the loop, so that they stay in
+    /// registers and the loop stays short — on a random stream every access misses in the host's caches
+    /// at the last level of the walk, and the shorter the loop, the more of those misses the CPU overlaps.
+    @inline(__always)
+    func translateClean<S: AddressStream, G: TLBGeometry>(
+        _ stream: inout S,
+        _ remaining: inout Int,
+        _ sum: inout UInt64,
+        _: G.Type,
+        _ root: Int,
+        _ asid: UInt64,
+        _ required: UInt64,
+        _ forbidden: UInt64
+    ) -> (pending: UInt64?, misses: UInt64) {
+        let tlb = self.tlb
+        let slots = tlb.slots
+        let ways = G.ways(tlb)
+        let entries = tables.entries
+        let children = tables.children
+        // Locals, not the caller's memory, so that they can live in registers.
+        var clock = tlb.clock
+        var addresses = stream
+        var left = remaining
+        var total = sum
+        defer {
+            tlb.clock = clock
+            stream = addresses
+            remaining = left
+            sum = total
+        }
+        var misses: UInt64 = 0
+        // The tag the previous access hit or filled: its way's stamp is already the newest, so a repeat
+        // hit needs no set scan and no new stamp (LRU order is unchanged; counts are the same).
+        var lastTag = TLB.invalidTag
+        var lastFrame: UInt64 = 0
+        access: while left > 0 {
+            let va = addresses.next()
+            left &-= 1
+            // Canonical: bits 47…63 all equal.
+            guard (va &+ (1 << 47)) >> 48 == 0 else { return (va, misses) }
+            let vpn = (va & 0xffff_ffff_ffff) >> 12
+            let tag = vpn | asid
+            if tag == lastTag {
+                total &+= lastFrame | (va & 0xfff)
+                continue
+            }
+            let set = slots + G.firstWay(vpn, tlb)
+            // One pass: the way holding the tag, else the victim (the first smallest stamp: an empty way
+            // has stamp 0, so this is the first empty way, else the least recently used).
+            var victim = 0
+            var oldest = UInt64.max
+            for w in 0..<ways {
+                let way = set[w]
+                if way.tag == tag {
+                    guard way.value & required == required && way.value & forbidden == 0 else {
+                        return (va, misses)
+                    }
+                    clock &+= 1
+                    set[w].stamp = clock
+                    lastTag = tag
+                    lastFrame = way.value & PageTableEntry.frameMask
+                    total &+= lastFrame | (va & 0xfff)
+                    continue access
+                }
+                if way.stamp < oldest {
+                    oldest = way.stamp
+                    victim = w
+                }
+            }
+            // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
+            var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
+            var e = entries[at]
+            guard e & 1 != 0 else { return (va, misses) }
+            var perm = e
+            var nx = e
+            var pagesMask: UInt64 = 0
+            at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
+            e = entries[at]
+            guard e & 1 != 0 else { return (va, misses) }
+            perm &= e
+            nx |= e
+            if e & PTEFlags.hugePage.rawValue != 0 {
+                pagesMask = (1 << 18) - 1
+            } else {
+                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
+                e = entries[at]
+                guard e & 1 != 0 else { return (va, misses) }
+                perm &= e
+                nx |= e
+                if e & PTEFlags.hugePage.rawValue != 0 {
+                    pagesMask = 511
+                } else {
+                    at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
+                    e = entries[at]
+                    perm &= e
+                    nx |= e
+                }
+            }
+            let eff =
+                (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
+                | (perm & (PTEFlags.writable.rawValue | PTEFlags.user.rawValue))
+                | (nx & PTEFlags.noExecute.rawValue)
+            guard eff & required == required && eff & forbidden == 0 else { return (va, misses) }
+            if e & PTEFlags.accessed.rawValue == 0 { entries[at] = e | PTEFlags.accessed.rawValue }
+            let frame =
+                (e & PageTableEntry.frameMask & ~(pagesMask << 12)) | ((vpn & pagesMask) << 12)
+            clock &+= 1
+            set[victim] = TLB.Way(tag: tag, value: frame | (eff & ~PageTableEntry.frameMask), stamp: clock)
+            lastTag = tag
+            lastFrame = frame
+            misses &+= 1
+            total &+= frame | (va & 0xfff)
+        }
+        return (nil, misses)
     }
 }

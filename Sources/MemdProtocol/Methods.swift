@@ -106,7 +106,8 @@ public enum MapsMethod: MethodDescriptor {
         }
 
         /// Set when the result was written as it was read (``Writer``): its mappings are in this
-        /// text only (`mappings` is empty), and `json` hands the text on as it is.
+        /// text only (`mappings` is empty), and `json` hands the text on as it is. Empty when the
+        /// writer handed its text to a sink (the server sends it from there).
         public internal(set) var text: [UInt8]?
 
         public var json: JSON {
@@ -126,6 +127,10 @@ public enum MapsMethod: MethodDescriptor {
 
     /// Writes a `maps` result as its mappings come (from a /proc read or a simulated machine):
     /// straight into JSON text, one mapping at a time: the one encoder of the result.
+    ///
+    /// The text is kept here, or — with a `sink`, memory the server hands in — passed on a piece
+    /// of ``piece`` bytes at a time, so that a large answer lives in one large buffer only (the
+    /// one that is sent), the piece staying in the CPU's cache.
     public struct Writer {
         var text: JSONWriter
         let detail: Bool
@@ -136,6 +141,12 @@ public enum MapsMethod: MethodDescriptor {
         public private(set) var count = 0
         /// The smaps figures of the mappings so far, added up (with `detail`).
         public private(set) var sum = SmapsDetail()
+        /// Where the text goes, a piece at a time; nil: it stays in `text`.
+        let sink: ((UnsafeRawBufferPointer) -> Void)?
+        /// Bytes passed to `sink` so far.
+        var passed = 0
+        /// The size of a piece handed to `sink`.
+        public static let piece = 64 * 1024
 
         public init(
             source: Source,
@@ -146,13 +157,60 @@ public enum MapsMethod: MethodDescriptor {
             smaps: Bool = false,
             capacity: Int = 64 * 1024
         ) {
-            self.detail = detail
-            self.smaps = smaps
-            head = (source, pid, command, cmdline)
-            text = JSONWriter(capacity: capacity)
+            self.init(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: detail,
+                smaps: smaps,
+                capacity: capacity,
+                sink: nil
+            )
             text.bytes.withUnsafeMutableBufferPointer { bytes in
                 HugePages.advise(UnsafeMutableRawBufferPointer(start: bytes.baseAddress, count: capacity))
             }
+        }
+
+        /// A writer that hands its text to `sink` a piece at a time; ``finish(vsz:totals:)``'s
+        /// result then has no text of its own (its text is what `sink` was given).
+        public init(
+            source: Source,
+            pid: Int32,
+            command: String,
+            cmdline: String,
+            detail: Bool,
+            smaps: Bool = false,
+            sink: @escaping (UnsafeRawBufferPointer) -> Void
+        ) {
+            let capacity = Self.piece + 4096
+            self.init(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: detail,
+                smaps: smaps,
+                capacity: capacity,
+                sink: sink
+            )
+        }
+
+        private init(
+            source: Source,
+            pid: Int32,
+            command: String,
+            cmdline: String,
+            detail: Bool,
+            smaps: Bool,
+            capacity: Int,
+            sink: ((UnsafeRawBufferPointer) -> Void)?
+        ) {
+            self.detail = detail
+            self.smaps = smaps
+            self.sink = sink
+            head = (source, pid, command, cmdline)
+            text = JSONWriter(capacity: capacity)
             text.append("{\"source\":")
             text.writeString(source.rawValue)
             text.append(",\"pid\":")
@@ -164,8 +222,16 @@ public enum MapsMethod: MethodDescriptor {
             text.append(",\"mappings\":[")
         }
 
+        /// Hands the text so far to `sink` (with one).
+        mutating func pass() {
+            guard let sink else { return }
+            text.bytes.withUnsafeBytes(sink)
+            passed += text.bytes.count
+            text.bytes.removeAll(keepingCapacity: true)
+        }
+
         /// The bytes written so far.
-        public var byteCount: Int { text.bytes.count }
+        public var byteCount: Int { passed + text.bytes.count }
 
         public mutating func append(_ mapping: Mapping) {
             if count > 0 { text.append(",") }
@@ -175,6 +241,7 @@ public enum MapsMethod: MethodDescriptor {
             if smaps, let fields = mapping.smaps?.fields {
                 for field in fields where !field.isBytes && !unitless.contains(field.key) { unitless.append(field.key) }
             }
+            if sink != nil, text.bytes.count >= Self.piece { pass() }
         }
 
         /// The whole result, its mappings in its text.
@@ -220,6 +287,7 @@ public enum MapsMethod: MethodDescriptor {
                 text.append("]")
             }
             text.append("}")
+            pass()
             var done: [UInt8] = []
             swap(&done, &text.bytes)  // handed on, not copied
             return done

@@ -15,6 +15,8 @@ public struct CallContext: Sendable {
     public let maxResponseBytes: Int
     let send: @Sendable ([UInt8]) -> Void
     let isWritable: @Sendable () -> Bool
+    /// Where a large result's text may be written straight (``ResultBuffer``).
+    public let result = ResultBuffer()
 
     public init(
         peer: PeerCredentials,

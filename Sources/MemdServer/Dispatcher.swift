@@ -39,6 +39,8 @@ struct Dispatcher: Sendable {
         let method: String
         let isNotification: Bool
         let work: @Sendable () async throws -> JSON
+        /// The result's text, when the work wrote it straight into memory to be sent.
+        let held: ResultBuffer
         /// When it was read (its duration, for /metrics, runs from here).
         let arrived: ContinuousClock.Instant
     }
@@ -71,11 +73,12 @@ struct Dispatcher: Sendable {
             return .cancel(target: target, reply: isNotification ? nil : line(Response.result(id: request.id, .null)))
         }
         guard let handler = methods[request.method] else { return answer(.methodNotFound(request.method)) }
+        let callContext = context(request)
         do {
-            switch try handler(request.params, context(request)) {
+            switch try handler(request.params, callContext) {
             case .now(let result):
                 count(request.method, nil, since: arrived)
-                return .done(isNotification ? nil : response(id: request.id, result))
+                return .done(isNotification ? nil : response(id: request.id, result, held: callContext.result.take()))
             case .later(let work):
                 return .task(
                     Call(
@@ -83,6 +86,7 @@ struct Dispatcher: Sendable {
                         method: request.method,
                         isNotification: isNotification,
                         work: work,
+                        held: callContext.result,
                         arrived: arrived
                     )
                 )
@@ -98,7 +102,7 @@ struct Dispatcher: Sendable {
             let result = try await call.work()
             if Task.isCancelled { throw CancellationError() }
             count(call.method, nil, since: call.arrived)
-            return call.isNotification ? nil : response(id: call.id, result)
+            return call.isNotification ? nil : response(id: call.id, result, held: call.held.take())
         } catch {
             let error = wireError(error, method: call.method)
             count(call.method, error, since: call.arrived)
@@ -118,8 +122,22 @@ struct Dispatcher: Sendable {
     }
 
     /// The response line of a result, or -32003 `responseBytes` when it is too long. A result
-    /// already in JSON text (60,000 mappings) is copied once, into the buffer that is sent.
-    func response(id: JSON, _ result: JSON) -> ByteBuffer {
+    /// already in JSON text is copied once, into the buffer that is sent; one `held` in a
+    /// ``ResultBuffer`` (60,000 mappings) is sent where it is, with the head written in front.
+    func response(id: JSON, _ result: JSON, held: ByteBuffer? = nil) -> ByteBuffer {
+        if var held {
+            var head = JSONWriter(capacity: 64)
+            Response.writeHead(id: id, into: &head)
+            let size = head.bytes.count + held.readableBytes + Response.resultTail.utf8CodeUnitCount
+            guard size <= maxResponseBytes else { return tooLong(id: id, requested: size) }
+            if head.bytes.count <= held.readerIndex {
+                held.moveReaderIndex(to: held.readerIndex - head.bytes.count)
+                held.setBytes(head.bytes, at: held.readerIndex)
+                held.writeStaticString(Response.resultTail)
+                return held
+            }
+            return response(id: id, .raw(Array(held.readableBytesView)))
+        }
         guard case .raw(let text) = result else {
             let bytes = Response.result(id: id, result)
             guard bytes.count <= maxResponseBytes else { return tooLong(id: id, requested: bytes.count) }

@@ -181,11 +181,25 @@ func children(of parent: Int32) -> [Int32] {
         // by about the size at the write and far less at the fork. (free's `used`
         // can miss it: pages freed by an earlier test wait on the kernel's per-CPU
         // lists, counted neither free nor used, and are handed out from there.)
-        let anon = try #require(r["anonPages"])
-        let atFork = try int(anon["afterFork"]) - int(anon["beforeFork"])
-        let atWrite = try int(anon["afterWrite"]) - int(anon["afterFork"])
-        #expect(atFork < size / 4, "AnonPages grew by \(atFork) at the fork")
-        #expect(atWrite > size * 8 / 10 && atWrite < size * 5 / 4, "AnonPages grew by \(atWrite) at the write")
+        // AnonPages is the whole host's: every other process's frees and faults land in it too, so
+        // the claim must hold in one of three runs (if the copy were made at the fork, none would).
+        var misses: [String] = []
+        var run = r
+        while true {
+            let anon = try #require(run["anonPages"])
+            let atFork = try int(anon["afterFork"]) - int(anon["beforeFork"])
+            let atWrite = try int(anon["afterWrite"]) - int(anon["afterFork"])
+            if atFork < size / 4, atWrite > size * 8 / 10, atWrite < size * 5 / 4 { break }
+            misses.append("AnonPages grew by \(atFork) at the fork, \(atWrite) at the write")
+            if misses.count == 3 { break }
+            run = try real(
+                try await runner().run(
+                    ExperimentRequest(name: .cow, sizeBytes: size, stepBytes: 32 << 20),
+                    client: root
+                )
+            )
+        }
+        #expect(misses.count < 3, "\(misses)")
         #expect(r["systemUsedAfterWrite"]?.intValue != nil && r["systemUsedAfterFork"]?.intValue != nil)
     }
 

@@ -189,7 +189,9 @@ class Views(unittest.TestCase):
                 self.assertTrue(summary.startswith(f"{truth['pages']['present']} pages present"), summary)
                 shown = DRIVER.execute_script(
                     "return [...document.querySelectorAll('#page-flags tbody tr')].map(r => Number(r.cells[0].textContent))")
-                self.assertEqual(len(shown), min(12, len(truth["sets"])))
+                # Two reads of the flags (the page's, then this one) can split or merge a set or two:
+                # referenced and active move between them (this host's DAMON touches them).
+                self.assertLessEqual(abs(len(shown) - min(12, len(truth["sets"]))), 2, (shown, len(truth["sets"])))
                 self.assertLessEqual(sum(shown), truth["pages"]["present"])
             if "workingSet" in methods:
                 DRIVER.find_element(By.ID, "measure-wss").click()

@@ -35,7 +35,8 @@ public enum MethodRegistry {
                         detail: params.detail,
                         smaps: params.smaps,
                         peer: context.peer,
-                        maxBytes: context.maxResponseBytes
+                        maxBytes: context.maxResponseBytes,
+                        into: context.result
                     )
                 }
             case .sim:

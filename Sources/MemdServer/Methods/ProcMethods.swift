@@ -30,31 +30,33 @@ enum ProcMethods {
         }
     }
 
-    /// `maps` of a real process: each mapping written into the result as it is read (no list of
-    /// them, no copy of the file); stops at `maxBytes` of result (-32003 `responseBytes`).
+    /// `maps` of a real process: each mapping written as it is read (no list of them, no copy of
+    /// the file) into `result`, the buffer that is sent; stops at `maxBytes` of result (-32003
+    /// `responseBytes`).
     static func maps(
         pid: Int32,
         detail: Bool,
         smaps: Bool = false,
         peer: PeerCredentials,
-        maxBytes: Int
+        maxBytes: Int,
+        into result: ResultBuffer
     ) throws -> MapsMethod.Result {
         var tooLong = 0  // the bytes written when the limit was passed: a lower bound of the result
-        let result = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
+        let answer = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
             let cmdline = try files.commandLine()
             // Room for the largest answer (up to 64 MiB), reserved but not touched (the pages come
-            // as they are written): the text does not grow by copying, and the answer is copied
-            // once, to be sent. A larger --max-response-bytes grows it by doubling past 64 MiB.
+            // as they are written): the text does not grow by copying. A larger
+            // --max-response-bytes grows it by doubling past 64 MiB.
+            result.start(capacity: min(maxBytes, 64 << 20) + 64 * 1024)
             var writer = MapsMethod.Writer(
                 source: .proc,
                 pid: pid,
                 command: stat.comm,
                 cmdline: cmdline,
                 detail: detail,
-                smaps: smaps,
-                capacity: min(maxBytes, 64 << 20) + 64 * 1024
-            )
+                smaps: smaps
+            ) { result.append($0) }
             let reading: MapsParser.Reading = smaps ? .smapsFields : detail ? .smaps : .maps
             try files.forEachMapping(reading: reading) { mapping throws(ProcError) in
                 guard tooLong == 0 else { return }
@@ -65,10 +67,10 @@ enum ProcMethods {
             let totals = detail ? ((try? files.smapsRollup()) ?? writer.sum) : nil
             return writer.finish(vsz: stat.vsize, totals: totals)
         }
-        guard let result else {
+        guard let answer else {
             throw RPCError.resourceLimit("responseBytes", limit: maxBytes, requested: tooLong)
         }
-        return result
+        return answer
     }
 
     /// A process's smaps totals (rss, pss, uss, swap, …): smaps_rollup (Linux 4.14+) is the

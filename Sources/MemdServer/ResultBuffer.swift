@@ -1,0 +1,44 @@
+import JSONRPC
+import MemdProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Memory the server hands a call for its result's JSON text, so that a large result (`maps` of
+/// 60,000 mappings, 8.7 MB) is written straight into the buffer that is sent: no second buffer of
+/// the same size, no copy. Room for the response's head (`{"jsonrpc":"2.0","id":…,"result":`) is
+/// left in front of the text; the ``Dispatcher`` writes the head there and the tail after it.
+///
+/// A handler that writes its result here ``start(capacity:)``s it and ``append(_:)``s the text; the
+/// dispatcher then sends it and ignores the JSON the handler returned (a call that fails sends its
+/// error, and the text goes with the call). One per call; filled by the call's task only.
+public final class ResultBuffer: Sendable {
+    /// Bytes left in front of the text for the response's head; an id too long for it (a string id
+    /// of more than ~90 bytes) costs one copy of the text, nothing else.
+    static let headRoom = 128
+
+    private let held = NIOLockedValueBox<ByteBuffer?>(nil)
+
+    public init() {}
+
+    /// Starts the text: room for `capacity` bytes of it, after the head's room; transparent huge
+    /// pages asked for (a big answer's pages come as it is written). Text written before
+    /// (a call that started twice) is dropped.
+    public func start(capacity: Int) {
+        var buffer = ByteBufferAllocator().buffer(
+            capacity: Self.headRoom + capacity + Response.resultTail.utf8CodeUnitCount
+        )
+        buffer.withVeryUnsafeMutableBytes { HugePages.advise($0) }
+        buffer.moveWriterIndex(forwardBy: Self.headRoom)
+        buffer.moveReaderIndex(forwardBy: Self.headRoom)
+        held.withLockedValue { $0 = buffer }
+    }
+
+    /// Appends a piece of the text. The buffer is written where it is held, never through a
+    /// second reference: a copy of it would make the head's write copy all 8.7 MB (copy on write).
+    public func append(_ piece: UnsafeRawBufferPointer) {
+        held.withLockedValue { $0?.writeBytes(piece) }
+    }
+
+    /// The held text, if any (once).
+    func take() -> ByteBuffer? { held.withLockedValue { $0.take() } }
+}

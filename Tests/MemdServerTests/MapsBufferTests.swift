@@ -1,0 +1,125 @@
+import Foundation
+import JSONRPC
+import MemdProtocol
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `maps` is written straight into the buffer that is sent (``ResultBuffer``): its text passes from
+/// the writer a 64 KiB piece at a time, the response's head goes in front of it. Checked over a real
+/// socket against the kernel's /proc/PID/maps, for ids short and longer than the head's room, and
+/// with -32003 `responseBytes` where the answer passes `--max-response-bytes`.
+struct MapsBufferTests {
+    /// A python3 child holding 3,000 one-page mappings (~600 KB of answer: ten pieces), alternating
+    /// protections so that the kernel cannot merge them; killed when done.
+    final class ManyMappings {
+        let process = Process()
+        let output = Pipe()
+        let input = Pipe()
+        let count = 3000
+        init() throws {
+            let script = """
+                import mmap, sys, time
+                keep = [mmap.mmap(-1, 4096, prot=mmap.PROT_READ | (mmap.PROT_WRITE if i % 2 else 0))
+                        for i in range(\(count))]
+                print("ready", flush=True)
+                sys.stdin.read()
+                """
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = ["-c", script]
+            process.standardInput = input
+            process.standardOutput = output
+            try process.run()
+            _ = output.fileHandleForReading.availableData  // "ready"
+        }
+        var pid: Int32 { process.processIdentifier }
+        /// Ends the child: its stdin closed and SIGKILL, then a bounded wait (never a hang).
+        func stop() {
+            try? input.fileHandleForWriting.close()
+            kill(process.processIdentifier, SIGKILL)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+        }
+        deinit { stop() }
+    }
+
+    func exchange(_ client: MemdClient, _ line: String) throws -> [UInt8] {
+        try client.send(Array((line + "\n").utf8))
+        return try client.readLine()
+    }
+
+    /// (start, end) of every mapping in /proc/PID/maps, as the kernel shows them now.
+    func kernelRanges(_ pid: Int32) throws -> [(UInt64, UInt64)] {
+        try readProc("/proc/\(pid)/maps").split(separator: "\n").map { line in
+            let range = line.split(separator: " ")[0].split(separator: "-")
+            return (UInt64(range[0], radix: 16) ?? 0, UInt64(range[1], radix: 16) ?? 0)
+        }
+    }
+
+    func ranges(_ result: JSON?) -> [(UInt64, UInt64)] {
+        (result?["mappings"]?.arrayValue ?? []).map { m in
+            let hex = { (s: JSON?) in UInt64((s?.stringValue ?? "").dropFirst(2), radix: 16) ?? 0 }
+            return (hex(m["start"]), hex(m["end"]))
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func largeAnswerIsTheKernelsMapsWhateverTheIDsLength(detail: Bool) throws {
+        let many = try ManyMappings()
+        defer { many.stop() }
+        let memd = try MemdHarness()
+        defer { _ = memd.stop() }
+        let client = try memd.client()
+        let pid = many.pid
+        let longID = String(repeating: "i", count: 300)  // longer than the head's room
+        var replies: [JSON] = []
+        for id in ["1", "\"\(longID)\""] {
+            let line = try exchange(
+                client,
+                #"{"jsonrpc":"2.0","id":\#(id),"method":"maps","params":{"pid":\#(pid),"detail":\#(detail)}}"#
+            )
+            replies.append(try JSONParser.parse(line))
+        }
+        let kernel = try kernelRanges(pid)
+        #expect(kernel.count > many.count)
+        #expect(replies[0]["id"] == 1 && replies[1]["id"] == .string(longID))
+        for reply in replies {
+            let got = ranges(reply["result"])
+            #expect(got.count == kernel.count)
+            #expect(zip(got, kernel).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+            #expect(reply["result"]?["totals"]?["count"]?.intValue == kernel.count)
+        }
+        if !detail {  // detail's figures (rss, referenced) may move between the two calls
+            let same = replies[0]["result"] == replies[1]["result"]
+            #expect(same)
+        }
+    }
+
+    @Test func answerOverTheLimitIsRefusedWithItsID() throws {
+        let many = try ManyMappings()
+        defer { many.stop() }
+        let memd = try MemdHarness(["--max-response-bytes", "200000"])
+        defer { _ = memd.stop() }
+        let client = try memd.client()
+        let pid = many.pid
+        for id in ["7", "\"\(String(repeating: "j", count: 300))\""] {
+            let reply = try JSONParser.parse(
+                try exchange(client, #"{"jsonrpc":"2.0","id":\#(id),"method":"maps","params":{"pid":\#(pid)}}"#)
+            )
+            #expect(reply["error"]?["code"] == -32003)
+            #expect(reply["error"]?["data"]?["resource"] == "responseBytes")
+            #expect((reply["error"]?["data"]?["requested"]?.intValue ?? 0) > 200_000)
+            #expect(reply["id"] == (id == "7" ? JSON.int(7) : JSON.string(String(repeating: "j", count: 300))))
+        }
+        // A process with few mappings still answers on the same connection.
+        let small = try JSONParser.parse(
+            try exchange(
+                client,
+                #"{"jsonrpc":"2.0","id":8,"method":"maps","params":{"pid":\#(memd.process.processIdentifier)}}"#
+            )
+        )
+        #expect(small["result"]?["mappings"]?.arrayValue?.isEmpty == false)
+    }
+}
