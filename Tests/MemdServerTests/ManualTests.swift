@@ -84,7 +84,10 @@ import Testing
                     line.hasPrefix(".B ") || line.hasPrefix(".BI ") || line.hasPrefix(".BR ")
                     ? String(line.drop { $0 != " " }.dropFirst()) : line
                 for token in tag.split(whereSeparator: { " ,\"=[]".contains($0) }) where token.hasPrefix("-") {
-                    sections[heading, default: []].insert(String(token))
+                    // A short flag given twice (pmap's -XX) is that flag, counted.
+                    let letters = token.dropFirst()
+                    let twice = letters.count == 2 && letters.first != "-" && Set(letters).count == 1
+                    sections[heading, default: []].insert(twice ? String(token.dropLast()) : String(token))
                 }
             }
         }
