@@ -36,7 +36,7 @@ public final class ResultBuffer: Sendable {
     /// Appends a piece of the text. The buffer is written where it is held, never through a
     /// second reference: a copy of it would make the head's write copy all 8.7 MB (copy on write).
     public func append(_ piece: UnsafeRawBufferPointer) {
-        held.withLockedValue { $0?.writeBytes(piece) }
+        held.withLockedValue { _ = $0?.writeBytes(piece) }
     }
 
     /// The held text, if any (once).
