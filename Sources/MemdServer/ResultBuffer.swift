@@ -20,14 +20,12 @@ public final class ResultBuffer: Sendable {
 
     public init() {}
 
-    /// Starts the text: room for `capacity` bytes of it, after the head's room; transparent huge
-    /// pages asked for (a big answer's pages come as it is written). Text written before
-    /// (a call that started twice) is dropped.
+    /// Starts the text: room for `capacity` bytes of it, after the head's room (it grows as it is
+    /// written). Text written before (a call that started twice) is dropped.
     public func start(capacity: Int) {
         var buffer = ByteBufferAllocator().buffer(
             capacity: Self.headRoom + capacity + Response.resultTail.utf8CodeUnitCount
         )
-        buffer.withVeryUnsafeMutableBytes { HugePages.advise($0) }
         buffer.moveWriterIndex(forwardBy: Self.headRoom)
         buffer.moveReaderIndex(forwardBy: Self.headRoom)
         held.withLockedValue { $0 = buffer }

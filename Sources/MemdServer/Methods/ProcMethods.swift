@@ -45,10 +45,10 @@ enum ProcMethods {
         let answer = try Access.read(pid: pid, peer: peer) { files throws(ProcError) -> MapsMethod.Result? in
             let stat = try files.stat()
             let cmdline = try files.commandLine()
-            // Room for the largest answer (up to 64 MiB), reserved but not touched (the pages come
-            // as they are written): the text does not grow by copying. A larger
-            // --max-response-bytes grows it by doubling past 64 MiB.
-            result.start(capacity: min(maxBytes, 64 << 20) + 64 * 1024)
+            // 64 KiB to start, grown by doubling: past glibc's mmap threshold (256 KiB, Heap) the
+            // buffer is its own mapping and grows by mremap, without copying. (Reserving 64 MiB
+            // per call made a maps of a small process cost ~64 ms in page faults and unmapping.)
+            result.start(capacity: min(maxBytes, 64 * 1024))
             var writer = MapsMethod.Writer(
                 source: .proc,
                 pid: pid,
