@@ -43,7 +43,7 @@ public final class LabServer: Sendable {
         let port = bound?.port ?? options.listen.port
         let ip = bound?.ipAddress ?? options.listen.host
         address = ListenAddress(host: ip, port: port)
-        isLoopback = Self.isLoopback(ip)
+        isLoopback = address.isLoopback
         var hosts: Set<String> = [address.description.lowercased()]
         hosts.insert(ListenAddress(host: options.listen.host, port: port).description.lowercased())
         if isLoopback { hosts.insert("localhost:\(port)") }
@@ -62,10 +62,6 @@ public final class LabServer: Sendable {
     public func close() throws {
         try channel.close().wait()
         try group.syncShutdownGracefully()
-    }
-
-    static func isLoopback(_ ip: String) -> Bool {
-        ip == "::1" || ip.hasPrefix("127.") || ip.hasPrefix("::ffff:127.")
     }
 }
 
