@@ -34,6 +34,7 @@ let package = Package(
         .executableTarget(name: "embed-text", path: "Sources/embed-text"),
         .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["embed-text"]),
         .target(name: "ExperimentsShims"),
+        .target(name: "HeapShims"),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         // The HTTP /metrics listener: node_exporter's names for /proc, memd's health.
         .target(
@@ -53,7 +54,7 @@ let package = Package(
         .target(
             name: "MemdServer",
             dependencies: [
-                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments", "MemdMetrics",
+                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments", "MemdMetrics", "HeapShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
