@@ -40,7 +40,9 @@ public enum Heap {
         var text = [UInt8](repeating: 0, count: 256)
         let count = text.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard count > 0 else { return nil }
-        let statm = text.withUnsafeBufferPointer { try? ProcessStatm.parse(UnsafeBufferPointer(rebasing: $0[..<count])) }
+        let statm = text.withUnsafeBufferPointer {
+            try? ProcessStatm.parse(UnsafeBufferPointer(rebasing: $0[..<count]))
+        }
         guard let statm, statm.resident >= statm.shared else { return nil }
         return (statm.resident - statm.shared) * pageSize
     }
