@@ -44,6 +44,7 @@ public enum Heap {
             try? ProcessStatm.parse(UnsafeBufferPointer(rebasing: $0[..<count]))
         }
         guard let statm, statm.resident >= statm.shared else { return nil }
-        return (statm.resident - statm.shared) * pageSize
+        let bytes = (statm.resident - statm.shared).multipliedReportingOverflow(by: pageSize)
+        return bytes.overflow ? nil : bytes.partialValue
     }
 }
