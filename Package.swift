@@ -35,12 +35,14 @@ let package = Package(
         .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["embed-text"]),
         .target(name: "ExperimentsShims"),
         .target(name: "HeapShims"),
+        // The HTTP doors' first defence (the metrics listener's and the lab's): request size and time.
+        .target(name: "HTTPLimits", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         // The HTTP /metrics listener: node_exporter's names for /proc, memd's health.
         .target(
             name: "MemdMetrics",
             dependencies: [
-                "ProcFS", "MemdProtocol",
+                "ProcFS", "MemdProtocol", "HTTPLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -78,7 +80,7 @@ let package = Package(
         .target(
             name: "MemdWeb",
             dependencies: [
-                "MemdProtocol",
+                "MemdProtocol", "HTTPLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -125,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "MemdMetricsTests",
             dependencies: [
-                "MemdMetrics", "ProcFS", "MemdProtocol", "JSONRPC",
+                "MemdMetrics", "HTTPLimits", "ProcFS", "MemdProtocol", "JSONRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

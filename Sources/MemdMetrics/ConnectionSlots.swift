@@ -1,3 +1,4 @@
+import HTTPLimits
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -9,7 +10,7 @@ import NIOCore
 /// connection outlasts whatever the others open and close — the one of theirs idle
 /// longest (no request under way); when none is idle, the one whose request has been
 /// under way longest: a request still arriving, or a response its client does not read.
-package final class ConnectionSlots: Sendable {
+package final class ConnectionSlots: RequestWatcher {
     private struct Slot {
         let channel: Channel
         let peer: String
@@ -50,10 +51,10 @@ package final class ConnectionSlots: Sendable {
     }
 
     /// A request of `channel` has started (its first byte arrived).
-    func requestStarted(_ channel: Channel) { mark(channel, isIdle: false) }
+    package func requestStarted(_ channel: Channel) { mark(channel, isIdle: false) }
 
     /// `channel`'s last request is answered and sent: it is idle from now.
-    func requestAnswered(_ channel: Channel) { mark(channel, isIdle: true) }
+    package func requestAnswered(_ channel: Channel) { mark(channel, isIdle: true) }
 
     /// How many connections hold a slot.
     var count: Int { slots.withLockedValue { $0.count } }
