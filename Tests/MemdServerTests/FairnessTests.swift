@@ -85,6 +85,9 @@ import Testing
         let figures = try attack(["watch"], seconds: 10)
         expectBystanderServed(figures)
         #expect(figures["attackers"]?["watch"]?["error"] == nil, "\(figures)")
+        // The attacker's own 16 watches share its threads: each sample takes longer than the
+        // 100 ms interval, and is sent late rather than dropped (a watch never goes silent).
+        #expect((figures["attackers"]?["watch"]?["sample"]?.intValue ?? 0) >= 8, "\(figures)")
         // The descriptors watches keep open are shared per uid too: one uid keeps at most a quarter
         // of the watches' quarter of RLIMIT_NOFILE (16 watches × 600 processes would take them all).
         let perUID = min(16_384, try openFilesLimit() / 4) / 4

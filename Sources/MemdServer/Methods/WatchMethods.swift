@@ -4,10 +4,12 @@ import MemdProtocol
 /// `watch` and `watch.stop`: a stream of `watch.sample` notifications on a clock that does not
 /// drift, then the summary as the response.
 ///
-/// Sample k is due at start + k × interval (deadlines, not sleep-after-work). A sample taken too
+/// Sample k is due at start + k × interval (deadlines, not sleep-after-work). A sample begun too
 /// late (after the next one was due) or that cannot be sent now (the client is not reading:
 /// `CallContext.canSend`) is skipped, never queued; its events go out with the next sample sent.
-/// The next sample is the first deadline not yet past. `count` counts deadlines, sent or skipped.
+/// One begun on time is sent however long it took (hundreds of processes with pss, memd busy):
+/// a watch slower than its interval sends what it can, never nothing. The next sample is the
+/// first deadline not yet past. `count` counts deadlines, sent or skipped.
 enum WatchMethods {
     static func register(into table: inout MethodTable<CallContext>, config: ServerConfig) {
         let registry = WatchRegistry(limit: config.maxWatchesPerUID, health: config.health)
@@ -45,7 +47,7 @@ enum WatchMethods {
             let elapsed = Self.milliseconds(takenAt - start)
             let sample = try await context.work.run { _ in try sampler.take(elapsedMs: elapsed, at: takenAt) }
             try Task.checkCancellation()
-            let isLate = clock.now > start + interval * (tick + 1)
+            let isLate = takenAt > start + interval * (tick + 1)
             if !isLate, context.canSend {
                 var notification: JSONObject = ["requestId": context.requestID, "seq": .int(sent)]
                 notification.members.append(contentsOf: sample.members)
