@@ -528,17 +528,22 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
-    /// Flushes; the bytes written since the last flush stop counting once the kernel has them.
+    /// Flushes; the bytes written since the last flush stop counting once the kernel has them: at
+    /// once when the flush left nothing buffered (the usual case: no promise, no empty write per
+    /// response), else when an empty write queued behind them completes.
     private func flush(_ context: ChannelHandlerContext) {
         let bytes = unflushedBytes
         unflushedBytes = 0
-        if bytes > 0 {
-            let (unsent, uid) = (self.unsent, peer.uid)
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { _ in unsent.sent(bytes, uid: uid) }
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
-        }
         context.flush()
+        guard bytes > 0 else { return }
+        let (unsent, uid) = (self.unsent, peer.uid)
+        if (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
+            unsent.sent(bytes, uid: uid)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in unsent.sent(bytes, uid: uid) }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
     }
 
     /// Notifications (`watch.sample`) come from the call's task through the channel: counted too,
