@@ -485,7 +485,9 @@ final class Connection: ChannelDuplexHandler {
             guard let channel else { return false }
             return channel.isWritable && unsent.bytes(of: peer.uid) <= unsent.pauseAbove
         }
-        let send: @Sendable ([UInt8]) -> Void = { bytes in channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) }
+        let send: @Sendable ([UInt8]) -> Void = { bytes in
+            channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        }
         return { request in
             CallContext(
                 peer: peer,
