@@ -90,6 +90,25 @@ import Glibc
         withExtendedLifetime(connections) {}
     }
 
+    /// Requests that arrive while a scrape is being rendered share the next render: sixteen
+    /// connections asking at once cost memd a few renders, not sixteen queued one behind the
+    /// other (a flood cannot queue renders ahead of Prometheus's scrape, limits.md §6).
+    @Test func requestsAtOnceShareRenders() throws {
+        let memd = try MetricsMemd()
+        let pid = memd.process.processIdentifier
+        _ = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        let calibration = try bytesRead(pid)
+        for _ in 0..<4 { #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200) }
+        let readPerScrape = max(1, (try bytesRead(pid) - calibration) / 4)
+        let connections = try attackers(port: memd.port)
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let before = try bytesRead(pid)
+        for connection in connections { #expect(connection.send(request)) }
+        for connection in connections { #expect((try? connection.receiveResponse().status) == 200) }
+        let renders = (try bytesRead(pid) - before + readPerScrape / 2) / readPerScrape
+        #expect(renders <= 4, "memd rendered \(renders) times for 16 requests sent at once")
+    }
+
     @Test func idleKeepAliveHoldersDoNotLockOutAScrape() throws {
         let memd = try MetricsMemd()
         let connections = try attackers(port: memd.port)
@@ -150,6 +169,31 @@ import Glibc
         }
         #expect(scrapes >= 6, "Prometheus scraped \(scrapes) times: \(server.logText)")
         #expect(try server.query("min_over_time(up[1m])").first.flatMap(PrometheusServer.value) == 1)
+    }
+
+    /// A scrape under way is never the connection closed for newcomers while other peers churn
+    /// through the slots: the door closes one of the peer holding the most (limits.md §6, "a
+    /// Prometheus scraping every 15 s gets every scrape while someone else holds or floods").
+    @Test func aScrapeUnderWayOutlastsOthersChurningTheSlots() throws {
+        let memd = try MetricsMemd()
+        let head = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n".utf8)  // no blank line yet
+        var open = try attackers(port: memd.port)
+        for connection in open { #expect(connection.send(head)) }
+        usleep(100_000)
+        let scrape = try TCPConnection(port: memd.port)
+        #expect(scrape.send(head))
+        usleep(100_000)
+        // Newcomers from the attackers' addresses, round robin: each admitted one closes another
+        // connection; a peer at its cap of four is refused outright.
+        for round in 0..<160 {
+            let newcomer = try TCPConnection(port: memd.port, source: Self.attackerAddresses[round % 4])
+            _ = newcomer.send(head)
+            open.append(newcomer)
+            usleep(5_000)
+        }
+        #expect(scrape.send(Array("\r\n".utf8)), "the scrape's connection was closed")
+        #expect((try? scrape.receiveResponse().status) == 200, "the scrape under way was closed for a newcomer")
+        withExtendedLifetime(open) {}
     }
 
     @Test func atMostFourConnectionsPerPeerAddress() throws {
