@@ -99,10 +99,13 @@ public struct MeminfoResult: WireValue {
         if let raw {
             w.append(",\"raw\":{")
             for (index, entry) in raw.enumerated() {
-                if index > 0 { w.append(",") }
-                w.writeString(entry.key)
-                w.append(":")
-                w.writeInt(entry.value)
+                // One fixed piece per key and value: one append, not four (~55 a call).
+                w.writeFixed(maxBytes: FixedWriter.maxStringBytes(utf8Count: entry.key.utf8.count) + 22) { w in
+                    if index > 0 { w.append(",") }
+                    w.writeString(entry.key)
+                    w.append(":")
+                    w.writeInt(entry.value)
+                }
             }
             w.append("}")
         }

@@ -101,6 +101,7 @@ final class Connection: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         wake = nil
         channel = nil
+        prepared = nil
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -317,8 +318,15 @@ final class Connection: ChannelDuplexHandler {
         let calls: CallTable
     }
 
+    /// Made once the connection is in a pipeline (not once per line: its closures are the same
+    /// for every call); let go when it leaves it.
+    private var prepared: Preparing?
+
     private func preparing() -> Preparing {
-        Preparing(dispatcher: dispatcher, makeContext: callContext(), calls: calls)
+        if let prepared { return prepared }
+        let made = Preparing(dispatcher: dispatcher, makeContext: callContext(), calls: calls)
+        prepared = made
+        return made
     }
 
     /// Plans a parsed line: answers what answers at once, carries out its cancels, and makes every
@@ -473,6 +481,13 @@ final class Connection: ChannelDuplexHandler {
     private func callContext() -> @Sendable (Request) -> CallContext {
         let (peer, logger, dispatcher, work, unsent) = (self.peer, self.logger, self.dispatcher, self.work, self.unsent)
         let channel = self.channel
+        let isWritable: @Sendable () -> Bool = {
+            guard let channel else { return false }
+            return channel.isWritable && unsent.bytes(of: peer.uid) <= unsent.pauseAbove
+        }
+        let send: @Sendable ([UInt8]) -> Void = { bytes in
+            channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        }
         return { request in
             CallContext(
                 peer: peer,
@@ -480,11 +495,8 @@ final class Connection: ChannelDuplexHandler {
                 logger: logger,
                 work: work,
                 maxResponseBytes: dispatcher.maxResponseBytes,
-                isWritable: {
-                    guard let channel else { return false }
-                    return channel.isWritable && unsent.bytes(of: peer.uid) <= unsent.pauseAbove
-                },
-                send: { bytes in channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) }
+                isWritable: isWritable,
+                send: send
             )
         }
     }
@@ -528,17 +540,22 @@ final class Connection: ChannelDuplexHandler {
         }
     }
 
-    /// Flushes; the bytes written since the last flush stop counting once the kernel has them.
+    /// Flushes; the bytes written since the last flush stop counting once the kernel has them: at
+    /// once when the flush left nothing buffered (the usual case: no promise, no empty write per
+    /// response), else when an empty write queued behind them completes.
     private func flush(_ context: ChannelHandlerContext) {
         let bytes = unflushedBytes
         unflushedBytes = 0
-        if bytes > 0 {
-            let (unsent, uid) = (self.unsent, peer.uid)
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { _ in unsent.sent(bytes, uid: uid) }
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
-        }
         context.flush()
+        guard bytes > 0 else { return }
+        let (unsent, uid) = (self.unsent, peer.uid)
+        if (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
+            unsent.sent(bytes, uid: uid)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in unsent.sent(bytes, uid: uid) }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
     }
 
     /// Notifications (`watch.sample`) come from the call's task through the channel: counted too,

@@ -21,8 +21,11 @@ public struct Meminfo: Sendable, Equatable {
 
     public init(entries: [Entry]) { self.entries = entries }
 
+    /// The value of `key`. Lengths are compared first: a `meminfo` call looks up ~25 keys among
+    /// ~55, and most keys differ in length (String's `==` on two different keys is its slow path).
     public subscript(key: String) -> Int? {
-        for entry in entries where entry.key == key { return entry.value }
+        let length = key.utf8.count
+        for entry in entries where entry.key.utf8.count == length && entry.key == key { return entry.value }
         return nil
     }
 

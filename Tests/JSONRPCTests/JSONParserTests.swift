@@ -52,4 +52,21 @@ import Testing
         #expect(JSONWriter.string(.double(.nan)) == "null")
         #expect(JSONWriter.string(.double(2.0)) == "2")
     }
+
+    /// A fixed piece's string is the writer's string: the same escapes, within its stated bound,
+    /// read back as the string it was.
+    @Test(arguments: [
+        "", "MemTotal", "Active(anon)", "a\u{1f}b\nc\r\t", "\"quoted\" \\ back", "\u{0}\u{7f}", "é😀",
+        String(repeating: "\u{1}", count: 40),
+    ])
+    func fixedWriterStringIsTheWritersString(text: String) throws {
+        var fixed = JSONWriter()
+        let bound = FixedWriter.maxStringBytes(utf8Count: text.utf8.count)
+        fixed.writeFixed(maxBytes: bound) { $0.writeString(text) }
+        var plain = JSONWriter()
+        plain.writeString(text)
+        #expect(fixed.bytes == plain.bytes)
+        #expect(fixed.bytes.count <= bound)
+        #expect(try JSONParser.parse(fixed.bytes) == .string(text))
+    }
 }

@@ -1,7 +1,10 @@
 import Foundation
 import JSONRPC
+import Logging
 import MemdProtocol
 import Testing
+
+@testable import MemdServer
 
 #if canImport(Glibc)
 import Glibc
@@ -121,5 +124,38 @@ struct MapsBufferTests {
             )
         )
         #expect(small["result"]?["mappings"]?.arrayValue?.isEmpty == false)
+    }
+}
+
+/// The held text is sent in the memory it was written in: the head goes in front of it, nothing is
+/// copied (a second reference to the buffer made the head's write copy all of it, page faults and all:
+/// 14% of memd's CPU for a `maps` of 60,000 mappings).
+@Suite struct HeldTextTests {
+    @Test func responseIsTheHeldBufferWithItsHead() async throws {
+        let pool = FairPool(threads: 1, maxPerUID: 1)
+        let dispatcher = Dispatcher(
+            methods: MethodTable(),
+            logger: Logger(label: "held-text"),
+            pool: pool,
+            unsent: UnsentBytes(maxResponseBytes: 1 << 26),
+            maxResponseBytes: 1 << 26,
+            health: nil
+        )
+        let result = ResultBuffer()
+        result.start(capacity: 64 * 1024)
+        let text = [UInt8](repeating: UInt8(ascii: "7"), count: 1 << 20)  // a JSON number, grown past the start
+        for offset in stride(from: 0, to: text.count, by: 64 * 1024) {
+            text[offset..<offset + 64 * 1024].withUnsafeBytes { result.append($0) }
+        }
+        let held = try #require(result.take())
+        let textAt = held.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let line = dispatcher.response(id: .int(7), .null, held: consume held)
+        var head = JSONWriter()
+        Response.writeHead(id: .int(7), into: &head)
+        let lineAt = line.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(lineAt + UInt(head.bytes.count) == textAt)
+        #expect(Array(line.readableBytesView.prefix(head.bytes.count)) == head.bytes)
+        #expect(line.readableBytes == head.bytes.count + text.count + Response.resultTail.utf8CodeUnitCount)
+        try await pool.shutdown()
     }
 }
