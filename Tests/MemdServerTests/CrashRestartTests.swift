@@ -46,14 +46,17 @@ import Testing
         deinit { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    /// Every descendant of `pid` now (from /proc/PID/task/*/children), children first.
+    /// Every descendant of `pid` now (from /proc/PID/task/*/children), children first. Read with
+    /// `readProc`, not `String(contentsOfFile:)`: Foundation's read of a file whose size is 0 (all of
+    /// /proc) leaks its 4 KiB buffer when the file is empty, as `children` is for a task with none
+    /// (LeakSanitizer in the test runner; swift-foundation Data+Reading.swift, readBytesFromFile).
     static func descendants(of pid: Int32) -> [Int32] {
         var out: [Int32] = []
         var queue = [pid]
         while let next = queue.popLast() {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
             for task in tasks {
-                let text = (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
+                let text = (try? readProc("/proc/\(next)/task/\(task)/children")) ?? ""
                 let children = text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
                 out += children
                 queue += children
@@ -64,7 +67,7 @@ import Testing
 
     /// Whether `pid` is a live process (not gone, not a zombie).
     static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = try? readProc("/proc/\(pid)/stat"),
             let close = stat.lastIndex(of: ")")
         else { return false }
         return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
