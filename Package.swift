@@ -34,12 +34,15 @@ let package = Package(
         .executableTarget(name: "embed-text", path: "Sources/embed-text"),
         .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["embed-text"]),
         .target(name: "ExperimentsShims"),
+        .target(name: "HeapShims"),
+        // The HTTP doors' first defence (the metrics listener's and the lab's): request size and time.
+        .target(name: "HTTPLimits", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "Experiments", dependencies: ["JSONRPC", "MemdProtocol", "ProcFS", "MMU", "ExperimentsShims"]),
         // The HTTP /metrics listener: node_exporter's names for /proc, memd's health.
         .target(
             name: "MemdMetrics",
             dependencies: [
-                "ProcFS", "MemdProtocol",
+                "ProcFS", "MemdProtocol", "HTTPLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -53,7 +56,7 @@ let package = Package(
         .target(
             name: "MemdServer",
             dependencies: [
-                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments", "MemdMetrics",
+                "JSONRPC", "MemdProtocol", "ProcFS", "MMU", "Experiments", "MemdMetrics", "HeapShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -77,7 +80,7 @@ let package = Package(
         .target(
             name: "MemdWeb",
             dependencies: [
-                "MemdProtocol",
+                "MemdProtocol", "HTTPLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -124,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "MemdMetricsTests",
             dependencies: [
-                "MemdMetrics", "ProcFS", "MemdProtocol", "JSONRPC",
+                "MemdMetrics", "HTTPLimits", "ProcFS", "MemdProtocol", "JSONRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,3 +1,4 @@
+import HTTPLimits
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -5,10 +6,11 @@ import NIOCore
 ///
 /// At most `maxConnections` are open, at most `maxPerPeer` from one peer address (more
 /// are closed as soon as they are accepted). When every slot is taken, a new connection
-/// is admitted by closing the one idle longest (no request under way); when none is
-/// idle, the one whose request has been under way longest — a request still arriving,
-/// or a response its client does not read — since a scrape takes milliseconds.
-package final class ConnectionSlots: Sendable {
+/// is admitted by closing one of the peer holding the most slots — so a scraper's one
+/// connection outlasts whatever the others open and close — the one of theirs idle
+/// longest (no request under way); when none is idle, the one whose request has been
+/// under way longest: a request still arriving, or a response its client does not read.
+package final class ConnectionSlots: RequestWatcher {
     private struct Slot {
         let channel: Channel
         let peer: String
@@ -49,10 +51,10 @@ package final class ConnectionSlots: Sendable {
     }
 
     /// A request of `channel` has started (its first byte arrived).
-    func requestStarted(_ channel: Channel) { mark(channel, isIdle: false) }
+    package func requestStarted(_ channel: Channel) { mark(channel, isIdle: false) }
 
     /// `channel`'s last request is answered and sent: it is idle from now.
-    func requestAnswered(_ channel: Channel) { mark(channel, isIdle: true) }
+    package func requestAnswered(_ channel: Channel) { mark(channel, isIdle: true) }
 
     /// How many connections hold a slot.
     var count: Int { slots.withLockedValue { $0.count } }
@@ -66,10 +68,14 @@ package final class ConnectionSlots: Sendable {
         }
     }
 
-    /// The slot to free: the longest idle, else the longest under way.
+    /// The slot to free: of the peers holding the most, the longest idle, else the longest under way.
     private static func victim(in slots: [ObjectIdentifier: Slot]) -> ObjectIdentifier? {
-        let idle = slots.filter { $0.value.isIdle }
-        let candidates = idle.isEmpty ? slots : idle
+        var held: [String: Int] = [:]
+        for slot in slots.values { held[slot.peer, default: 0] += 1 }
+        let most = held.values.max() ?? 0
+        let theirs = slots.filter { held[$0.value.peer] == most }
+        let idle = theirs.filter { $0.value.isIdle }
+        let candidates = idle.isEmpty ? theirs : idle
         return candidates.min { $0.value.since < $1.value.since }?.key
     }
 }

@@ -1,3 +1,4 @@
+import HTTPLimits
 import NIOCore
 import NIOHTTP1
 
@@ -11,7 +12,7 @@ extension ChannelPipeline.SynchronousOperations {
         idleTimeout: TimeAmount,
         slots: ConnectionSlots? = nil
     ) throws {
-        try addHandler(RequestLimiter(maxBytes: maxBytes, timeout: timeout, idleTimeout: idleTimeout, slots: slots))
+        try addHandler(RequestLimiter(maxBytes: maxBytes, timeout: timeout, idleTimeout: idleTimeout, watcher: slots))
         try configureHTTPServerPipeline(withErrorHandling: true)
     }
 }

@@ -1,5 +1,6 @@
 import JSONRPC
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -38,7 +39,7 @@ public final class MemdService: Service {
             methods: methods,
             logger: logger,
             pool: FairPool(threads: config.waitingThreads, maxPerUID: config.maxThreadsPerUID),
-            unsent: UnsentBytes(maxResponseBytes: config.maxResponseBytes, whenDrained: MemdService.giveBackMemory),
+            unsent: UnsentBytes(maxResponseBytes: config.maxResponseBytes),
             maxResponseBytes: config.maxResponseBytes,
             health: config.health
         )
@@ -86,6 +87,7 @@ public final class MemdService: Service {
             if let ownFile { SocketFile.remove(ownFile.path, ifStill: ownFile.identity) }
         }
         let watchdog = startWatchdog(on: server.eventLoop)
+        let givingBack = startGivingBack(on: server.eventLoop)
         notify?.send("READY=1\nSTATUS=Listening on \(path)")
 
         // Closed on a graceful shutdown, and when the group is cancelled (another service threw).
@@ -98,6 +100,7 @@ public final class MemdService: Service {
         }
         await drain()
         watchdog?.cancel()
+        givingBack.cancel()
     }
 
     /// `WATCHDOG=1` every half of `$WATCHDOG_USEC`, from the listening socket's event loop: a ping
@@ -155,10 +158,16 @@ public final class MemdService: Service {
             }
     }
 
-    /// Returns the heap's free pages to the system (glibc keeps them in its arenas otherwise): called
-    /// once the responses of clients that did not read are gone, so memd's RSS comes back down.
-    @Sendable static func giveBackMemory() {
-        NIOThreadPool.singleton.submit { _ in Heap.giveBack() }
+    /// Once a second, off the event loops: the heap's free pages go back to the system while memd
+    /// holds more than ``Heap/slack`` beyond the least it has held (the replies of clients that
+    /// have gone, a big `maps`), so its RSS comes back down within a second or two of every burst.
+    private func startGivingBack(on loop: EventLoop) -> RepeatedTask {
+        let least = NIOLockedValueBox(Int.max)
+        return loop.scheduleRepeatedAsyncTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
+                least.withLockedValue { $0 = Heap.giveBack(least: $0) }
+            }
+        }
     }
 
     /// Finishes or cancels what is in flight, then closes every connection.

@@ -19,46 +19,25 @@ final class UnsentBytes: Sendable {
     let pauseAbove: Int
     let limit: Int
     private let accounts = NIOLockedValueBox<[UInt32: Account]>([:])
-    /// Every uid's unsent bytes together, and the most they reached since they were last all sent.
-    private let totals = NIOLockedValueBox((now: 0, high: 0))
-    /// Called when every response has been sent after at least `drainedAbove` bytes waited at once:
-    /// memd hands the memory they took back to the system.
-    private let whenDrained: @Sendable () -> Void
-    static let drainedAbove = 16 << 20
 
-    init(maxResponseBytes: Int, whenDrained: @escaping @Sendable () -> Void = {}) {
+    init(maxResponseBytes: Int) {
         pauseAbove = maxResponseBytes
         limit = maxResponseBytes.multipliedReportingOverflow(by: 4).overflow ? .max : maxResponseBytes * 4
-        self.whenDrained = whenDrained
-    }
-
-    private func count(_ delta: Int) {
-        let drained = totals.withLockedValue { totals -> Bool in
-            totals.now += delta
-            totals.high = max(totals.high, totals.now)
-            guard totals.now == 0, totals.high >= Self.drainedAbove else { return false }
-            totals.high = 0
-            return true
-        }
-        if drained { whenDrained() }
     }
 
     /// Counts `bytes` more for `uid` if that keeps it within the limit; false (nothing counted) if not.
     func take(_ bytes: Int, uid: UInt32) -> Bool {
-        let taken = accounts.withLockedValue { accounts in
+        accounts.withLockedValue { accounts in
             let now = accounts[uid]?.bytes ?? 0
             guard bytes <= limit - now else { return false }
             accounts[uid, default: Account()].bytes = now + bytes
             return true
         }
-        if taken { count(bytes) }
-        return taken
     }
 
     /// Counts `bytes` for `uid` whatever the limit (a small error line that replaces a response).
     func force(_ bytes: Int, uid: UInt32) {
         accounts.withLockedValue { $0[uid, default: Account()].bytes += bytes }
-        count(bytes)
     }
 
     /// `bytes` of `uid` were read by its client (or dropped with its connection); wakes the uid's
@@ -76,7 +55,6 @@ final class UnsentBytes: Sendable {
             accounts[uid] = account.bytes == 0 && account.waiting.isEmpty ? nil : account
             return wake
         }
-        count(-bytes)
         for w in wake { w() }
     }
 
@@ -100,7 +78,4 @@ final class UnsentBytes: Sendable {
             accounts[uid] = account.bytes == 0 && account.waiting.isEmpty ? nil : account
         }
     }
-
-    /// Unsent bytes of every uid together.
-    var total: Int { totals.withLockedValue { $0.now } }
 }

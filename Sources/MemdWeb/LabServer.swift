@@ -1,3 +1,4 @@
+import HTTPLimits
 import MemdProtocol
 import NIOConcurrencyHelpers
 import NIOCore
@@ -101,7 +102,7 @@ private final class Settings: Sendable {
                 return channel.eventLoop.makeSucceededFuture(HTTPHeaders())
             },
             upgradePipelineHandler: { channel, _ in
-                channel.pipeline.removeHandler(name: HeadLimiter.name).flatMap {
+                channel.pipeline.removeHandler(name: RequestLimiter.name).flatMap {
                     RPCBridge.attach(to: channel, options: options)
                 }
             }
@@ -109,12 +110,12 @@ private final class Settings: Sendable {
         return channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(
-                HeadLimiter(
+                RequestLimiter(
                     maxBytes: options.maxHeadBytes,
                     timeout: .seconds(options.headTimeoutSeconds),
                     idleTimeout: .seconds(options.idleTimeoutSeconds)
                 ),
-                name: HeadLimiter.name
+                name: RequestLimiter.name
             )
             let handler = LabHTTPHandler(gate: gate, assets: assets, sockets: sockets)
             try sync.configureHTTPServerPipeline(

@@ -104,7 +104,8 @@ struct Memd: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Most HTTP connections to the metrics listener at once (then the longest idle is closed for a new one)."
+        help:
+            "Most HTTP connections to the metrics listener at once (then the longest idle of the peer holding most is closed for a new one)."
     )
     var metricsMaxConnections: Int = 16
 

@@ -152,6 +152,31 @@ import Glibc
         #expect(try server.query("min_over_time(up[1m])").first.flatMap(PrometheusServer.value) == 1)
     }
 
+    /// A scrape under way is never the connection closed for newcomers while other peers churn
+    /// through the slots: the door closes one of the peer holding the most (limits.md §6, "a
+    /// Prometheus scraping every 15 s gets every scrape while someone else holds or floods").
+    @Test func aScrapeUnderWayOutlastsOthersChurningTheSlots() throws {
+        let memd = try MetricsMemd()
+        let head = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n".utf8)  // no blank line yet
+        var open = try attackers(port: memd.port)
+        for connection in open { #expect(connection.send(head)) }
+        usleep(100_000)
+        let scrape = try TCPConnection(port: memd.port)
+        #expect(scrape.send(head))
+        usleep(100_000)
+        // Newcomers from the attackers' addresses, round robin: each admitted one closes another
+        // connection; a peer at its cap of four is refused outright.
+        for round in 0..<160 {
+            let newcomer = try TCPConnection(port: memd.port, source: Self.attackerAddresses[round % 4])
+            _ = newcomer.send(head)
+            open.append(newcomer)
+            usleep(5_000)
+        }
+        #expect(scrape.send(Array("\r\n".utf8)), "the scrape's connection was closed")
+        #expect((try? scrape.receiveResponse().status) == 200, "the scrape under way was closed for a newcomer")
+        withExtendedLifetime(open) {}
+    }
+
     @Test func atMostFourConnectionsPerPeerAddress() throws {
         let memd = try MetricsMemd()
         let admitted = try (0..<4).map { _ in try TCPConnection(port: memd.port, source: "127.0.0.6") }

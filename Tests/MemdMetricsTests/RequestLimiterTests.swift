@@ -1,3 +1,4 @@
+import HTTPLimits
 import NIOCore
 import NIOEmbedded
 import Testing
