@@ -1,7 +1,6 @@
 import HTTPLimits
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 
 /// Answers `GET /metrics`; 404 for any other path, 405 for any other method on
 /// it. Read-only: nothing in a request changes memd.
@@ -14,13 +13,11 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let scraper: Scraper
-    private let threadPool: NIOThreadPool
+    private let renders: SharedRenders
     private var head: HTTPRequestHead?
 
-    init(scraper: Scraper, threadPool: NIOThreadPool) {
-        self.scraper = scraper
-        self.threadPool = threadPool
+    init(renders: SharedRenders) {
+        self.renders = renders
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -65,9 +62,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             return
         }
         let format = ExpositionFormat.negotiate(accept: head.headers["accept"])
-        let scraper = self.scraper
-        // /proc reads are file I/O: done on the thread pool, never on the event loop.
-        let body = threadPool.runIfActive(eventLoop: context.eventLoop) { scraper.render(format) }
+        let body = renders.render(format, on: context.eventLoop)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         body.whenComplete { result in
             let (handler, context) = loopBound.value

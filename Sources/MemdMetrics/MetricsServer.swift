@@ -43,7 +43,7 @@ public final class MetricsServer: Service {
 
     private func serve(on group: EventLoopGroup) async throws {
         let options = self.options
-        let scraper = self.scraper
+        let renders = SharedRenders(scraper: scraper, threadPool: .singleton)
         let slots = ConnectionSlots(maxConnections: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
@@ -65,7 +65,7 @@ public final class MetricsServer: Service {
                         idleTimeout: MetricsOptions.amount(options.idleTimeoutSeconds),
                         slots: slots
                     )
-                    try sync.addHandler(MetricsHTTPHandler(scraper: scraper, threadPool: .singleton))
+                    try sync.addHandler(MetricsHTTPHandler(renders: renders))
                 }
             }
             .bind(host: options.listen.host, port: options.listen.port)

@@ -90,6 +90,25 @@ import Glibc
         withExtendedLifetime(connections) {}
     }
 
+    /// Requests that arrive while a scrape is being rendered share the next render: sixteen
+    /// connections asking at once cost memd a few renders, not sixteen queued one behind the
+    /// other (a flood cannot queue renders ahead of Prometheus's scrape, limits.md §6).
+    @Test func requestsAtOnceShareRenders() throws {
+        let memd = try MetricsMemd()
+        let pid = memd.process.processIdentifier
+        _ = try HTTPExchange.get(port: memd.port, path: "/metrics")
+        let calibration = try bytesRead(pid)
+        for _ in 0..<4 { #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200) }
+        let readPerScrape = max(1, (try bytesRead(pid) - calibration) / 4)
+        let connections = try attackers(port: memd.port)
+        let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let before = try bytesRead(pid)
+        for connection in connections { #expect(connection.send(request)) }
+        for connection in connections { #expect((try? connection.receiveResponse().status) == 200) }
+        let renders = (try bytesRead(pid) - before + readPerScrape / 2) / readPerScrape
+        #expect(renders <= 4, "memd rendered \(renders) times for 16 requests sent at once")
+    }
+
     @Test func idleKeepAliveHoldersDoNotLockOutAScrape() throws {
         let memd = try MetricsMemd()
         let connections = try attackers(port: memd.port)
