@@ -47,7 +47,21 @@ public final class MemdService: Service {
         self.group = group
     }
 
+    /// Serves until a graceful shutdown; on every way out — a refusal to start (another memd on the
+    /// socket, a bind that fails) as well as a shutdown — the pool's threads end too (LeakSanitizer
+    /// found the pool's queue at exit when `serve()` threw before its end).
     public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            try? await dispatcher.pool.shutdown()
+            throw error
+        }
+        try? await dispatcher.pool.shutdown()
+        logger.info("memd stopped")
+    }
+
+    private func serve() async throws {
         let server: Channel
         let path: String
         var ownFile: (path: String, identity: (UInt64, UInt64)?)?
@@ -87,9 +101,6 @@ public final class MemdService: Service {
         await drain()
         watchdog?.cancel()
         givingBack.cancel()
-        // Its threads end too (they outlived run(): LeakSanitizer found the pool's queue at exit).
-        try? await dispatcher.pool.shutdown()
-        logger.info("memd stopped")
     }
 
     /// `WATCHDOG=1` every half of `$WATCHDOG_USEC`, from the listening socket's event loop: a ping

@@ -46,14 +46,17 @@ import Testing
         deinit { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    /// Every descendant of `pid` now (from /proc/PID/task/*/children), children first.
+    /// Every descendant of `pid` now (from /proc/PID/task/*/children), children first. Read with
+    /// `readProc`, not `String(contentsOfFile:)`: Foundation's read of a file whose size is 0 (all of
+    /// /proc) leaks its 4 KiB buffer when the file is empty, as `children` is for a task with none
+    /// (LeakSanitizer in the test runner; swift-foundation Data+Reading.swift, readBytesFromFile).
     static func descendants(of pid: Int32) -> [Int32] {
         var out: [Int32] = []
         var queue = [pid]
         while let next = queue.popLast() {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(next)/task")) ?? []
             for task in tasks {
-                let text = (try? String(contentsOfFile: "/proc/\(next)/task/\(task)/children", encoding: .utf8)) ?? ""
+                let text = (try? readProc("/proc/\(next)/task/\(task)/children")) ?? ""
                 let children = text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
                 out += children
                 queue += children
@@ -64,7 +67,7 @@ import Testing
 
     /// Whether `pid` is a live process (not gone, not a zombie).
     static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = try? readProc("/proc/\(pid)/stat"),
             let close = stat.lastIndex(of: ")")
         else { return false }
         return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
@@ -87,13 +90,35 @@ import Testing
         }
     }
 
-    /// SIGKILLs memd while `during` runs; checks its children die, then restarts it on the same site.
-    func killAndRestart(
-        _ site: Site,
-        _ memd: Process,
-        client: MemdClient,
-        expectChildren: Bool
-    ) throws -> [String] {
+    /// What a test is given once memd was killed and the next one answers on the same site.
+    struct Restarted {
+        /// The killed memd's pid.
+        let killed: Int32
+        /// What the killed memd had left in $TMPDIR (the next one swept it).
+        let leftBefore: [String]
+        /// A client of the next memd, still running.
+        let client: MemdClient
+    }
+
+    /// The steps every test here shares: memd on a site of its own; `request` (a line, after the calls
+    /// it makes first on the same client) sent; `underWay` waits until the work is under way (default:
+    /// its first line back — a progress notification, a sample); then SIGKILL. The client reads a clean
+    /// end of connection, every descendant memd had dies with it (`expectChildren`: there was one), the
+    /// next memd on the same socket and $TMPDIR answers at once and swept the killed one's leftovers,
+    /// and `afterRestart` checks the rest against that next memd.
+    func killDuring(
+        expectChildren: Bool,
+        _ request: (MemdClient) throws -> String,
+        underWay: (MemdClient) throws -> Void = { _ = try $0.readLine() },
+        afterRestart: (Restarted) throws -> Void = { _ in }
+    ) throws {
+        let site = try Site()
+        let (memd, _) = try site.start()
+        let client = try MemdClient(path: site.socketPath)
+        client.setReadTimeout(seconds: 20)
+        try client.send(Array(try request(client).utf8) + [0x0A])
+        try underWay(client)
+
         let children = Self.descendants(of: memd.processIdentifier)
         if expectChildren { #expect(!children.isEmpty, "no child of memd was running when it was killed") }
         let leftBefore = (try? FileManager.default.contentsOfDirectory(atPath: site.tmp)) ?? []
@@ -113,71 +138,74 @@ import Testing
         #expect(seconds < 5, "the next memd took \(seconds) s to answer")
         let left = (try? FileManager.default.contentsOfDirectory(atPath: site.tmp)) ?? []
         #expect(left.allSatisfy { !$0.hasPrefix("memd.\(memd.processIdentifier).") }, "not swept: \(left)")
-        return leftBefore
-    }
-
-    func send(_ client: MemdClient, _ request: String) throws {
-        try client.send(Array(request.utf8) + [0x0A])
+        let nextClient = try MemdClient(path: site.socketPath)
+        nextClient.setReadTimeout(seconds: 20)
+        try afterRestart(Restarted(killed: memd.processIdentifier, leftBefore: leftBefore, client: nextClient))
     }
 
     @Test func killedDuringAnExperiment() throws {
-        let site = try Site()
-        let (memd, _) = try site.start()
-        let client = try MemdClient(path: site.socketPath)
-        client.setReadTimeout(seconds: 20)
-        try send(
-            client,
+        try killDuring(expectChildren: true) { _ in
             #"{"jsonrpc":"2.0","id":1,"method":"runExperiment","params":{"name":"demandPaging","sizeBytes":536870912,"stepBytes":4096,"progress":true}}"#
-        )
-        _ = try client.readLine()  // the first progress notification: memlab is running
-        _ = try killAndRestart(site, memd, client: client, expectChildren: true)
+        }
     }
 
     /// filemap makes `memd.<pid>.XXXXXX` in $TMPDIR: the next memd removes it.
     @Test func killedDuringFilemapLeavesNothingAfterTheRestart() throws {
-        let site = try Site()
-        let (memd, _) = try site.start()
-        let client = try MemdClient(path: site.socketPath)
-        client.setReadTimeout(seconds: 20)
-        try send(
-            client,
+        try killDuring(expectChildren: true) { _ in
             #"{"jsonrpc":"2.0","id":1,"method":"runExperiment","params":{"name":"filemap","sizeBytes":268435456,"progress":true}}"#
-        )
-        _ = try client.readLine()
-        let leftBefore = try killAndRestart(site, memd, client: client, expectChildren: true)
-        #expect(leftBefore.contains { $0.hasPrefix("memd.\(memd.processIdentifier).") }, "filemap made no directory")
+        } afterRestart: { restarted in
+            #expect(
+                restarted.leftBefore.contains { $0.hasPrefix("memd.\(restarted.killed).") },
+                "filemap made no directory"
+            )
+        }
     }
 
     @Test func killedDuringAWatch() throws {
-        let site = try Site()
-        let (memd, _) = try site.start()
-        let client = try MemdClient(path: site.socketPath)
-        client.setReadTimeout(seconds: 20)
-        try send(
-            client,
+        try killDuring(expectChildren: false) { _ in
             #"{"jsonrpc":"2.0","id":1,"method":"watch","params":{"intervalMs":100,"durationMs":600000,"pids":[\#(getpid())]}}"#
-        )
-        _ = try client.readLine()  // the first sample
-        _ = try killAndRestart(site, memd, client: client, expectChildren: false)
+        }
     }
 
     @Test func killedDuringASimTouch() throws {
-        let site = try Site()
-        let (memd, _) = try site.start()
-        let client = try MemdClient(path: site.socketPath)
-        client.setReadTimeout(seconds: 20)
-        let m = try #require(try client.call("sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
-        _ = try client.call("sim.spawn", ["machine": m])
-        let length = 10_000_000 * 4096
-        let a = try client.call("sim.mmap", ["machine": m, "pid": 1, "length": .int(length), "prot": "rw-"])["address"]
-        try send(
-            client,
-            line([
+        try killDuring(expectChildren: false) { client in
+            let m = try #require(try client.call("sim.create", ["physicalBytes": .int(64 << 30)])["machine"])
+            _ = try client.call("sim.spawn", ["machine": m])
+            let length = 10_000_000 * 4096
+            let a = try client.call("sim.mmap", ["machine": m, "pid": 1, "length": .int(length), "prot": "rw-"])
+            return line([
                 "jsonrpc": "2.0", "id": 7, "method": "sim.touch",
-                "params": ["machine": m, "pid": 1, "address": a ?? .null, "length": .int(length), "access": "write"],
+                "params": [
+                    "machine": m, "pid": 1, "address": a["address"] ?? .null, "length": .int(length), "access": "write",
+                ],
             ])
-        )
-        usleep(300_000)  // the touch is under way (ten million accesses take seconds)
-        _ = try killAndRestart(site, memd, client: client, expectChildren: false)
+        } underWay: { _ in
+            usleep(300_000)  // the touch is under way (ten million accesses take seconds)
+        }
+    }
+
+    /// Killed between a `clear_refs` and its read: what memd changed is the target's referenced bits
+    /// (the kernel's, not memd's: nothing to sweep) and its one-measurement-per-process turn (memd's
+    /// memory: gone with it). The measured process lives on (it is no child of memd), and the next
+    /// memd measures it at once — no turn left waiting — and exactly: the 16 MiB it keeps touching.
+    @Test func killedDuringAWorkingSet() throws {
+        let helper = try TouchPages(["64", "16"])
+        defer { helper.end() }
+        try killDuring(expectChildren: false) { _ in
+            #"{"jsonrpc":"2.0","id":1,"method":"workingSet","params":{"pid":\#(helper.pid),"intervalMs":300,"count":3600}}"#
+        } afterRestart: { restarted in
+            #expect(Self.isAlive(helper.pid), "the measured process died with memd")
+            let started = Date()
+            let (_, result) = try workingSet(
+                restarted.client,
+                ["pid": .int(Int(helper.pid)), "intervalMs": 500, "mappings": true]
+            )
+            let seconds = Date().timeIntervalSince(started)
+            #expect(seconds < 5, "the next memd's workingSet took \(seconds) s (a 500 ms interval)")
+            let sample = try #require(result["samples"]?.arrayValue?.first)
+            let row = try #require(mapping(sample, at: helper.hex("buffer").start))
+            let referenced = figure(row["referenced"])
+            #expect(abs(referenced - 16 << 20) <= WorkingSetTests.slack, "referenced \(referenced)")
+        }
     }
 }
