@@ -221,6 +221,12 @@ def attack_watch(path, seconds, tally, processes=600, connections=16):
             ends = 0
             while ends < 2:
                 msg = json.loads(c.line())
+                if msg.get("id") == 2 and msg.get("result", {}).get("stopped") is False:
+                    # The watch was not running yet (its call still waiting for the uid's share):
+                    # ask again rather than wait for a watch that runs on.
+                    time.sleep(0.2)
+                    c.send(c.request("watch.stop", {"id": watch}, id=2))
+                    continue
                 ends += 1 if "id" in msg else 0
             c.close()
 

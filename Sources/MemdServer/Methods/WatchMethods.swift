@@ -28,9 +28,11 @@ enum WatchMethods {
     ) async throws -> WatchMethod.Result {
         let sampler = WatchSampler(params: params, peer: context.peer)
         defer { sampler.close() }
-        try await context.work.run { _ in try sampler.checkAccess() }
+        // Registered first, so a `watch.stop` sent while the access check of hundreds of pids
+        // waits for the uid's share finds the watch.
         let stop = try registry.start(context.peer, id: context.requestID)
         defer { registry.end(context.peer, id: context.requestID) }
+        try await context.work.run { _ in try sampler.checkAccess() }
 
         let clock = ContinuousClock()
         let start = clock.now
