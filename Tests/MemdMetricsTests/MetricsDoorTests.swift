@@ -38,14 +38,19 @@ import Glibc
         throw TestFailure.missing("rchar of \(pid)")
     }
 
-    @Test func pipeliningClientsThatNeverReadCostOneResponseEach() throws {
-        let memd = try MetricsMemd()
+    /// What one scrape reads (`rchar`), from four real ones.
+    func bytesReadPerScrape(_ memd: MetricsMemd) throws -> Int {
         let pid = memd.process.processIdentifier
-        // What one scrape reads, from four real ones.
         _ = try HTTPExchange.get(port: memd.port, path: "/metrics")
         let calibration = try bytesRead(pid)
         for _ in 0..<4 { #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200) }
-        let readPerScrape = max(1, (try bytesRead(pid) - calibration) / 4)
+        return max(1, (try bytesRead(pid) - calibration) / 4)
+    }
+
+    @Test func pipeliningClientsThatNeverReadCostOneResponseEach() throws {
+        let memd = try MetricsMemd()
+        let pid = memd.process.processIdentifier
+        let readPerScrape = try bytesReadPerScrape(memd)
         let before = try residentBytes(pid)
         // Each sends 350 requests at once (about 15 KiB: under the request size limit,
         // which counts from a request's first byte until it is answered), never reading.
@@ -96,10 +101,7 @@ import Glibc
     @Test func requestsAtOnceShareRenders() throws {
         let memd = try MetricsMemd()
         let pid = memd.process.processIdentifier
-        _ = try HTTPExchange.get(port: memd.port, path: "/metrics")
-        let calibration = try bytesRead(pid)
-        for _ in 0..<4 { #expect(try HTTPExchange.get(port: memd.port, path: "/metrics").status == 200) }
-        let readPerScrape = max(1, (try bytesRead(pid) - calibration) / 4)
+        let readPerScrape = try bytesReadPerScrape(memd)
         let connections = try attackers(port: memd.port)
         let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         let before = try bytesRead(pid)
