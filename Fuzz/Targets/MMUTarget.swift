@@ -7,7 +7,7 @@ extension FuzzTarget {
     /// balanced after each step: what MMUTests.FuzzTests checks for seeded random programs.
     static let mmu = FuzzTarget("mmu") { bytes in
         var input = FuzzInput(bytes)
-        let budget = FuzzBudget(limit: input.pick([700 << 10, 6 << 20, 64 << 20]))
+        let budget = MemoryBudget(limit: input.pick([700 << 10, 6 << 20, 64 << 20]))
         var config = MachineConfig()
         config.physicalBytes = input.pick([4 << 20, 16 << 20])
         config.addressing = input.chance(25) ? .physical : .virtual
@@ -133,17 +133,4 @@ extension FuzzTarget {
             }
         }
     }
-}
-
-/// A memory budget for one machine, as memd's SimRegistry gives each (one thread).
-final class FuzzBudget: SimMemoryBudget, @unchecked Sendable {
-    let limit: Int
-    var used = 0
-    init(limit: Int) { self.limit = limit }
-    func reserve(_ bytes: Int) -> Bool {
-        guard bytes <= limit - used else { return false }
-        used += bytes
-        return true
-    }
-    func release(_ bytes: Int) { used -= bytes }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What one simulated machine may take (limits.md §1–2); the server sets them from memd's options.
 public struct MachineLimits: Sendable {
     /// Processes alive at once (`--max-sim-processes`; beyond: `resourceLimit` "simProcesses").
@@ -36,6 +38,27 @@ public protocol SimMemoryBudget: AnyObject, Sendable {
     /// Takes `bytes` when `used + bytes` stays within `limit`; false (nothing taken) otherwise.
     func reserve(_ bytes: Int) -> Bool
     func release(_ bytes: Int)
+}
+
+/// A host-memory budget that machines share: `limit` bytes in all, taken and given back under a
+/// lock (memd's `--max-sim-memory` for every machine; one machine's in a test or a fuzz run).
+public final class MemoryBudget: SimMemoryBudget {
+    public let limit: Int
+    private let taken = Mutex(0)
+
+    public init(limit: Int) { self.limit = limit }
+
+    public var used: Int { taken.withLock { $0 } }
+
+    public func reserve(_ bytes: Int) -> Bool {
+        taken.withLock { used in
+            guard bytes <= limit - used else { return false }
+            used += bytes
+            return true
+        }
+    }
+
+    public func release(_ bytes: Int) { taken.withLock { $0 -= bytes } }
 }
 
 /// The one place where numbers from a request are checked before any arithmetic (limits.md §1):

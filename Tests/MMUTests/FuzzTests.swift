@@ -39,19 +39,6 @@ let boundaryValues: [UInt64] = [
     UInt64.max - 4095, UInt64.max,
 ]
 
-/// A budget for one machine in a test (no other thread).
-final class TestBudget: SimMemoryBudget, @unchecked Sendable {
-    let limit: Int
-    var used = 0
-    init(limit: Int) { self.limit = limit }
-    func reserve(_ bytes: Int) -> Bool {
-        guard bytes <= limit - used else { return false }
-        used += bytes
-        return true
-    }
-    func release(_ bytes: Int) { used -= bytes }
-}
-
 /// Random sequences of simulator calls with boundary values, straight through the MMU API: every call
 /// returns a result or throws an `MMUError` (never traps), and the machine's books stay balanced.
 /// A trap ends the test process: the seed printed last is the one to replay (`MEMD_FUZZ_SEED`).
@@ -67,7 +54,7 @@ struct FuzzTests {
         var g = SeededGenerator(seed: seed)
         func pick<T>(_ values: [T]) -> T { values[Int(g.next() % UInt64(values.count))] }
         func chance(_ percent: UInt64) -> Bool { g.next() % 100 < percent }
-        let budget = TestBudget(limit: pick([700 << 10, 6 << 20, 64 << 20]))
+        let budget = MemoryBudget(limit: pick([700 << 10, 6 << 20, 64 << 20]))
         var config = MachineConfig()
         config.physicalBytes = pick([4 << 20, 16 << 20, 64 << 20])
         config.addressing = chance(25) ? .physical : .virtual

@@ -67,23 +67,3 @@ final class MachineQueue: Sendable {
         next?.resume()
     }
 }
-
-/// Host memory of all simulated machines together (`--max-sim-memory`), shared by every machine.
-final class SimBudget: SimMemoryBudget {
-    let limit: Int
-    private let taken = NIOLockedValueBox(0)
-
-    init(limit: Int) { self.limit = limit }
-
-    var used: Int { taken.withLockedValue { $0 } }
-
-    func reserve(_ bytes: Int) -> Bool {
-        taken.withLockedValue { used in
-            guard bytes <= limit - used else { return false }
-            used += bytes
-            return true
-        }
-    }
-
-    func release(_ bytes: Int) { taken.withLockedValue { $0 -= bytes } }
-}

@@ -15,7 +15,7 @@ enum SimMethods {
         let limits = MachineLimits(
             maxProcesses: config.maxSimProcesses,
             maxAccesses: SimulateTranslationMethod.maxCount,
-            budget: SimBudget(limit: config.maxSimMemory)
+            budget: MemoryBudget(limit: config.maxSimMemory)
         )
         let registry = SimRegistry(limitPerUID: config.maxMachinesPerUID, limits: limits, health: config.health)
 
