@@ -119,6 +119,8 @@ let package = Package(
             path: "Fuzz/Targets"
         ),
         .executableTarget(name: "memd-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Driver"),
+        // What the tests share about the build they run in: its sanitizer and how much slower it is.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "ProcFSTests", dependencies: ["ProcFS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MMUTests", dependencies: ["MMU"]),
@@ -127,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "MemdMetricsTests",
             dependencies: [
-                "MemdMetrics", "HTTPLimits", "ProcFS", "MemdProtocol", "JSONRPC",
+                "MemdMetrics", "HTTPLimits", "ProcFS", "MemdProtocol", "JSONRPC", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -137,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "MemdServerTests",
             dependencies: [
-                "MemdServer", "JSONRPC", "MemdProtocol", "ProcFS",
+                "MemdServer", "JSONRPC", "MemdProtocol", "ProcFS", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -21,6 +21,11 @@ import argparse, json, os, signal, socket, subprocess, sys, threading, time
 
 ATTACKER_UID = 65534  # nobody
 BYSTANDER_UID = 1  # daemon: another uid that is not root
+# How many times slower than a plain build the memd under attack runs: scripts/sanitize sets it for
+# a sanitizer's build (as for the Swift tests, Tests/TestSupport/Sanitizer.swift); 1 otherwise.
+# Replies are waited for that many times longer, and the sim attack's calls are that many times
+# shorter, so that each still takes about as long as in a plain build.
+SLOWDOWN = max(1.0, float(os.environ.get("MEMD_TEST_SLOWDOWN") or 1))
 
 # MARK: - a client
 
@@ -30,7 +35,7 @@ class Conn:
 
     def __init__(self, path, timeout=30):
         self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(timeout)
+        self.s.settimeout(timeout * SLOWDOWN)
         self.s.connect(path)
         self.buf = b""
         self.next_id = 0
@@ -182,7 +187,8 @@ def attack_sim(path, seconds, tally, connections=8, depth=30):
         m = result(c.call("sim.create", {"physicalBytes": 1 << 30}))["machine"]
         pid = result(c.call("sim.spawn", {"machine": m}))["pid"]
         region = result(c.call("sim.mmap", {"machine": m, "pid": pid, "length": 256 << 20, "prot": "rw-"}))["address"]
-        pattern = {"start": region, "length": 256 << 20, "count": 2_000_000, "order": "random", "seed": i + 1}
+        count = int(2_000_000 / SLOWDOWN)
+        pattern = {"start": region, "length": 256 << 20, "count": count, "order": "random", "seed": i + 1}
         params = {"machine": m, "pid": pid, "pattern": pattern, "summaryOnly": True}
         outstanding = 0
         while live():
@@ -216,7 +222,7 @@ def attack_watch(path, seconds, tally, processes=600, connections=16):
                 except TimeoutError:
                     continue  # the first sample of 600 processes takes a while
                 tally.add("sample" if msg.get("method") == "watch.sample" else "error")
-            c.s.settimeout(60)
+            c.s.settimeout(60 * SLOWDOWN)
             c.send(c.request("watch.stop", {"id": watch}, id=2))
             ends = 0
             while ends < 2:

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import MemdProtocol
+import TestSupport
 import Testing
 
 /// The directory holding the built products (memd, memctl, memlab) beside this test bundle.
@@ -36,7 +37,7 @@ final class MemdHarness {
     }
 
     func waitForSocket() throws {
-        for _ in 0..<200 {
+        for _ in 0..<Int(Sanitizer.scaled(200.0)) {
             if (try? MemdClient(path: socketPath)) != nil { return }
             guard process.isRunning else { break }
             usleep(20_000)
@@ -46,16 +47,17 @@ final class MemdHarness {
 
     func client() throws -> MemdClient {
         let client = try MemdClient(path: socketPath)
-        client.setReadTimeout(seconds: 20)
+        client.setReadTimeout(seconds: Sanitizer.scaled(20))
         return client
     }
 
-    /// SIGTERM, then the exit status (nil if memd did not exit within `seconds`).
+    /// SIGTERM, then the exit status (nil if memd did not exit within `seconds`, scaled for a
+    /// sanitizer's build).
     @discardableResult
     func stop(within seconds: Double = 3) -> Int32? {
         guard process.isRunning else { return process.terminationStatus }
         process.terminate()
-        let deadline = Date().addingTimeInterval(seconds)
+        let deadline = Date().addingTimeInterval(Sanitizer.scaled(seconds))
         while process.isRunning, Date() < deadline { usleep(10_000) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import MemdProtocol
+import TestSupport
 import Testing
 
 /// JSON-RPC 2.0 over the socket: the specification's examples, malformed input,
@@ -189,7 +190,7 @@ import Testing
         // SIGTERM: exit 0 within 2 s, socket file removed.
         let start = Date()
         #expect(memd.stop(within: 3) == 0)
-        #expect(Date().timeIntervalSince(start) < 2.5)
+        #expect(Date().timeIntervalSince(start) < Sanitizer.scaled(2.5))
         #expect(!FileManager.default.fileExists(atPath: memd.socketPath))
         // A stale socket file (nothing listening) is replaced.
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -235,7 +236,7 @@ import Testing
         usleep(100_000)
         let start = Date()
         #expect(memd.stop(within: 3) == 0)
-        #expect(Date().timeIntervalSince(start) < 2.5)
+        #expect(Date().timeIntervalSince(start) < Sanitizer.scaled(2.5))
         if let line = try? client.readLine() {
             #expect((try JSONParser.parse(line))["error"]?["code"] == -32006)
         }

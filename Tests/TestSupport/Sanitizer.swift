@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sanitizer this test run's code was built with, and how much slower that makes it: the one
+/// place the tests scale their time bounds and set aside their allocator bounds (issue 23).
+///
+/// `scripts/sanitize` sets `MEMD_TEST_SANITIZER` (`thread` or `address`) and `MEMD_TEST_SLOWDOWN` (10
+/// under ThreadSanitizer, 3 under AddressSanitizer: what each costs memd's calls, with room for a
+/// shared machine). In a plain build both are unset: no sanitizer, a slowdown of 1, every bound as
+/// written — so a test still fails there on the defect it exists for.
+public enum Sanitizer {
+    /// `thread`, `address`, or nil in a plain build.
+    public static let name: String? = environment("MEMD_TEST_SANITIZER")
+
+    /// How many times slower than a plain build the code runs (1 when unset or unreadable).
+    public static let slowdown: Double = {
+        guard let text = environment("MEMD_TEST_SLOWDOWN"), let factor = Double(text), factor >= 1 else { return 1 }
+        return factor
+    }()
+
+    /// A time bound (a deadline, a read timeout, a latency bound) for this build: `seconds` ×
+    /// the slowdown. Only for bounds that catch a hang or a stall, never for what a test measures.
+    public static func scaled(_ seconds: Double) -> Double { seconds * slowdown }
+
+    /// The same, in whole seconds (a socket's read timeout), rounded up.
+    public static func scaled(_ seconds: Int) -> Int { Int((Double(seconds) * slowdown).rounded(.up)) }
+
+    /// Whether a bound on memd's resident memory measures its allocator: glibc's malloc in a plain
+    /// build; under a sanitizer its own (ASan's quarantine and redzones, TSan's shadow and
+    /// per-thread caches) hold what glibc would give back, so such a bound is skipped and says so.
+    public static func measuresAllocator(_ bound: String) -> Bool {
+        guard let name else { return true }
+        print("skipped under the \(name) sanitizer (its allocator, not glibc's, holds the memory): \(bound)")
+        return false
+    }
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+}
