@@ -163,14 +163,23 @@ struct SarClock {
     }
 
     /// Sleeps until `index` intervals after the start; false if Ctrl-C came first.
+    ///
+    /// nanosleep for what is left, not clock_nanosleep to the deadline: ThreadSanitizer intercepts
+    /// only nanosleep, and runs a signal handler that comes during a call it does not intercept only
+    /// at the next one it does (under TSan, Ctrl-C ended the run a row late).
     func sleep(until index: Int, interval: Int) -> Bool {
         let (seconds, overflow) = interval.multipliedReportingOverflow(by: index)
-        var deadline = start
-        deadline.tv_sec += overflow ? Int.max / 2 : seconds
+        let deadline = start.tv_sec + (overflow ? Int.max / 2 : seconds)
         while SarClock.interrupted == 0 {
-            let rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nil)
-            if rc == 0 { return true }
-            if rc != EINTR { return false }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            var left = timespec(tv_sec: deadline - now.tv_sec, tv_nsec: start.tv_nsec - now.tv_nsec)
+            if left.tv_nsec < 0 {
+                left.tv_sec -= 1
+                left.tv_nsec += 1_000_000_000
+            }
+            if left.tv_sec < 0 { return true }
+            if nanosleep(&left, nil) != 0, errno != EINTR { return false }
         }
         return false
     }

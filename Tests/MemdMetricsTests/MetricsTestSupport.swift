@@ -1,6 +1,7 @@
 import Foundation
 import MemdProtocol
 import ProcFS
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -88,7 +89,7 @@ final class MetricsMemd {
 
     func client() throws -> MemdClient {
         let client = try MemdClient(path: socketPath)
-        client.setReadTimeout(seconds: 20)
+        client.setReadTimeout(seconds: Sanitizer.scaled(20))
         return client
     }
 
@@ -98,8 +99,10 @@ final class MetricsMemd {
             let deadline = Date().addingTimeInterval(3)
             while process.isRunning, Date() < deadline { usleep(10_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
         }
+        // Even when it has ended: only this frees swift-corelibs-foundation's Process, which retains
+        // itself through its run-loop source until waitUntilExit() drops it.
+        process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -26,6 +26,9 @@ import Testing
         #expect(!channel.isActive)
         // The bytes over the limit never reach the HTTP decoder.
         #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        // The pipeline's teardown after a close from inside it is a task on the loop: run it, or the
+        // channel and its pipeline stay referencing each other (LeakSanitizer: 19 objects).
+        channel.embeddedEventLoop.run()
     }
 
     @Test func slowRequestClosesAtTheTimeoutFromItsFirstByte() throws {

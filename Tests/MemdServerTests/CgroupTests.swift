@@ -249,6 +249,6 @@ final class CgroupHelper {
 
     func stop() {
         try? input.fileHandleForWriting.close()
-        if process.isRunning { process.waitUntilExit() }
+        process.waitUntilExit()  // also once it has ended: that frees the Process (see MemdHarness's deinit)
     }
 }

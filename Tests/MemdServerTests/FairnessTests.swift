@@ -119,7 +119,9 @@ import Testing
         let figures = try attack(["noread"], seconds: 6, memdArguments: ["--max-response-bytes", "\(maxResponse)"])
         expectBystanderServed(figures)
         let rss = figures["anonMiB"]  // what memd holds, not the pages of its binary it ran
-        guard Sanitizer.measuresAllocator("memd's peak and kept anonymous memory, \(rss ?? .null) MiB") else { return }
+        guard Sanitizer.checksResidentMemory("memd's peak and kept anonymous memory, \(rss ?? .null) MiB") else {
+            return
+        }
         let before = rss?["before"]?.doubleValue ?? 0
         let peak = rss?["peak"]?.doubleValue ?? .infinity
         let after = rss?["after"]?.doubleValue ?? .infinity
@@ -180,7 +182,7 @@ import Testing
         let connections = figures["attackers"]?["churn"]?["connections"]?.intValue ?? 0
         #expect(Double(connections) > 1000 / Sanitizer.slowdown, "only \(connections) connections came and went")
         let rss = figures["anonMiB"]
-        guard Sanitizer.measuresAllocator("memd's anonymous memory kept after the churn, \(rss ?? .null) MiB") else {
+        guard Sanitizer.checksResidentMemory("memd's anonymous memory kept after the churn, \(rss ?? .null) MiB") else {
             return
         }
         let kept = (rss?["after"]?.doubleValue ?? .infinity) - (rss?["before"]?.doubleValue ?? 0)

@@ -44,6 +44,7 @@ struct MapsBufferTests {
             kill(process.processIdentifier, SIGKILL)
             let deadline = Date().addingTimeInterval(5)
             while process.isRunning, Date() < deadline { usleep(10_000) }
+            if !process.isRunning { process.waitUntilExit() }  // frees the Process (see MemdHarness's deinit)
         }
         deinit { stop() }
     }

@@ -62,10 +62,8 @@ final class TouchPages {
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()  // frees the Process (MemdHarness's deinit says why)
     }
 }
 

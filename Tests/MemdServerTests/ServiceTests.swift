@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import MemdProtocol
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -62,16 +63,16 @@ struct ServiceTests {
         /// SIGTERM, then the exit status (nil: still running after `seconds`).
         func stop(within seconds: Double = 5) -> Int32? {
             if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-            let deadline = Date().addingTimeInterval(seconds)
+            let deadline = Date().addingTimeInterval(Sanitizer.scaled(seconds))
             while process.isRunning, Date() < deadline { usleep(10_000) }
-            return process.isRunning ? nil : process.terminationStatus
+            if process.isRunning { return nil }
+            process.waitUntilExit()  // at once: it has ended; that frees the Process (see MemdHarness's deinit)
+            return process.terminationStatus
         }
 
         deinit {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
         }
     }
 

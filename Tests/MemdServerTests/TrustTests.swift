@@ -419,16 +419,13 @@ final class GroupedMemd {
     }
 
     func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()  // also once it has ended: that frees the Process (see MemdHarness's deinit)
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

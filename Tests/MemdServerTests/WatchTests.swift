@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import MemdProtocol
+import TestSupport
 import Testing
 
 /// `meminfo.pressure`: /proc/pressure/memory as the kernel prints it.
@@ -87,6 +88,7 @@ final class Kids {
 
     deinit {
         if process.isRunning { process.terminate() }
+        process.waitUntilExit()  // frees the Process (MemdHarness's deinit says why)
     }
 }
 
@@ -307,15 +309,17 @@ func watch(
     @Test func aSlowClientGetsGapsNotABacklog() throws {
         let memd = try MemdHarness(["--max-unsent-bytes", "65536"])
         defer { memd.stop() }
-        let kids = try Kids(["--sleepers", "150", "--hold", "20"])
+        // A sanitizer's memd takes that many times longer over each sample: it is given that much
+        // longer to fill the socket and its 64 KiB.
+        let kids = try Kids(["--sleepers", "150", "--hold", "\(Int(Sanitizer.scaled(20.0)))"])
         defer { kill(-kids.pid, SIGKILL) }
         _ = kids.output.fileHandleForReading.availableData  // "ready"
         let client = try memd.client()
         let request =
             #"{"jsonrpc":"2.0","id":1,"method":"watch","params":{"pids":[\#(kids.pid)],"children":true,"#
-            + #""intervalMs":100,"durationMs":3000}}\#n"#
+            + #""intervalMs":100,"durationMs":\#(Int(Sanitizer.scaled(3000.0)))}}\#n"#
         try client.send(Array(request.utf8))
-        usleep(2_500_000)  // not reading
+        usleep(useconds_t(Sanitizer.scaled(2_500_000.0)))  // not reading
         var samples: [JSON] = []
         var summary = JSON.null
         while summary == .null {
