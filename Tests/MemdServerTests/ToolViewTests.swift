@@ -377,7 +377,7 @@ final class PrivateSleep {
         let output = memd.directory.appendingPathComponent("sar.out").path
         // SIGINT half an interval after the second row (banner, blank, header, 2 rows: 5 lines).
         let script = """
-            "$0" --socket "$1" sar -r 1 >"$2" & p=$!
+            : >"$2"; "$0" --socket "$1" sar -r 1 >>"$2" & p=$!
             i=0; while [ "$(wc -l <"$2")" -lt 5 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
             sleep 0.5; kill -INT $p; wait $p; s=$?; cat "$2"; exit $s
             """
