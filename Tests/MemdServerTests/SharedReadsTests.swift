@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import MemdProtocol
+import TestSupport
 import Testing
 
 /// `meminfo` lines that came in together share one read of /proc (``SharedReads``); a line that came
@@ -29,7 +30,10 @@ import Testing
         // Read one by one, the thousand take 2,000 preads and more. Together, each socket read of
         // the 44 KB (a few: the client writes while memd reads, and memd stops reading while its
         // answers wait for the client) is followed by one snapshot; add memd's once-a-second statm.
-        #expect(used < count / 4, "\(used) read calls for \(count) pipelined meminfo calls")
+        // Under a sanitizer memd and this client are slower in turn and read smaller pieces, up to that
+        // many times as many; fewer reads than calls still shows them shared (TSan: 501 for 1,000).
+        let bound = min(count, Int(Double(count / 4) * Sanitizer.slowdown))
+        #expect(used < bound, "\(used) read calls for \(count) pipelined meminfo calls")
         #expect(Set(answers.compactMap { $0["id"]?.intValue }) == Set(1...count))
         #expect(answers.allSatisfy { $0["result"]?["total"] != nil })
     }
