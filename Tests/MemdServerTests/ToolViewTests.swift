@@ -53,7 +53,14 @@ final class StillProcess {
     }
 }
 
-let cLocale = ["LC_ALL": "C", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+/// The C locale and PATH only; and a sanitizer's options, so that a sanitized memd or memctl started
+/// with it still writes its reports where scripts/sanitize collects them, with its suppressions.
+let cLocale: [String: String] = {
+    let environment = ProcessInfo.processInfo.environment
+    var clean = ["LC_ALL": "C", "PATH": environment["PATH"] ?? "/usr/bin:/bin"]
+    for name in ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"] { clean[name] = environment[name] }
+    return clean
+}()
 
 /// A `sleep` whose files no other process maps: its program, libc and loader copied to a
 /// directory of its own (the files a plain sleep's maps name), run by the copied loader. Its Pss
