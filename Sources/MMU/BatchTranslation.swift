@@ -50,13 +50,13 @@ extension Machine {
             let total = try count(n)
             guard length > 0 else { throw .invalid("length", "must be positive") }
             _ = try Checked.end(start, length)
-            var s = XorshiftStream(start: start, length: length, seed: seed)
+            var s = RandomStream(XorshiftStream(start: start, length: length, seed: seed))
             try slices(&s, total)
         case .addresses(let list):
             let total = try count(list.count)
             try list.withUnsafeBufferPointer { (buf) throws(MMUError) in
                 guard let base = buf.baseAddress else { return }
-                var s = BufferStream(cursor: base)
+                var s = BufferStream(cursor: base, end: base + buf.count)
                 try slices(&s, total)
             }
         }
@@ -199,8 +199,9 @@ extension Machine {
     ///
     /// Pointers into the TLB and the page tables are held for the whole section: only the general path
     /// grows those buffers. As few values as possible live across the loop, so that they stay in
-    /// registers and the loop stays short — on a random stream every access misses in the host's caches
-    /// at the last level of the walk, and the shorter the loop, the more of those misses the CPU overlaps.
+    /// registers and the loop stays short. On a random stream every access misses in the host's caches
+    /// at the last level of the walk; each TLB miss therefore prefetches the last-level entry of the
+    /// access `lookahead` places later, so that the walks' memory latencies overlap instead of adding up.
     @inline(__always)
     func translateClean<S: AddressStream, G: TLBGeometry>(
         _ stream: inout S,
@@ -229,21 +230,26 @@ extension Machine {
             sum = total
         }
         var misses: UInt64 = 0
-        // The tag the previous access hit or filled: its way's stamp is already the newest, so a repeat
-        // hit needs no set scan and no new stamp (LRU order is unchanged; counts are the same).
-        var lastTag = TLB.invalidTag
+        // The page the previous access hit or filled: its way's stamp is already the newest, so a repeat
+        // hit needs no canonical check, no set scan and no new stamp (LRU order is unchanged; counts are
+        // the same). Compared as the whole virtual address of the page (a canonical address, so another
+        // address of that page is canonical and has the same tag); 1 matches no page at first.
+        var lastPage: UInt64 = 1
         var lastFrame: UInt64 = 0
         access: while left > 0 {
-            let va = addresses.next()
+            var va = addresses.next()
             left &-= 1
+            // Repeats in a loop of their own, so that its few values stay in registers.
+            while va & ~0xfff == lastPage {
+                total &+= lastFrame | (va & 0xfff)
+                guard left > 0 else { break access }
+                va = addresses.next()
+                left &-= 1
+            }
             // Canonical: bits 47…63 all equal.
             guard (va &+ (1 << 47)) >> 48 == 0 else { return (va, misses) }
             let vpn = (va & 0xffff_ffff_ffff) >> 12
             let tag = vpn | asid
-            if tag == lastTag {
-                total &+= lastFrame | (va & 0xfff)
-                continue
-            }
             let set = slots + G.firstWay(vpn, tlb)
             // One pass: the way holding the tag, else the victim (the first smallest stamp: an empty way
             // has stamp 0, so this is the first empty way, else the least recently used).
@@ -257,7 +263,7 @@ extension Machine {
                     }
                     clock &+= 1
                     set[w].stamp = clock
-                    lastTag = tag
+                    lastPage = va & ~0xfff
                     lastFrame = way.value & PageTableEntry.frameMask
                     total &+= lastFrame | (va & 0xfff)
                     continue access
@@ -267,7 +273,9 @@ extension Machine {
                     victim = w
                 }
             }
-            // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
+            // TLB miss. While this walk waits for its last entry, that of a later access is on its way.
+            PageTableStore.prefetchLeaf(addresses.upcoming(), root: root, entries: entries, children: children)
+            // The 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
             var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
             var e = entries[at]
             guard e & 1 != 0 else { return (va, misses) }
@@ -306,7 +314,7 @@ extension Machine {
                 (e & PageTableEntry.frameMask & ~(pagesMask << 12)) | ((vpn & pagesMask) << 12)
             clock &+= 1
             set[victim] = TLB.Way(tag: tag, value: frame | (eff & ~PageTableEntry.frameMask), stamp: clock)
-            lastTag = tag
+            lastPage = va & ~0xfff
             lastFrame = frame
             misses &+= 1
             total &+= frame | (va & 0xfff)

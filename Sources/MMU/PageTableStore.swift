@@ -98,4 +98,28 @@ final class PageTableStore {
         get { entries[slot &* Page.entriesPerTable &+ index] }
         set { entries[slot &* Page.entriesPerTable &+ index] = newValue }
     }
+
+    /// Where the last-level entry that a walk of `va` from `root` reads lies in `entries`: the PT entry,
+    /// or, for a huge page or a missing table, some entry of slot 0. Reads only the child links of the
+    /// three upper levels (which a stream of walks keeps in the host's L1 cache), and stays inside the
+    /// buffers whatever `va` is: a missing table's link (-1) becomes slot 0.
+    @inline(__always)
+    static func leafHint(_ va: UInt64, root: Int, children: UnsafeMutablePointer<Int32>) -> Int {
+        @inline(__always) func child(_ slot: Int, _ shift: UInt64) -> Int {
+            let c = Int(truncatingIfNeeded: children[slot &* 512 &+ Int(truncatingIfNeeded: (va >> shift) & 511)])
+            return c & ~(c >> 63)
+        }
+        return child(child(child(root, 39), 30), 21) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
+    }
+
+    /// Starts loading the cache line of `leafHint`'s entry, and changes nothing.
+    @inline(__always)
+    static func prefetchLeaf(
+        _ va: UInt64,
+        root: Int,
+        entries: UnsafeMutablePointer<UInt64>,
+        children: UnsafeMutablePointer<Int32>
+    ) {
+        prefetch(entries + leafHint(va, root: root, children: children))
+    }
 }
