@@ -236,6 +236,14 @@ extension Machine {
         // address of that page is canonical and has the same tag); 1 matches no page at first.
         var lastPage: UInt64 = 1
         var lastFrame: UInt64 = 0
+        // The 1 GiB region (address bits 30…47, with the bits above) whose PML4 and PDPT entries were
+        // walked last: its PD's slot, and those two entries ANDed (for RW, US) and ORed (for NX). The
+        // CPU's paging-structure caches keep the same; here no entry above a leaf changes during a
+        // fast section (only the general path changes tables). No address shifted by 30 is `.max`.
+        var region = UInt64.max
+        var regionPD = 0
+        var regionPerm: UInt64 = 0
+        var regionNX: UInt64 = 0
         access: while left > 0 {
             var va = addresses.next()
             left &-= 1
@@ -274,35 +282,37 @@ extension Machine {
                 }
             }
             // TLB miss. While this walk waits for its last entry, that of a later access is on its way.
-            PageTableStore.prefetchLeaf(addresses.upcoming(), root: root, entries: entries, children: children)
-            // The 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
-            var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
+            let ahead = addresses.upcoming()
+            let aheadPD =
+                ahead >> 30 == region ? regionPD : PageTableStore.pdHint(ahead, root: root, children: children)
+            prefetch(entries + PageTableStore.leafHint(ahead, pd: aheadPD, children: children))
+            // The walk: PML4 and PDPT once per 1 GiB region, then PD → PT (PS stops at PD).
+            if va >> 30 != region {
+                let top = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
+                let pml4e = entries[top]
+                guard pml4e & 1 != 0 else { return (va, misses) }
+                let at = Int(truncatingIfNeeded: children[top]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
+                let pdpte = entries[at]
+                // A 1 GiB page (the simulator makes none) takes the general path.
+                guard pdpte & 1 != 0 && pdpte & PTEFlags.hugePage.rawValue == 0 else { return (va, misses) }
+                region = va >> 30
+                regionPD = Int(truncatingIfNeeded: children[at])
+                regionPerm = pml4e & pdpte
+                regionNX = pml4e | pdpte
+            }
+            var at = regionPD &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
             var e = entries[at]
             guard e & 1 != 0 else { return (va, misses) }
-            var perm = e
-            var nx = e
+            var perm = regionPerm & e
+            var nx = regionNX | e
             var pagesMask: UInt64 = 0
-            at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
-            e = entries[at]
-            guard e & 1 != 0 else { return (va, misses) }
-            perm &= e
-            nx |= e
             if e & PTEFlags.hugePage.rawValue != 0 {
-                pagesMask = (1 << 18) - 1
+                pagesMask = 511
             } else {
-                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
+                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
                 e = entries[at]
-                guard e & 1 != 0 else { return (va, misses) }
                 perm &= e
                 nx |= e
-                if e & PTEFlags.hugePage.rawValue != 0 {
-                    pagesMask = 511
-                } else {
-                    at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
-                    e = entries[at]
-                    perm &= e
-                    nx |= e
-                }
             }
             let eff =
                 (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))

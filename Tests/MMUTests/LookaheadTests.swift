@@ -4,6 +4,7 @@ import Testing
 
 /// The batch loop's prefetch: each stream names the address it will give `lookahead` calls later, and
 /// the entry prefetched for an address is the one its walk reads, inside the tables for any address.
+/// Its walk keeps the upper levels of the last 1 GiB region: the batch answers as single translations.
 struct LookaheadTests {
     /// `upcoming()` before each `next()` is the address that `next()` returns `lookahead` calls later.
     func expectUpcomingIsLater<S: AddressStream>(_ stream: S, _ count: Int) {
@@ -68,5 +69,53 @@ struct LookaheadTests {
             let hint = PageTableStore.leafHint(va, root: root, children: children)
             #expect(hint >= 0 && hint < m.tables.slotCount * 512, "\(va)")
         }
+    }
+
+    /// Several 1 GiB regions with 4 KiB and 2 MiB pages, tables missing at every level, untouched pages
+    /// (demand faults on the way), the kernel half and non-canonical addresses, in a random order:
+    /// the batch's outcomes, checksum and TLB counts are those of the same accesses made one by one.
+    @Test func batchOverManyRegionsAnswersAsSingleTranslations() throws {
+        var g = SeededGenerator(seed: 22)
+        let pages: [(UInt64, UInt64)] = [
+            (0x4000_0000, 4 * MiB), (0x4080_0000, 64 * page), (0x8000_1000, 64 * page),
+            (0x7f00_0000_0000, 32 * page), (0x7f00_4000_0000, 8 * page),
+        ]
+        let elsewhere: [UInt64] = [
+            0xc000_0000, 0x4100_0000, 0x7f00_8000_0000, 0xffff_8000_0000_0000, 0x8000_0000_0000, 0, .max,
+        ]
+        let addresses: [UInt64] = (0..<20_000).map { _ in
+            if g.next() % 10 == 0 { return elsewhere[Int(g.next() % UInt64(elsewhere.count))] &+ g.next() % MiB }
+            let (start, length) = pages[Int(g.next() % UInt64(pages.count))]
+            return start + g.next() % (length + 16 * page)
+        }
+        var summaries: [TranslationSummary] = []
+        for batch in [true, false] {
+            let m = try makeMachine(MachineConfig(physicalBytes: 64 * MiB, tlbEntries: 16, hugePages: true))
+            let pid = try spawn(m)
+            for (i, (start, length)) in pages.enumerated() {
+                _ = try mmapAnon(m, pid, length, at: start)
+                _ = try m.touch(pid: pid, address: start, length: length / 2, access: i % 2 == 0 ? .write : .read)
+            }
+            if batch {
+                summaries.append(try m.translateBatch(pid: pid, pattern: .addresses(addresses)))
+            } else {
+                var s = TranslationSummary()
+                let (hits, misses) = (m.tlb.hits, m.tlb.misses)
+                for va in addresses {
+                    let t = try m.translate(pid: pid, address: va)
+                    s.outcomes[t.outcome, default: 0] += 1
+                    s.physicalAddressSum &+= t.physicalAddress ?? 0
+                }
+                (s.tlbHits, s.tlbMisses) = (m.tlb.hits - hits, m.tlb.misses - misses)
+                summaries.append(s)
+            }
+        }
+        for o in Outcome.allCases {
+            #expect((summaries[0].outcomes[o] ?? 0) == (summaries[1].outcomes[o] ?? 0), "\(o)")
+        }
+        #expect(summaries[0].physicalAddressSum == summaries[1].physicalAddressSum)
+        #expect(summaries[0].tlbHits == summaries[1].tlbHits)
+        #expect(summaries[0].tlbMisses == summaries[1].tlbMisses)
+        #expect((summaries[0].outcomes[.translated] ?? 0) > 5000 && (summaries[0].outcomes[.segv] ?? 0) > 1000)
     }
 }
