@@ -1,10 +1,33 @@
 /// A generator of virtual addresses for batch translation: no per-access allocation.
 protocol AddressStream {
     mutating func next() -> UInt64
+    /// The address `next()` returns, without taking it.
+    func peek() -> UInt64
+    /// Takes addresses while they lie on the 4 KiB page whose address is `page`, at most `limit` of them,
+    /// and adds `frame | offset` of each to `total`; returns how many it took.
+    mutating func take(onPage page: UInt64, frame: UInt64, limit: Int, into total: inout UInt64) -> Int
     /// A hint, never acted on: the address that `next()` returns after `lookahead` more calls, or any
     /// address when the stream cannot tell cheaply (near the end of a buffer, across a stride's wrap).
     /// The batch loop prefetches that address's page-table entry while the current walk waits for memory.
     func upcoming() -> UInt64
+}
+
+extension AddressStream {
+    /// A loop of its own, so that the batch's run of hits on one page keeps its few values in registers.
+    @inline(__always)
+    mutating func take(onPage page: UInt64, frame: UInt64, limit: Int, into total: inout UInt64) -> Int {
+        var taken = 0
+        var sum = total
+        while taken < limit {
+            let a = peek()
+            guard a & ~0xfff == page else { break }
+            sum &+= frame | (a & 0xfff)
+            _ = next()
+            taken &+= 1
+        }
+        total = sum
+        return taken
+    }
 }
 
 /// How far ahead, in accesses, the batch loop prefetches: far enough that a walk's last table entry
@@ -30,6 +53,8 @@ public struct StrideStream: AddressStream {
         if offset >= length { offset = step < length ? offset &- length : offset % length }
         return a
     }
+
+    @inline(__always) func peek() -> UInt64 { start &+ offset }
 
     @inline(__always) func upcoming() -> UInt64 { start &+ offset &+ step &* UInt64(lookahead) }
 }
@@ -57,16 +82,27 @@ public struct XorshiftStream: AddressStream {
 
     /// One xorshift64 step.
     @inlinable @inline(__always) mutating func advance() {
+        x = Self.step(x)
+    }
+
+    @inlinable @inline(__always) static func step(_ x: UInt64) -> UInt64 {
+        var x = x
         x ^= x << 13
         x ^= x >> 7
         x ^= x << 17
+        return x
     }
 
-    /// The address of the current state (the one `next()` returned last).
-    @inlinable @inline(__always) var current: UInt64 {
+    /// The address of state `x`.
+    @inlinable @inline(__always) func address(_ x: UInt64) -> UInt64 {
         if let mask { return start &+ (x & mask) }
         return start &+ (x % length)
     }
+
+    /// The address of the current state (the one `next()` returned last).
+    @inlinable @inline(__always) var current: UInt64 { address(x) }
+
+    @inline(__always) func peek() -> UInt64 { address(Self.step(x)) }
 
     /// Not cheaply known: xorshift cannot jump ahead. `RandomStream` runs a second generator ahead.
     @inline(__always) func upcoming() -> UInt64 { current }
@@ -89,6 +125,8 @@ struct RandomStream: AddressStream {
         return stream.next()
     }
 
+    @inline(__always) func peek() -> UInt64 { stream.peek() }
+
     @inline(__always) func upcoming() -> UInt64 { ahead.current }
 }
 
@@ -102,6 +140,31 @@ struct BufferStream: AddressStream {
         let a = cursor.pointee
         cursor += 1
         return a
+    }
+
+    @inline(__always) func peek() -> UInt64 { cursor.pointee }
+
+    /// Four addresses at a time while all four are on the page: as `frame` is page-aligned, each adds
+    /// `frame + address - page`.
+    @inline(__always)
+    mutating func take(onPage page: UInt64, frame: UInt64, limit: Int, into total: inout UInt64) -> Int {
+        let stop = cursor + limit
+        var at = cursor
+        var sum = total
+        while stop - at >= 4 {
+            let (a, b, c, d) = (at[0], at[1], at[2], at[3])
+            guard ((a ^ page) | (b ^ page) | (c ^ page) | (d ^ page)) & ~0xfff == 0 else { break }
+            sum &+= (a &+ b &+ c &+ d) &+ 4 &* (frame &- page)
+            at += 4
+        }
+        while at < stop && at.pointee & ~0xfff == page {
+            sum &+= frame | (at.pointee & 0xfff)
+            at += 1
+        }
+        let taken = at - cursor
+        cursor = at
+        total = sum
+        return taken
     }
 
     @inline(__always) func upcoming() -> UInt64 {

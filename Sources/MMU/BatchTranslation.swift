@@ -245,15 +245,10 @@ extension Machine {
         var regionPerm: UInt64 = 0
         var regionNX: UInt64 = 0
         access: while left > 0 {
-            var va = addresses.next()
+            left &-= addresses.take(onPage: lastPage, frame: lastFrame, limit: left, into: &total)
+            guard left > 0 else { break }
+            let va = addresses.next()
             left &-= 1
-            // Repeats in a loop of their own, so that its few values stay in registers.
-            while va & ~0xfff == lastPage {
-                total &+= lastFrame | (va & 0xfff)
-                guard left > 0 else { break access }
-                va = addresses.next()
-                left &-= 1
-            }
             // Canonical: bits 47…63 all equal.
             guard (va &+ (1 << 47)) >> 48 == 0 else { return (va, misses) }
             let vpn = (va & 0xffff_ffff_ffff) >> 12

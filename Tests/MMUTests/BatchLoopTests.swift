@@ -2,10 +2,11 @@ import Testing
 
 @testable import MMU
 
-/// The batch loop's prefetch: each stream names the address it will give `lookahead` calls later, and
-/// the entry prefetched for an address is the one its walk reads, inside the tables for any address.
-/// Its walk keeps the upper levels of the last 1 GiB region: the batch answers as single translations.
-struct LookaheadTests {
+/// The batch loop's helpers: each stream names the address it will give `lookahead` calls later, and
+/// the entry prefetched for an address is the one its walk reads, inside the tables for any address;
+/// each stream takes a run of addresses on one page in one call. Its walk keeps the upper levels of the
+/// last 1 GiB region. With all of these, the batch answers as single translations.
+struct BatchLoopTests {
     /// `upcoming()` before each `next()` is the address that `next()` returns `lookahead` calls later.
     func expectUpcomingIsLater<S: AddressStream>(_ stream: S, _ count: Int) {
         var copy = stream
@@ -38,6 +39,47 @@ struct LookaheadTests {
                 #expect(s.cursor + lookahead < s.end || hint == 0)
                 _ = s.next()
             }
+        }
+    }
+
+    /// `take(onPage:)` takes exactly the addresses before the first one off the page (at most `limit`),
+    /// adds `frame | offset` for each, and leaves the stream at the first one it did not take.
+    func expectTakeMatchesOneByOne<S: AddressStream>(_ stream: S, count: Int) {
+        let frame: UInt64 = 0x1234_5000
+        var copy = stream
+        let addresses = (0..<count).map { _ in copy.next() }
+        var s = stream
+        var i = 0
+        while i < count {
+            let page = addresses[i] & ~0xfff
+            let limit = (i * 7) % 13
+            var run = 0
+            var expected: UInt64 = 99
+            while run < limit && i + run < count && addresses[i + run] & ~0xfff == page {
+                expected &+= frame | (addresses[i + run] & 0xfff)
+                run += 1
+            }
+            var total: UInt64 = 99
+            #expect(s.take(onPage: page, frame: frame, limit: min(limit, count - i), into: &total) == run)
+            #expect(total == expected, "at \(i)")
+            i += run
+            if i < count { #expect(s.next() == addresses[i], "at \(i)") }
+            i += 1
+        }
+    }
+
+    @Test func streamsTakeTheirRunOnOnePage() {
+        expectTakeMatchesOneByOne(StrideStream(start: 0x40_0fc0, length: 1 << 20, step: 448), count: 3000)
+        expectTakeMatchesOneByOne(RandomStream(XorshiftStream(start: 0x7000, length: 3 * 4096, seed: 5)), count: 3000)
+        var g = SeededGenerator(seed: 4)
+        var list: [UInt64] = []
+        while list.count < 3000 {
+            let page = 0x7f00_0000_0000 &+ (g.next() % 4) << 12
+            list += (0..<Int(g.next() % 11)).map { _ in page | g.next() % 4096 }
+        }
+        list.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            expectTakeMatchesOneByOne(BufferStream(cursor: base, end: base + buf.count), count: buf.count)
         }
     }
 
