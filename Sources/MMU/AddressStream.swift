@@ -4,7 +4,8 @@ protocol AddressStream {
     /// The address `next()` returns, without taking it.
     func peek() -> UInt64
     /// Takes addresses while they lie on the 4 KiB page whose address is `page`, at most `limit` of them,
-    /// and adds `frame | offset` of each to `total`; returns how many it took.
+    /// and adds `frame | offset` of each to `total`; returns how many it took. None when `page` is not
+    /// a page's address (the batch loop's 1 before its first page).
     mutating func take(onPage page: UInt64, frame: UInt64, limit: Int, into total: inout UInt64) -> Int
     /// A hint, never acted on: the address that `next()` returns after `lookahead` more calls, or any
     /// address when the stream cannot tell cheaply (near the end of a buffer, across a stride's wrap).
@@ -148,6 +149,7 @@ struct BufferStream: AddressStream {
     /// `frame + address - page`.
     @inline(__always)
     mutating func take(onPage page: UInt64, frame: UInt64, limit: Int, into total: inout UInt64) -> Int {
+        guard page & 0xfff == 0 else { return 0 }
         let stop = cursor + limit
         var at = cursor
         var sum = total

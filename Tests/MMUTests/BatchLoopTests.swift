@@ -125,11 +125,14 @@ struct BatchLoopTests {
         let elsewhere: [UInt64] = [
             0xc000_0000, 0x4100_0000, 0x7f00_8000_0000, 0xffff_8000_0000_0000, 0x8000_0000_0000, 0, .max,
         ]
-        let addresses: [UInt64] = (0..<20_000).map { _ in
-            if g.next() % 10 == 0 { return elsewhere[Int(g.next() % UInt64(elsewhere.count))] &+ g.next() % MiB }
-            let (start, length) = pages[Int(g.next() % UInt64(pages.count))]
-            return start + g.next() % (length + 16 * page)
-        }
+        // Runs on page 0 first (nothing mapped there; no page was translated before them).
+        let addresses: [UInt64] =
+            [0, 8, 16, 24, 32, 4095]
+            + (0..<20_000).map { _ in
+                if g.next() % 10 == 0 { return elsewhere[Int(g.next() % UInt64(elsewhere.count))] &+ g.next() % MiB }
+                let (start, length) = pages[Int(g.next() % UInt64(pages.count))]
+                return start + g.next() % (length + 16 * page)
+            }
         var summaries: [TranslationSummary] = []
         for batch in [true, false] {
             let m = try makeMachine(MachineConfig(physicalBytes: 64 * MiB, tlbEntries: 16, hugePages: true))
