@@ -61,8 +61,9 @@ public struct StrideStream: AddressStream {
 }
 
 /// Marsaglia's xorshift64 (13, 7, 17), as the C and Python reference walkers generate their random
-/// stream: start + (x mod length), with a mask when length is a power of two.
-public struct XorshiftStream: AddressStream {
+/// stream: start + (x mod length), with a mask when length is a power of two. The batch loop runs it
+/// as a `RandomStream`.
+public struct XorshiftStream {
     static let defaultSeed: UInt64 = 88_172_645_463_325_252
     @usableFromInline let start: UInt64
     @usableFromInline let length: UInt64
@@ -103,14 +104,13 @@ public struct XorshiftStream: AddressStream {
     /// The address of the current state (the one `next()` returned last).
     @inlinable @inline(__always) var current: UInt64 { address(x) }
 
+    /// The address `next()` returns, without taking it.
     @inline(__always) func peek() -> UInt64 { address(Self.step(x)) }
-
-    /// Not cheaply known: xorshift cannot jump ahead. `RandomStream` runs a second generator ahead.
-    @inline(__always) func upcoming() -> UInt64 { current }
 }
 
 /// The `random` pattern for the batch loop: a xorshift stream and a copy of it `lookahead + 1` steps
-/// ahead, whose current address is `upcoming()` (the copy's step is a few register operations).
+/// ahead, whose current address is `upcoming()` (xorshift cannot jump ahead; the copy's step is a few
+/// register operations).
 struct RandomStream: AddressStream {
     var stream: XorshiftStream
     var ahead: XorshiftStream

@@ -232,8 +232,9 @@ extension Machine {
         var misses: UInt64 = 0
         // The page the previous access hit or filled: its way's stamp is already the newest, so a repeat
         // hit needs no canonical check, no set scan and no new stamp (LRU order is unchanged; counts are
-        // the same). Compared as the whole virtual address of the page (a canonical address, so another
-        // address of that page is canonical and has the same tag); 1 matches no page at first.
+        // the same); the stream takes a run of them in one call. Compared as the page's whole virtual
+        // address (canonical, so another address of that page is canonical and has the same tag); 1, not
+        // a page's address, matches nothing before the first.
         var lastPage: UInt64 = 1
         var lastFrame: UInt64 = 0
         // The 1 GiB region (address bits 30…47, with the bits above) whose PML4 and PDPT entries were

@@ -1,5 +1,6 @@
 /// LLVM's `llvm.prefetch` intrinsic (x86 `prefetcht0` with these arguments), reached by its symbol name:
-/// the standard library has no prefetch, and the MMU module imports nothing.
+/// the standard library has no prefetch, and the MMU module imports nothing. The name is the intrinsic's
+/// for opaque pointers (LLVM 15 and later); were it renamed, linking would fail on an undefined symbol.
 @_silgen_name("llvm.prefetch.p0")
 private func llvmPrefetch(_ address: UnsafeRawPointer, _ write: Int32, _ locality: Int32, _ cacheType: Int32)
 
