@@ -197,35 +197,40 @@ public struct FixedWriter {
     @inlinable
     public mutating func writeString(_ string: String) {
         var string = string
-        string.withUTF8 { utf8 in
-            precondition(count + FixedWriter.maxStringBytes(utf8Count: utf8.count) <= capacity, "FixedWriter overflow")
-            base[count] = UInt8(ascii: "\"")
-            count += 1
-            for byte in utf8 {
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
-                    base[count] = byte
-                    count += 1
-                    continue
-                }
-                base[count] = UInt8(ascii: "\\")
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = byte
-                case 0x0A: base[count + 1] = UInt8(ascii: "n")
-                case 0x0D: base[count + 1] = UInt8(ascii: "r")
-                case 0x09: base[count + 1] = UInt8(ascii: "t")
-                default:
-                    base[count + 1] = UInt8(ascii: "u")
-                    base[count + 2] = UInt8(ascii: "0")
-                    base[count + 3] = UInt8(ascii: "0")
-                    base[count + 4] = JSONWriter.hexDigits[Int(byte >> 4)]
-                    base[count + 5] = JSONWriter.hexDigits[Int(byte & 0xF)]
-                    count += 4
-                }
-                count += 2
+        string.withUTF8 { writeString(utf8: $0) }
+    }
+
+    /// A quoted string of UTF-8 bytes, escaped as RFC 8259 requires (bytes that are not UTF-8
+    /// are copied as they are: a String's bytes always are).
+    @inlinable
+    public mutating func writeString(utf8: UnsafeBufferPointer<UInt8>) {
+        precondition(count + FixedWriter.maxStringBytes(utf8Count: utf8.count) <= capacity, "FixedWriter overflow")
+        base[count] = UInt8(ascii: "\"")
+        count += 1
+        for byte in utf8 {
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
+                base[count] = byte
+                count += 1
+                continue
             }
-            base[count] = UInt8(ascii: "\"")
-            count += 1
+            base[count] = UInt8(ascii: "\\")
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = byte
+            case 0x0A: base[count + 1] = UInt8(ascii: "n")
+            case 0x0D: base[count + 1] = UInt8(ascii: "r")
+            case 0x09: base[count + 1] = UInt8(ascii: "t")
+            default:
+                base[count + 1] = UInt8(ascii: "u")
+                base[count + 2] = UInt8(ascii: "0")
+                base[count + 3] = UInt8(ascii: "0")
+                base[count + 4] = JSONWriter.hexDigits[Int(byte >> 4)]
+                base[count + 5] = JSONWriter.hexDigits[Int(byte & 0xF)]
+                count += 4
+            }
+            count += 2
         }
+        base[count] = UInt8(ascii: "\"")
+        count += 1
     }
 
     /// A decimal integer (at most 20 bytes).

@@ -244,6 +244,17 @@ public enum MapsMethod: MethodDescriptor {
             if sink != nil, text.bytes.count >= Self.piece { pass() }
         }
 
+        /// A mapping from its kernel line where it lies, with its smaps figures and lines: no
+        /// ``Mapping`` made, unless a text field must be decoded (an escape or a byte beyond ASCII
+        /// in it) or every smaps line is asked for; the same text either way.
+        public mutating func append(_ line: MapsLine, detail figures: SmapsDetail?, smaps fields: SmapsFields?) {
+            guard !smaps, line.isPlain else { return append(Mapping(line, detail: figures, smaps: fields)) }
+            text.write(line, detail: detail ? figures : nil, comma: count > 0)
+            count += 1
+            if detail, let figures { sum = sum + figures }
+            if sink != nil, text.bytes.count >= Self.piece { pass() }
+        }
+
         /// The whole result, its mappings in its text.
         public mutating func finish(vsz: Int, totals: SmapsDetail?) -> Result {
             var result = Result(

@@ -31,31 +31,72 @@ extension Mapping {
 extension JSONWriter {
     /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``; with
     /// `smaps`, every smaps line too (`smaps`, `vmFlags`).
-    /// The fixed-width members go through a ``FixedWriter`` (no capacity check per member).
     public mutating func write(_ m: Mapping, detail: Bool, smaps: Bool = false) {
-        writeFixed(maxBytes: 160) { w in
+        var (perms, device) = (m.perms, m.device)
+        perms.withUTF8 { perms in
+            device.withUTF8 { device in
+                let members = MappingMembers(
+                    start: m.start,
+                    end: m.end,
+                    perms: perms,
+                    offset: m.offset,
+                    device: device,
+                    inode: m.inode,
+                    path: nil,
+                    kind: m.kind,
+                    isDeleted: m.isDeleted,
+                    detail: detail ? m.detail : nil
+                )
+                guard var path = m.path else { return write(members, closed: !smaps) }
+                path.withUTF8 { path in
+                    var members = members
+                    members.path = path
+                    write(members, closed: !smaps)
+                }
+            }
+        }
+        if smaps { write(m.smaps ?? SmapsFields()) }
+    }
+
+    /// One `maps` mapping object from its kernel line where it lies, after a comma when `comma`:
+    /// the text ``write(_:detail:smaps:)`` writes for the line's ``Mapping``, when the line
+    /// ``MapsLine/isPlain`` (its bytes are then the Mapping's Strings).
+    public mutating func write(_ line: MapsLine, detail: SmapsDetail?, comma: Bool) {
+        let members = MappingMembers(
+            start: line.start,
+            end: line.end,
+            perms: line.perms,
+            offset: line.offset,
+            device: line.device,
+            inode: line.inode,
+            path: line.name,
+            kind: line.kind,
+            isDeleted: line.isDeleted,
+            detail: detail
+        )
+        write(members, closed: true, comma: comma)
+    }
+
+    /// The members of one mapping object, the one place they are written.
+    mutating func write(_ m: MappingMembers, closed: Bool, comma: Bool = false) {
+        writeFixed(maxBytes: m.maxBytes) { w in
+            if comma { w.append(",") }
             w.append("{\"start\":")
             w.writeHex(m.start)
             w.append(",\"end\":")
             w.writeHex(m.end)
             w.append(",\"size\":")
-            w.writeInt(Int(m.size))
+            w.writeInt(Int(m.end - m.start))
             w.append(",\"perms\":")
-        }
-        writeString(m.perms)
-        writeFixed(maxBytes: 64) { w in
+            w.writeString(utf8: m.perms)
             w.append(",\"offset\":")
             w.writeHex(m.offset)
             w.append(",\"device\":")
-        }
-        writeString(m.device)
-        writeFixed(maxBytes: 64) { w in
+            w.writeString(utf8: m.device)
             w.append(",\"inode\":")
             w.writeInt(Int(m.inode))
             w.append(",\"path\":")
-        }
-        if let path = m.path { writeString(path) } else { append("null") }
-        writeFixed(maxBytes: 480) { w in
+            if let path = m.path { w.writeString(utf8: path) } else { w.append("null") }
             w.append(",\"kind\":\"")
             switch m.kind {
             case .file: w.append(m.isDeleted ? "file\",\"deleted\":true" : "file\",\"deleted\":false")
@@ -67,12 +108,36 @@ extension JSONWriter {
             case .vsyscall: w.append("vsyscall\"")
             case .other: w.append("other\"")
             }
-            if detail, let d = m.detail { w.write(d) }
-            if !smaps { w.append("}") }
+            if let d = m.detail { w.write(d) }
+            if closed { w.append("}") }
         }
-        if smaps { write(m.smaps ?? SmapsFields()) }
     }
+}
 
+/// What one mapping object says, its text fields as UTF-8 (a ``Mapping``'s Strings or a
+/// ``MapsLine``'s bytes where they lie).
+struct MappingMembers {
+    var start: UInt64
+    var end: UInt64
+    var perms: UnsafeBufferPointer<UInt8>
+    var offset: UInt64
+    var device: UnsafeBufferPointer<UInt8>
+    var inode: UInt64
+    var path: UnsafeBufferPointer<UInt8>?
+    var kind: MappingKind
+    var isDeleted: Bool
+    var detail: SmapsDetail?
+
+    /// The most bytes the object takes: at most 240 for its punctuation, keys, numbers and kind,
+    /// 11 × 36 for the smaps figures, and its text fields, each escaped at worst.
+    var maxBytes: Int {
+        240 + 11 * 36 + FixedWriter.maxStringBytes(utf8Count: perms.count)
+            + FixedWriter.maxStringBytes(utf8Count: device.count)
+            + FixedWriter.maxStringBytes(utf8Count: path?.count ?? 0)
+    }
+}
+
+extension JSONWriter {
     /// A mapping's `smaps` (every `Key: N kB` in bytes, `Key: N` as N, in the kernel's order) and
     /// `vmFlags`, after a comma; closes the mapping.
     mutating func write(_ fields: SmapsFields) {

@@ -10,24 +10,43 @@ public enum MappingKind: String, Sendable, CaseIterable {
 
     /// The kind for a maps path (already stripped of ` (deleted)`), or nil for none.
     public init(path: String?) {
-        guard let path else {
+        guard var path else {
             self = .anon
             return
         }
-        switch path {
-        case "[heap]": self = .heap
-        case "[stack]": self = .stack
-        case "[vdso]": self = .vdso
-        case "[vvar]": self = .vvar
-        case "[vsyscall]": self = .vsyscall
-        default:
-            if path.hasPrefix("/") {
-                self = .file
-            } else if path.hasPrefix("[anon:") {
-                self = .anon
-            } else {
-                self = .other
-            }
+        self = path.withUTF8 { MappingKind(name: $0) }
+    }
+
+    /// The kind for a maps name as the kernel printed it (` (deleted)` stripped), or nil for none:
+    /// the same as for its path (undoing `\012` or repairing bytes that are not UTF-8 changes
+    /// neither the names matched whole nor the prefixes).
+    public init(name: UnsafeBufferPointer<UInt8>?) {
+        guard let name else {
+            self = .anon
+            return
+        }
+        func starts(_ text: StaticString) -> Bool {
+            name.count >= text.utf8CodeUnitCount && memcmp(name.baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
+        }
+        func `is`(_ text: StaticString) -> Bool { name.count == text.utf8CodeUnitCount && starts(text) }
+        if name.first == UInt8(ascii: "/") {
+            self = .file
+        } else if name.first != UInt8(ascii: "[") {
+            self = .other
+        } else if `is`("[heap]") {
+            self = .heap
+        } else if `is`("[stack]") {
+            self = .stack
+        } else if `is`("[vdso]") {
+            self = .vdso
+        } else if `is`("[vvar]") {
+            self = .vvar
+        } else if `is`("[vsyscall]") {
+            self = .vsyscall
+        } else if starts("[anon:") {
+            self = .anon
+        } else {
+            self = .other
         }
     }
 }
