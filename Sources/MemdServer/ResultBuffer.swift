@@ -8,6 +8,8 @@ import Synchronization
 /// the same size, no copy. Room for the response's head (`{"jsonrpc":"2.0","id":…,"result":`) is
 /// left in front of the text; the ``Dispatcher`` writes the head there and the tail after it.
 ///
+/// Its memory is ``ReplyMemory``'s: the block the last large reply left, its pages already in.
+///
 /// A handler that writes its result here ``start(capacity:)``s it and ``append(_:)``s the text; the
 /// dispatcher then sends it and ignores the JSON the handler returned (a call that fails sends its
 /// error, and the text goes with the call). One per call; filled by the call's task only.
@@ -24,7 +26,7 @@ public final class ResultBuffer: Sendable {
     /// Starts the text: room for `capacity` bytes of it, after the head's room (it grows as it is
     /// written). Text written before (a call that started twice) is dropped.
     public func start(capacity: Int) {
-        var buffer = ByteBufferAllocator().buffer(
+        var buffer = ReplyMemory.allocator.buffer(
             capacity: Self.headRoom + capacity + Response.resultTail.utf8CodeUnitCount
         )
         buffer.moveWriterIndex(forwardBy: Self.headRoom)

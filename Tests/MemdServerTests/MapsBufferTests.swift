@@ -21,8 +21,9 @@ struct MapsBufferTests {
         let process = Process()
         let output = Pipe()
         let input = Pipe()
-        let count = 3000
-        init() throws {
+        let count: Int
+        init(count: Int = 3000) throws {
+            self.count = count
             let script = """
                 import mmap, sys, time
                 keep = [mmap.mmap(-1, 4096, prot=mmap.PROT_READ | (mmap.PROT_WRITE if i % 2 else 0))
@@ -98,6 +99,41 @@ struct MapsBufferTests {
             let same = replies[0]["result"] == replies[1]["result"]
             #expect(same)
         }
+    }
+
+    /// memd's minor faults so far and its resident anonymous bytes (/proc/PID/stat field 10, status RssAnon).
+    func faultsAndAnon(_ pid: Int32) throws -> (faults: Int, anon: Int) {
+        let stat = try readProc("/proc/\(pid)/stat")
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        let anon = try readProc("/proc/\(pid)/status").split(separator: "\n").first { $0.hasPrefix("RssAnon:") }
+        let kB = anon.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+        return (Int(fields[7]) ?? 0, (kB ?? 0) * 1024)
+    }
+
+    /// A large answer is written into the memory the last one left (``ReplyMemory``): its pages are
+    /// not faulted in again (a fresh buffer faults in one page per 4 KiB of answer); and that memory
+    /// goes back to the system within two seconds of the last answer.
+    @Test func largeAnswersReuseTheirMemoryAndGiveItBack() throws {
+        let many = try ManyMappings(count: 12_000)
+        defer { many.stop() }
+        let memd = try MemdHarness()
+        defer { _ = memd.stop() }
+        let client = try memd.client()
+        let request = #"{"jsonrpc":"2.0","id":1,"method":"maps","params":{"pid":\#(many.pid)}}"#
+        let idle = try faultsAndAnon(memd.process.processIdentifier).anon
+        var faults: [Int] = []
+        var bytes = 0
+        for _ in 0..<3 {
+            let before = try faultsAndAnon(memd.process.processIdentifier).faults
+            bytes = try exchange(client, request).count
+            faults.append(try faultsAndAnon(memd.process.processIdentifier).faults - before)
+        }
+        let pages = bytes / 4096
+        #expect(bytes > 1 << 20)
+        #expect(faults[1] < pages / 4 && faults[2] < pages / 4, "faults per call \(faults), answer \(pages) pages")
+        usleep(2_500_000)
+        let after = try faultsAndAnon(memd.process.processIdentifier).anon
+        #expect(after < idle + bytes / 2, "RssAnon \(idle) before, \(after) 2.5 s after, answer \(bytes)")
     }
 
     @Test func answerOverTheLimitIsRefusedWithItsID() throws {
