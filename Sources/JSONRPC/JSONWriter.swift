@@ -156,7 +156,11 @@ public struct FixedWriter {
     @usableFromInline let capacity: Int
     @usableFromInline var count = 0
 
-    @inlinable init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+    /// The bytes written so far.
+    @inlinable public var written: Int { count }
+
+    /// A writer of at most `capacity` bytes at `base`.
+    @inlinable public init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.base = base
         self.capacity = capacity
     }

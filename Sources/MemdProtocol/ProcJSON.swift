@@ -32,37 +32,48 @@ extension JSONWriter {
     /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``; with
     /// `smaps`, every smaps line too (`smaps`, `vmFlags`).
     public mutating func write(_ m: Mapping, detail: Bool, smaps: Bool = false) {
-        var (perms, device) = (m.perms, m.device)
-        perms.withUTF8 { perms in
+        m.withMembers(detail: detail) { members in
+            let fields = smaps ? m.smaps ?? SmapsFields() : nil
+            writeFixed(maxBytes: members.maxBytes + (fields?.maxJSONBytes ?? 0)) { w in
+                w.write(members, fields: fields)
+            }
+        }
+    }
+}
+
+extension Mapping {
+    /// Its members, its Strings as UTF-8, for `body`; its smaps figures with `detail`.
+    func withMembers<T>(detail: Bool, _ body: (MappingMembers) -> T) -> T {
+        var (perms, device) = (self.perms, self.device)
+        return perms.withUTF8 { perms in
             device.withUTF8 { device in
-                let members = MappingMembers(
-                    start: m.start,
-                    end: m.end,
+                var members = MappingMembers(
+                    start: start,
+                    end: end,
                     perms: perms,
-                    offset: m.offset,
+                    offset: offset,
                     device: device,
-                    inode: m.inode,
+                    inode: inode,
                     path: nil,
-                    kind: m.kind,
-                    isDeleted: m.isDeleted,
-                    detail: detail ? m.detail : nil
+                    kind: kind,
+                    isDeleted: isDeleted,
+                    detail: detail ? self.detail : nil
                 )
-                guard var path = m.path else { return write(members, closed: !smaps) }
-                path.withUTF8 { path in
-                    var members = members
+                guard var path else { return body(members) }
+                return path.withUTF8 { path in
                     members.path = path
-                    write(members, closed: !smaps)
+                    return body(members)
                 }
             }
         }
-        if smaps { write(m.smaps ?? SmapsFields()) }
     }
+}
 
-    /// One `maps` mapping object from its kernel line where it lies, after a comma when `comma`:
-    /// the text ``write(_:detail:smaps:)`` writes for the line's ``Mapping``, when the line
+extension MappingMembers {
+    /// The members of a kernel line where it lies: its ``Mapping``'s when the line
     /// ``MapsLine/isPlain`` (its bytes are then the Mapping's Strings).
-    public mutating func write(_ line: MapsLine, detail: SmapsDetail?, comma: Bool) {
-        let members = MappingMembers(
+    init(_ line: MapsLine, detail: SmapsDetail?) {
+        self.init(
             start: line.start,
             end: line.end,
             perms: line.perms,
@@ -74,43 +85,6 @@ extension JSONWriter {
             isDeleted: line.isDeleted,
             detail: detail
         )
-        write(members, closed: true, comma: comma)
-    }
-
-    /// The members of one mapping object, the one place they are written.
-    mutating func write(_ m: MappingMembers, closed: Bool, comma: Bool = false) {
-        writeFixed(maxBytes: m.maxBytes) { w in
-            if comma { w.append(",") }
-            w.append("{\"start\":")
-            w.writeHex(m.start)
-            w.append(",\"end\":")
-            w.writeHex(m.end)
-            w.append(",\"size\":")
-            w.writeInt(Int(m.end - m.start))
-            w.append(",\"perms\":")
-            w.writeString(utf8: m.perms)
-            w.append(",\"offset\":")
-            w.writeHex(m.offset)
-            w.append(",\"device\":")
-            w.writeString(utf8: m.device)
-            w.append(",\"inode\":")
-            w.writeInt(Int(m.inode))
-            w.append(",\"path\":")
-            if let path = m.path { w.writeString(utf8: path) } else { w.append("null") }
-            w.append(",\"kind\":\"")
-            switch m.kind {
-            case .file: w.append(m.isDeleted ? "file\",\"deleted\":true" : "file\",\"deleted\":false")
-            case .anon: w.append("anon\"")
-            case .heap: w.append("heap\"")
-            case .stack: w.append("stack\"")
-            case .vdso: w.append("vdso\"")
-            case .vvar: w.append("vvar\"")
-            case .vsyscall: w.append("vsyscall\"")
-            case .other: w.append("other\"")
-            }
-            if let d = m.detail { w.write(d) }
-            if closed { w.append("}") }
-        }
     }
 }
 
@@ -128,8 +102,8 @@ struct MappingMembers {
     var isDeleted: Bool
     var detail: SmapsDetail?
 
-    /// The most bytes the object takes: at most 240 for its punctuation, keys, numbers and kind,
-    /// 11 × 36 for the smaps figures, and its text fields, each escaped at worst.
+    /// The most bytes the object takes, after a comma: at most 240 for its punctuation, keys,
+    /// numbers and kind, 11 × 36 for the smaps figures, and its text fields, each escaped at worst.
     var maxBytes: Int {
         240 + 11 * 36 + FixedWriter.maxStringBytes(utf8Count: perms.count)
             + FixedWriter.maxStringBytes(utf8Count: device.count)
@@ -137,9 +111,55 @@ struct MappingMembers {
     }
 }
 
-extension JSONWriter {
+extension SmapsFields {
+    /// The most bytes ``FixedWriter/write(_:)-(SmapsFields)`` writes for these lines.
+    var maxJSONBytes: Int {
+        var most = 32
+        for field in fields { most += FixedWriter.maxStringBytes(utf8Count: field.key.utf8.count) + 22 }
+        for flag in vmFlags ?? [] { most += FixedWriter.maxStringBytes(utf8Count: flag.utf8.count) + 1 }
+        return most
+    }
+}
+
+extension FixedWriter {
+    /// One mapping object, after a comma when `comma`: the one place its members are written;
+    /// with `fields`, every smaps line too.
+    mutating func write(_ m: MappingMembers, fields: SmapsFields? = nil, comma: Bool = false) {
+        if comma { append(",") }
+        append("{\"start\":")
+        writeHex(m.start)
+        append(",\"end\":")
+        writeHex(m.end)
+        append(",\"size\":")
+        writeInt(Int(m.end - m.start))
+        append(",\"perms\":")
+        writeString(utf8: m.perms)
+        append(",\"offset\":")
+        writeHex(m.offset)
+        append(",\"device\":")
+        writeString(utf8: m.device)
+        append(",\"inode\":")
+        writeInt(Int(m.inode))
+        append(",\"path\":")
+        if let path = m.path { writeString(utf8: path) } else { append("null") }
+        append(",\"kind\":\"")
+        switch m.kind {
+        case .file: append(m.isDeleted ? "file\",\"deleted\":true" : "file\",\"deleted\":false")
+        case .anon: append("anon\"")
+        case .heap: append("heap\"")
+        case .stack: append("stack\"")
+        case .vdso: append("vdso\"")
+        case .vvar: append("vvar\"")
+        case .vsyscall: append("vsyscall\"")
+        case .other: append("other\"")
+        }
+        if let d = m.detail { write(d) }
+        if let fields { write(fields) }
+        append("}")
+    }
+
     /// A mapping's `smaps` (every `Key: N kB` in bytes, `Key: N` as N, in the kernel's order) and
-    /// `vmFlags`, after a comma; closes the mapping.
+    /// `vmFlags`, after a comma.
     mutating func write(_ fields: SmapsFields) {
         append(",\"smaps\":{")
         for (index, field) in fields.fields.enumerated() {
@@ -157,11 +177,8 @@ extension JSONWriter {
             }
             append("]")
         }
-        append("}")
     }
-}
 
-extension FixedWriter {
     /// A mapping's smaps members, each after a comma (at most 11 × 36 bytes).
     mutating func write(_ d: SmapsDetail) {
         append(",\"rss\":")

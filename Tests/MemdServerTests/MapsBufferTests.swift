@@ -180,8 +180,10 @@ struct MapsBufferTests {
         let result = ResultBuffer()
         result.start(capacity: 64 * 1024)
         let text = [UInt8](repeating: UInt8(ascii: "7"), count: 1 << 20)  // a JSON number, grown past the start
+        var window = result.window(committing: 0, atLeast: 64 * 1024)
         for offset in stride(from: 0, to: text.count, by: 64 * 1024) {
-            text[offset..<offset + 64 * 1024].withUnsafeBytes { result.append($0) }
+            text[offset..<offset + 64 * 1024].withUnsafeBytes { window.copyMemory(from: $0) }
+            window = result.window(committing: 64 * 1024, atLeast: offset + 64 * 1024 < text.count ? 64 * 1024 : 0)
         }
         let held = try #require(result.take())
         let textAt = held.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }

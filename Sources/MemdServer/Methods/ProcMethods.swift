@@ -56,7 +56,7 @@ enum ProcMethods {
                 cmdline: cmdline,
                 detail: detail,
                 smaps: smaps
-            ) { result.append($0) }
+            ) { result.window(committing: $0, atLeast: $1) }
             let reading: MapsParser.Reading = smaps ? .smapsFields : detail ? .smaps : .maps
             try files.forEachLine(reading: reading) { line, figures, fields throws(ProcError) in
                 guard tooLong == 0 else { return }
