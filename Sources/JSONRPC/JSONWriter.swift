@@ -148,9 +148,10 @@ extension JSON: CustomStringConvertible {
     public var description: String { JSONWriter.string(self) }
 }
 
-/// Writes a piece of JSON text of known greatest length into a stack buffer, then appends it to
-/// the writer in one go: for the many small members of a large result (60,000 mappings), where a
-/// capacity check per member costs more than the writing.
+/// Writes a piece of JSON text of known greatest length into memory of that size (a stack buffer
+/// appended to a ``JSONWriter`` in one go, or the memory a large result is sent from): for the many
+/// small members of a large result (60,000 mappings), where a capacity check per member costs
+/// more than the writing. Its small writes are inlined into the writer's caller.
 public struct FixedWriter {
     @usableFromInline let base: UnsafeMutablePointer<UInt8>
     @usableFromInline let capacity: Int
@@ -165,7 +166,7 @@ public struct FixedWriter {
         self.capacity = capacity
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(_ text: StaticString) {
         let n = text.utf8CodeUnitCount
         precondition(count + n <= capacity, "FixedWriter overflow")
@@ -174,7 +175,7 @@ public struct FixedWriter {
     }
 
     /// `"0x…"`, lower-case hex without leading zeros (at most 21 bytes).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func writeHex(_ value: UInt64) {
         precondition(count + 21 <= capacity, "FixedWriter overflow")
         base[count] = UInt8(ascii: "\"")
@@ -238,7 +239,7 @@ public struct FixedWriter {
     }
 
     /// A decimal integer (at most 20 bytes).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func writeInt(_ value: Int) {
         precondition(count + 20 <= capacity, "FixedWriter overflow")
         if value < 0 {
