@@ -61,25 +61,47 @@ public struct SmapsDetail: Sendable, Equatable {
     /// Private clean + private dirty: what only this process holds.
     public var uss: Int { privateClean + privateDirty }
 
-    /// Adds a `Key:  N kB` line of smaps; other keys are ignored.
-    mutating func set(_ key: Slice<UnsafeBufferPointer<UInt8>>, bytes: Int) {
-        let key = UnsafeBufferPointer(rebasing: key)
-        func `is`(_ name: StaticString) -> Bool {
-            memcmp(key.baseAddress!, name.utf8Start, name.utf8CodeUnitCount) == 0
+    /// The figures a smaps key names (most of smaps' two dozen keys name none of them).
+    enum Figure {
+        case rss, pss, swap, locked, anonymous, referenced, sharedClean, sharedDirty, privateClean
+        case privateDirty, anonHugePages
+
+        /// The figure of a `Key` (the text before the colon), or nil for a key not kept.
+        init?(key: UnsafeBufferPointer<UInt8>) {
+            func `is`(_ name: StaticString) -> Bool {
+                memcmp(key.baseAddress!, name.utf8Start, name.utf8CodeUnitCount) == 0
+            }
+            switch key.count {
+            case 3 where `is`("Rss"): self = .rss
+            case 3 where `is`("Pss"): self = .pss
+            case 4 where `is`("Swap"): self = .swap
+            case 6 where `is`("Locked"): self = .locked
+            case 9 where `is`("Anonymous"): self = .anonymous
+            case 10 where `is`("Referenced"): self = .referenced
+            case 12 where `is`("Shared_Clean"): self = .sharedClean
+            case 12 where `is`("Shared_Dirty"): self = .sharedDirty
+            case 13 where `is`("Private_Clean"): self = .privateClean
+            case 13 where `is`("Private_Dirty"): self = .privateDirty
+            case 13 where `is`("AnonHugePages"): self = .anonHugePages
+            default: return nil
+            }
         }
-        switch key.count {
-        case 3 where `is`("Rss"): rss = bytes
-        case 3 where `is`("Pss"): pss = bytes
-        case 4 where `is`("Swap"): swap = bytes
-        case 6 where `is`("Locked"): locked = bytes
-        case 9 where `is`("Anonymous"): anonymous = bytes
-        case 10 where `is`("Referenced"): referenced = bytes
-        case 12 where `is`("Shared_Clean"): sharedClean = bytes
-        case 12 where `is`("Shared_Dirty"): sharedDirty = bytes
-        case 13 where `is`("Private_Clean"): privateClean = bytes
-        case 13 where `is`("Private_Dirty"): privateDirty = bytes
-        case 13 where `is`("AnonHugePages"): anonHugePages = bytes
-        default: break
+    }
+
+    /// Sets one figure, in bytes.
+    mutating func set(_ figure: Figure, bytes: Int) {
+        switch figure {
+        case .rss: rss = bytes
+        case .pss: pss = bytes
+        case .swap: swap = bytes
+        case .locked: locked = bytes
+        case .anonymous: anonymous = bytes
+        case .referenced: referenced = bytes
+        case .sharedClean: sharedClean = bytes
+        case .sharedDirty: sharedDirty = bytes
+        case .privateClean: privateClean = bytes
+        case .privateDirty: privateDirty = bytes
+        case .anonHugePages: anonHugePages = bytes
         }
     }
 
