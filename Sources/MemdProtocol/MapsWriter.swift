@@ -42,7 +42,15 @@ extension MapsMethod {
             capacity: Int = 64 * 1024
         ) {
             let kept = KeptText(capacity: capacity)
-            self.init(source: source, pid: pid, command: command, cmdline: cmdline, detail: detail, smaps: smaps, kept: kept) {
+            self.init(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: detail,
+                smaps: smaps,
+                kept: kept
+            ) {
                 kept.window(committing: $0, atLeast: $1)
             }
         }
@@ -58,7 +66,16 @@ extension MapsMethod {
             smaps: Bool = false,
             windows: @escaping Windows
         ) {
-            self.init(source: source, pid: pid, command: command, cmdline: cmdline, detail: detail, smaps: smaps, kept: nil, windows: windows)
+            self.init(
+                source: source,
+                pid: pid,
+                command: command,
+                cmdline: cmdline,
+                detail: detail,
+                smaps: smaps,
+                kept: nil,
+                windows: windows
+            )
         }
 
         private init(
@@ -76,7 +93,8 @@ extension MapsMethod {
             self.kept = kept
             self.windows = windows
             head = (source, pid, command, cmdline)
-            let most = 80 + FixedWriter.maxStringBytes(utf8Count: source.rawValue.utf8.count)
+            let most =
+                80 + FixedWriter.maxStringBytes(utf8Count: source.rawValue.utf8.count)
                 + FixedWriter.maxStringBytes(utf8Count: command.utf8.count)
                 + FixedWriter.maxStringBytes(utf8Count: cmdline.utf8.count)
             write(maxBytes: most) { w in
@@ -100,7 +118,10 @@ extension MapsMethod {
                 window = windows(used, max(maxBytes, Self.piece))
                 used = 0
             }
-            var w = FixedWriter(base: window.baseAddress!.assumingMemoryBound(to: UInt8.self) + used, capacity: window.count - used)
+            var w = FixedWriter(
+                base: window.baseAddress!.assumingMemoryBound(to: UInt8.self) + used,
+                capacity: window.count - used
+            )
             body(&w)
             used += w.written
         }
@@ -112,12 +133,16 @@ extension MapsMethod {
             let fields = smaps ? mapping.smaps ?? SmapsFields() : nil
             let comma = count > 0
             mapping.withMembers(detail: detail) { members in
-                write(maxBytes: members.maxBytes + (fields?.maxJSONBytes ?? 0)) { $0.write(members, fields: fields, comma: comma) }
+                write(maxBytes: members.maxBytes + (fields?.maxJSONBytes ?? 0)) {
+                    $0.write(members, fields: fields, comma: comma)
+                }
             }
             count += 1
             if detail, let d = mapping.detail { sum = sum + d }
             if let fields {
-                for field in fields.fields where !field.isBytes && !unitless.contains(field.key) { unitless.append(field.key) }
+                for field in fields.fields where !field.isBytes && !unitless.contains(field.key) {
+                    unitless.append(field.key)
+                }
             }
         }
 
@@ -205,7 +230,10 @@ extension MapsMethod {
         func window(committing used: Int, atLeast: Int) -> UnsafeMutableRawBufferPointer {
             count += used
             if memory.count - count < atLeast {
-                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: max(memory.count * 2, count + atLeast), alignment: 16)
+                let larger = UnsafeMutableRawBufferPointer.allocate(
+                    byteCount: max(memory.count * 2, count + atLeast),
+                    alignment: 16
+                )
                 larger.baseAddress!.copyMemory(from: memory.baseAddress!, byteCount: count)
                 memory.deallocate()
                 memory = larger

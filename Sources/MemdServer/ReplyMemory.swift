@@ -50,7 +50,11 @@ enum ReplyMemory {
 
     /// A block grown (or shrunk) to `newSize`: where it is if it has room (glibc's realloc would
     /// shrink a large kept block to the size asked for), else the kept block if it has, else realloc.
-    static func resize(_ block: UnsafeMutableRawPointer?, from oldSize: Int, to newSize: Int) -> UnsafeMutableRawPointer? {
+    static func resize(
+        _ block: UnsafeMutableRawPointer?,
+        from oldSize: Int,
+        to newSize: Int
+    ) -> UnsafeMutableRawPointer? {
         guard let block else { return take(atLeast: newSize) ?? malloc(newSize) }
         if newSize <= Int(memd_heap_usable_size(block)) { return block }
         if let larger = take(atLeast: newSize) {

@@ -26,7 +26,8 @@ public enum MappingKind: String, Sendable, CaseIterable {
             return
         }
         func starts(_ text: StaticString) -> Bool {
-            name.count >= text.utf8CodeUnitCount && memcmp(name.baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
+            name.count >= text.utf8CodeUnitCount
+                && memcmp(name.baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
         }
         func `is`(_ text: StaticString) -> Bool { name.count == text.utf8CodeUnitCount && starts(text) }
         if name.first == UInt8(ascii: "/") {

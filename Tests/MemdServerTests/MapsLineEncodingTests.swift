@@ -79,7 +79,9 @@ import Glibc
         for piece in pieces {
             try Array(piece).withUnsafeBufferPointer { bytes throws(ProcError) in
                 if inPlace {
-                    try stream.feedLines(bytes) { line, detail, fields in writer.append(line, detail: detail, smaps: fields) }
+                    try stream.feedLines(bytes) { line, detail, fields in
+                        writer.append(line, detail: detail, smaps: fields)
+                    }
                 } else {
                     try stream.feed(bytes) { writer.append($0) }
                 }
