@@ -107,7 +107,7 @@ public enum MapsMethod: MethodDescriptor {
 
         /// Set when the result was written as it was read (``Writer``): its mappings are in this
         /// text only (`mappings` is empty), and `json` hands the text on as it is. Empty when the
-        /// writer handed its text to a sink (the server sends it from there).
+        /// writer wrote into windows the server handed in (the server sends it from there).
         public internal(set) var text: [UInt8]?
 
         public var json: JSON {

@@ -10,12 +10,12 @@ import Testing
 import Glibc
 #endif
 
-/// `maps` is written straight into the buffer that is sent (``ResultBuffer``): its text passes from
-/// the writer a 64 KiB piece at a time, the response's head goes in front of it. Checked over a real
+/// `maps` is written straight into the buffer that is sent (``ResultBuffer``): the writer writes into
+/// windows of its memory (64 KiB at least), the response's head goes in front of it. Checked over a real
 /// socket against the kernel's /proc/PID/maps, for ids short and longer than the head's room, and
 /// with -32003 `responseBytes` where the answer passes `--max-response-bytes`.
 struct MapsBufferTests {
-    /// A python3 child holding 3,000 one-page mappings (~600 KB of answer: ten pieces), alternating
+    /// A python3 child holding 3,000 one-page mappings (~600 KB of answer: ten windows), alternating
     /// protections so that the kernel cannot merge them; killed when done.
     final class ManyMappings {
         let process = Process()
