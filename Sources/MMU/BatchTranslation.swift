@@ -50,13 +50,13 @@ extension Machine {
             let total = try count(n)
             guard length > 0 else { throw .invalid("length", "must be positive") }
             _ = try Checked.end(start, length)
-            var s = XorshiftStream(start: start, length: length, seed: seed)
+            var s = RandomStream(XorshiftStream(start: start, length: length, seed: seed))
             try slices(&s, total)
         case .addresses(let list):
             let total = try count(list.count)
             try list.withUnsafeBufferPointer { (buf) throws(MMUError) in
                 guard let base = buf.baseAddress else { return }
-                var s = BufferStream(cursor: base)
+                var s = BufferStream(cursor: base, end: base + buf.count)
                 try slices(&s, total)
             }
         }
@@ -199,8 +199,9 @@ extension Machine {
     ///
     /// Pointers into the TLB and the page tables are held for the whole section: only the general path
     /// grows those buffers. As few values as possible live across the loop, so that they stay in
-    /// registers and the loop stays short — on a random stream every access misses in the host's caches
-    /// at the last level of the walk, and the shorter the loop, the more of those misses the CPU overlaps.
+    /// registers and the loop stays short. On a random stream every access misses in the host's caches
+    /// at the last level of the walk; each TLB miss therefore prefetches the last-level entry of the
+    /// access `lookahead` places later, so that the walks' memory latencies overlap instead of adding up.
     @inline(__always)
     func translateClean<S: AddressStream, G: TLBGeometry>(
         _ stream: inout S,
@@ -229,21 +230,30 @@ extension Machine {
             sum = total
         }
         var misses: UInt64 = 0
-        // The tag the previous access hit or filled: its way's stamp is already the newest, so a repeat
-        // hit needs no set scan and no new stamp (LRU order is unchanged; counts are the same).
-        var lastTag = TLB.invalidTag
+        // The page the previous access hit or filled: its way's stamp is already the newest, so a repeat
+        // hit needs no canonical check, no set scan and no new stamp (LRU order is unchanged; counts are
+        // the same); the stream takes a run of them in one call. Compared as the page's whole virtual
+        // address (canonical, so another address of that page is canonical and has the same tag); 1, not
+        // a page's address, matches nothing before the first.
+        var lastPage: UInt64 = 1
         var lastFrame: UInt64 = 0
+        // The 1 GiB region (address bits 30…47, with the bits above) whose PML4 and PDPT entries were
+        // walked last: its PD's slot, and those two entries ANDed (for RW, US) and ORed (for NX). The
+        // CPU's paging-structure caches keep the same; here no entry above a leaf changes during a
+        // fast section (only the general path changes tables). No address shifted by 30 is `.max`.
+        var region = UInt64.max
+        var regionPD = 0
+        var regionPerm: UInt64 = 0
+        var regionNX: UInt64 = 0
         access: while left > 0 {
+            left &-= addresses.take(onPage: lastPage, frame: lastFrame, limit: left, into: &total)
+            guard left > 0 else { break }
             let va = addresses.next()
             left &-= 1
             // Canonical: bits 47…63 all equal.
             guard (va &+ (1 << 47)) >> 48 == 0 else { return (va, misses) }
             let vpn = (va & 0xffff_ffff_ffff) >> 12
             let tag = vpn | asid
-            if tag == lastTag {
-                total &+= lastFrame | (va & 0xfff)
-                continue
-            }
             let set = slots + G.firstWay(vpn, tlb)
             // One pass: the way holding the tag, else the victim (the first smallest stamp: an empty way
             // has stamp 0, so this is the first empty way, else the least recently used).
@@ -257,7 +267,7 @@ extension Machine {
                     }
                     clock &+= 1
                     set[w].stamp = clock
-                    lastTag = tag
+                    lastPage = va & ~0xfff
                     lastFrame = way.value & PageTableEntry.frameMask
                     total &+= lastFrame | (va & 0xfff)
                     continue access
@@ -267,34 +277,38 @@ extension Machine {
                     victim = w
                 }
             }
-            // TLB miss: the 4-level walk, unrolled (PML4 → PDPT → PD → PT; PS stops at PDPT or PD).
-            var at = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
+            // TLB miss. While this walk waits for its last entry, that of a later access is on its way.
+            let ahead = addresses.upcoming()
+            let aheadPD =
+                ahead >> 30 == region ? regionPD : PageTableStore.pdHint(ahead, root: root, children: children)
+            prefetch(entries + PageTableStore.leafHint(ahead, pd: aheadPD, children: children))
+            // The walk: PML4 and PDPT once per 1 GiB region, then PD → PT (PS stops at PD).
+            if va >> 30 != region {
+                let top = root &* 512 &+ Int(truncatingIfNeeded: (va >> 39) & 511)
+                let pml4e = entries[top]
+                guard pml4e & 1 != 0 else { return (va, misses) }
+                let at = Int(truncatingIfNeeded: children[top]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
+                let pdpte = entries[at]
+                // A 1 GiB page (the simulator makes none) takes the general path.
+                guard pdpte & 1 != 0 && pdpte & PTEFlags.hugePage.rawValue == 0 else { return (va, misses) }
+                region = va >> 30
+                regionPD = Int(truncatingIfNeeded: children[at])
+                regionPerm = pml4e & pdpte
+                regionNX = pml4e | pdpte
+            }
+            var at = regionPD &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
             var e = entries[at]
             guard e & 1 != 0 else { return (va, misses) }
-            var perm = e
-            var nx = e
+            var perm = regionPerm & e
+            var nx = regionNX | e
             var pagesMask: UInt64 = 0
-            at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 30) & 511)
-            e = entries[at]
-            guard e & 1 != 0 else { return (va, misses) }
-            perm &= e
-            nx |= e
             if e & PTEFlags.hugePage.rawValue != 0 {
-                pagesMask = (1 << 18) - 1
+                pagesMask = 511
             } else {
-                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 21) & 511)
+                at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
                 e = entries[at]
-                guard e & 1 != 0 else { return (va, misses) }
                 perm &= e
                 nx |= e
-                if e & PTEFlags.hugePage.rawValue != 0 {
-                    pagesMask = 511
-                } else {
-                    at = Int(truncatingIfNeeded: children[at]) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
-                    e = entries[at]
-                    perm &= e
-                    nx |= e
-                }
             }
             let eff =
                 (e & ~(PTEFlags.writable.rawValue | PTEFlags.user.rawValue | PTEFlags.noExecute.rawValue))
@@ -306,7 +320,7 @@ extension Machine {
                 (e & PageTableEntry.frameMask & ~(pagesMask << 12)) | ((vpn & pagesMask) << 12)
             clock &+= 1
             set[victim] = TLB.Way(tag: tag, value: frame | (eff & ~PageTableEntry.frameMask), stamp: clock)
-            lastTag = tag
+            lastPage = va & ~0xfff
             lastFrame = frame
             misses &+= 1
             total &+= frame | (va & 0xfff)

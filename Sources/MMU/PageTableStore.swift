@@ -98,4 +98,32 @@ final class PageTableStore {
         get { entries[slot &* Page.entriesPerTable &+ index] }
         set { entries[slot &* Page.entriesPerTable &+ index] = newValue }
     }
+
+    /// Where the last-level entry that a walk of `va` from `root` reads lies in `entries`: the PT entry,
+    /// or, for a huge page or a missing table, some entry of slot 0. Reads only child links of the upper
+    /// levels (which a stream of walks keeps in the host's L1 cache), and stays inside the buffers
+    /// whatever `va` is: a missing table's link (-1) becomes slot 0.
+    @inline(__always)
+    static func leafHint(_ va: UInt64, root: Int, children: UnsafeMutablePointer<Int32>) -> Int {
+        leafHint(va, pd: pdHint(va, root: root, children: children), children: children)
+    }
+
+    /// `leafHint` from the slot of the PD of `va`'s 1 GiB region.
+    @inline(__always)
+    static func leafHint(_ va: UInt64, pd: Int, children: UnsafeMutablePointer<Int32>) -> Int {
+        child(pd, va >> 21, children) &* 512 &+ Int(truncatingIfNeeded: (va >> 12) & 511)
+    }
+
+    /// The slot of the PD that a walk of `va` from `root` reaches, as `leafHint` tells it.
+    @inline(__always)
+    static func pdHint(_ va: UInt64, root: Int, children: UnsafeMutablePointer<Int32>) -> Int {
+        child(child(root, va >> 39, children), va >> 30, children)
+    }
+
+    /// The slot linked from entry `index & 511` of `slot`; 0 for none (-1 becomes 0 without a branch).
+    @inline(__always)
+    private static func child(_ slot: Int, _ index: UInt64, _ children: UnsafeMutablePointer<Int32>) -> Int {
+        let c = Int(truncatingIfNeeded: children[slot &* 512 &+ Int(truncatingIfNeeded: index & 511)])
+        return c & ~(c >> 63)
+    }
 }
