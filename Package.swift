@@ -24,7 +24,13 @@ let package = Package(
         // Leaves: no NIO, no sockets.
         .target(name: "JSONRPC"),
         .target(name: "ProcFS"),
-        .target(name: "MMU"),
+        // Under ThreadSanitizer (scripts/sanitize sets MEMD_SANITIZER=thread for its build) the batch walk
+        // does not prefetch: TSan turns the call to llvm.prefetch into an invoke, which the compiler
+        // rejects (a prefetch is a hint; what the walk computes is the same).
+        .target(
+            name: "MMU",
+            swiftSettings: Context.environment["MEMD_SANITIZER"] == "thread" ? [.define("MEMD_NO_PREFETCH")] : []
+        ),
         .target(
             name: "MemdProtocol",
             dependencies: ["JSONRPC", "ProcFS"],

@@ -3,15 +3,15 @@ import Glibc
 #endif
 
 /// The sanitizer this test run's code was built with, and how much slower that makes it: the one
-/// place the tests scale their time bounds and set aside their allocator bounds (issue 23).
+/// place the tests scale their time bounds and set aside their resident-memory bounds (issue 23).
 ///
-/// `scripts/sanitize` sets `MEMD_TEST_SANITIZER` (`thread` or `address`) and `MEMD_TEST_SLOWDOWN` (10
+/// `scripts/sanitize` sets `MEMD_SANITIZER` (`thread` or `address`) and `MEMD_TEST_SLOWDOWN` (15
 /// under ThreadSanitizer, 3 under AddressSanitizer: what each costs memd's calls, with room for a
 /// shared machine). In a plain build both are unset: no sanitizer, a slowdown of 1, every bound as
 /// written — so a test still fails there on the defect it exists for.
 public enum Sanitizer {
     /// `thread`, `address`, or nil in a plain build.
-    public static let name: String? = environment("MEMD_TEST_SANITIZER")
+    public static let name: String? = environment("MEMD_SANITIZER")
 
     /// How many times slower than a plain build the code runs (1 when unset or unreadable).
     public static let slowdown: Double = {
