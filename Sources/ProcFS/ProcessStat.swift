@@ -14,6 +14,10 @@ public struct ProcessStat: Sendable, Equatable {
     /// When the process started, in clock ticks after boot (field 22): with the pid, it names one
     /// process even after its number is reused.
     public var startTime: Int = 0
+    /// A thread that is not its thread group's leader: /proc/TID is readable though /proc does not
+    /// list it. Its exit signal (field 38) is -1, which copy_process gives every CLONE_THREAD task
+    /// (and de_thread replaces when the thread execs and becomes the leader).
+    public var isThread = false
 
     /// Parses one stat line. The name may hold spaces and ')' — so fields are
     /// counted from the last ')'.
@@ -38,6 +42,9 @@ public struct ProcessStat: Sendable, Equatable {
         while numbers.count < 21, let value = rest.decimal() { numbers.append(value) }
         guard numbers.count == 21 else { throw .malformed(path: path, reason: "too few fields") }
         guard let ppid = Int32(exactly: numbers[0]) else { throw .malformed(path: path, reason: "ppid is no pid") }
+        // Fields 25 to 37 (rsslim may be 2^64 - 1: passed over as words), then the exit signal.
+        for _ in 25...37 { _ = rest.word() }
+        let exitSignal = rest.decimal()
         return ProcessStat(
             pid: pid,
             comm: comm,
@@ -47,7 +54,8 @@ public struct ProcessStat: Sendable, Equatable {
             majflt: numbers[8],
             vsize: numbers[19],
             rssPages: numbers[20],
-            startTime: numbers[18]
+            startTime: numbers[18],
+            isThread: exitSignal == -1
         )
     }
 }
