@@ -17,7 +17,7 @@ public enum Outcome<Value: Sendable>: Sendable {
 
 extension Outcome where Value: WireValue {
     /// The same outcome, its result encoded.
-    var encoded: Outcome<JSON> {
+    public var encoded: Outcome<JSON> {
         switch self {
         case .now(let value): return .now(value.json)
         case .later(let work): return .later { try await work().json }
@@ -47,6 +47,15 @@ public struct MethodTable<Context: Sendable>: Sendable {
         _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome<M.Result>
     ) {
         handlers[M.name] = { raw, context in try body(try MethodTable.decode(M.self, raw), context).encoded }
+    }
+
+    /// A method that decides per call, and answers with its result's text already written (a text
+    /// shared by many calls is encoded once): the result is still `M.Result`'s, in its encoding.
+    public mutating func method<M: MethodDescriptor>(
+        _ method: M.Type,
+        _ body: @escaping @Sendable (M.Params, Context) throws -> Outcome<JSON>
+    ) where M.Result: WireValue {
+        handlers[M.name] = { raw, context in try body(try MethodTable.decode(M.self, raw), context) }
     }
 
     public mutating func inline<M: MethodDescriptor>(

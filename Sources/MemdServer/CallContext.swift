@@ -17,6 +17,8 @@ public struct CallContext: Sendable {
     let isWritable: @Sendable () -> Bool
     /// Where a large result's text may be written straight (``ResultBuffer``).
     public let result = ResultBuffer()
+    /// The /proc reads the lines of one socket read share (``SharedReads``).
+    public let shared: SharedReads
 
     public init(
         peer: PeerCredentials,
@@ -24,9 +26,11 @@ public struct CallContext: Sendable {
         logger: Logger,
         work: WaitingWork,
         maxResponseBytes: Int,
+        shared: SharedReads = SharedReads(),
         isWritable: @escaping @Sendable () -> Bool = { true },
         send: @escaping @Sendable ([UInt8]) -> Void
     ) {
+        self.shared = shared
         self.peer = peer
         self.requestID = requestID
         self.logger = logger

@@ -45,6 +45,9 @@ final class Connection: ChannelDuplexHandler {
     /// The loop's turns (nil: a loop without them, as in tests; yielding then hands a task to the loop).
     let turns: LoopTurns?
     private let calls = CallTable()
+    /// The /proc reads shared by the lines read before the snapshot: the loop's (its connections'
+    /// lines read in one pass share it), else this connection's own.
+    private let shared: SharedReads
 
     /// Tasks running, by a key of their own (a line may hold many calls).
     private var tasks: [Int: Task<Void, Never>] = [:]
@@ -75,6 +78,9 @@ final class Connection: ChannelDuplexHandler {
     private var wake: (@Sendable () -> Void)?
     /// Where the calls' notifications go (set once the connection is in a pipeline).
     private var channel: Channel?
+    /// Handles what was read, once the loop has read every ready socket (set once in a pipeline).
+    private var handleRead: (() -> Void)?
+    private var isHandleReadAwaited = false
 
     init(
         dispatcher: Dispatcher,
@@ -92,6 +98,7 @@ final class Connection: ChannelDuplexHandler {
         self.turns = turns
         self.framer = LineFramer(maxLength: config.maxRequestBytes)
         self.work = WaitingWork(pool: dispatcher.pool, uid: peer.uid)
+        self.shared = turns?.shared ?? SharedReads()
     }
 
     private var unsent: UnsentBytes { dispatcher.unsent }
@@ -100,6 +107,7 @@ final class Connection: ChannelDuplexHandler {
     /// memory after it closed.
     func handlerRemoved(context: ChannelHandlerContext) {
         wake = nil
+        handleRead = nil
         channel = nil
         prepared = nil
     }
@@ -113,6 +121,10 @@ final class Connection: ChannelDuplexHandler {
                 let (connection, context) = bound.value
                 connection.resume(context)
             }
+        }
+        handleRead = {  // held by the connection until `handlerRemoved` lets go of it
+            self.isHandleReadAwaited = false
+            self.resume(context)
         }
     }
 
@@ -137,9 +149,17 @@ final class Connection: ChannelDuplexHandler {
             isReading = true
             turnEnds = .now() + Self.turnSlice
         }
+        shared.socketRead()
         framer.append(unwrapInboundIn(data))
         armIdleTimer(context)
-        drain(context)
+        if let turns, let handleRead {
+            if !isHandleReadAwaited {
+                isHandleReadAwaited = true
+                turns.afterReads(handleRead)
+            }
+        } else {
+            drain(context)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -479,7 +499,9 @@ final class Connection: ChannelDuplexHandler {
 
     /// How a call learns who asked, where it runs, and how it sends its notifications.
     private func callContext() -> @Sendable (Request) -> CallContext {
-        let (peer, logger, dispatcher, work, unsent) = (self.peer, self.logger, self.dispatcher, self.work, self.unsent)
+        let (peer, logger, dispatcher, work, unsent, shared) = (
+            self.peer, self.logger, self.dispatcher, self.work, self.unsent, self.shared
+        )
         let channel = self.channel
         let isWritable: @Sendable () -> Bool = {
             guard let channel else { return false }
@@ -495,6 +517,7 @@ final class Connection: ChannelDuplexHandler {
                 logger: logger,
                 work: work,
                 maxResponseBytes: dispatcher.maxResponseBytes,
+                shared: shared,
                 isWritable: isWritable,
                 send: send
             )

@@ -22,6 +22,12 @@ final class LoopTurns: @unchecked Sendable {
     private var order = CircularBuffer<UInt32>()
     private var isArmed = false
     private let armFD: Int32
+    /// Confined to `loop`: the connections that read their socket in this pass of the loop, to be
+    /// handled once the loop has read every socket that was ready (and a spare list, swapped in).
+    private var readers: [() -> Void] = []
+    private var spare: [() -> Void] = []
+    /// The /proc reads shared by the lines this loop read before the snapshot (``SharedReads``).
+    let shared = SharedReads()
 
     private init(loop: EventLoop, armFD: Int32) {
         self.loop = loop
@@ -52,6 +58,20 @@ final class LoopTurns: @unchecked Sendable {
             all[ObjectIdentifier(loop)] = turns
         }
         return all
+    }
+
+    /// Calls `handle` on the loop once it has read every socket that was ready in this pass (NIO runs
+    /// tasks after the pass's reads): the lines of all of them are then handled together, and their
+    /// `meminfo` calls share one read of /proc — every one of them came in before it.
+    func afterReads(_ handle: @escaping () -> Void) {
+        loop.preconditionInEventLoop()
+        readers.append(handle)
+        guard readers.count == 1 else { return }
+        loop.execute { [self] in
+            swap(&readers, &spare)
+            for handle in spare { handle() }
+            spare.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Calls `resume` on the loop in `uid`'s next turn, once the loop has polled its sockets again.

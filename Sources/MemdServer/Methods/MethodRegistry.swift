@@ -11,18 +11,26 @@ public enum MethodRegistry {
         let discovered = JSON.raw(JSONWriter.encode(openRPC))
         table.inline(DiscoverMethod.self) { _, _ in discovered }
         let sim = SimMethods.register(into: &table, config: config)
-        table.method(MeminfoMethod.self) { params, context in
+        table.method(MeminfoMethod.self) { params, context -> Outcome<JSON> in
             switch params.target.source {
             case .proc:
-                guard params.cgroup != nil else { return .now(try ProcMethods.meminfo()) }
+                guard params.cgroup != nil else {
+                    // The lines of one socket read share one snapshot, encoded once (``SharedReads``).
+                    return .now(
+                        try context.shared.meminfo { () throws(HostReadError) in try ProcMethods.meminfo().json }
+                    )
+                }
                 // A cgroup's files (memory.stat among them) are read where waiting is allowed.
-                return .later {
+                return Outcome<MeminfoResult>.later {
                     try await context.work.run { _ in
                         try CgroupMethods.meminfo(cgroup: params.cgroup, attribution: attribution)
                     }
-                }
+                }.encoded
             // A simulated machine's figures wait for the machine: a task, never on the event loop.
-            case .sim: return .later { try await SimMethods.meminfo(params.target, registry: sim, context: context) }
+            case .sim:
+                return Outcome<MeminfoResult>.later {
+                    try await SimMethods.meminfo(params.target, registry: sim, context: context)
+                }.encoded
             }
         }
         table.async(MapsMethod.self) { params, context in
