@@ -36,12 +36,22 @@ public struct ProcessStat: Sendable, Equatable {
         var rest = ByteScanner(UnsafeBufferPointer(rebasing: bytes[(close + 1)...]))
         let stateWord = rest.word()
         guard let stateByte = stateWord.first else { throw .malformed(path: path, reason: "no state") }
-        // Fields after the state, numbered from 4 (ppid) as in proc(5).
-        var numbers: [Int] = []
-        numbers.reserveCapacity(21)
-        while numbers.count < 21, let value = rest.decimal() { numbers.append(value) }
-        guard numbers.count == 21 else { throw .malformed(path: path, reason: "too few fields") }
-        guard let ppid = Int32(exactly: numbers[0]) else { throw .malformed(path: path, reason: "ppid is no pid") }
+        // Fields 4 (ppid) to 24 (rss) as numbered in proc(5), the ones kept as they pass (no array:
+        // a watch parses every followed process's stat every sample).
+        var (ppidField, minflt, majflt, startTime, vsize, rssPages) = (0, 0, 0, 0, 0, 0)
+        for field in 4...24 {
+            guard let value = rest.decimal() else { throw .malformed(path: path, reason: "too few fields") }
+            switch field {
+            case 4: ppidField = value
+            case 10: minflt = value
+            case 12: majflt = value
+            case 22: startTime = value
+            case 23: vsize = value
+            case 24: rssPages = value
+            default: break
+            }
+        }
+        guard let ppid = Int32(exactly: ppidField) else { throw .malformed(path: path, reason: "ppid is no pid") }
         // Fields 25 to 37 (rsslim may be 2^64 - 1: passed over as words), then the exit signal.
         for _ in 25...37 { _ = rest.word() }
         let exitSignal = rest.decimal()
@@ -50,11 +60,11 @@ public struct ProcessStat: Sendable, Equatable {
             comm: comm,
             state: Character(Unicode.Scalar(stateByte)),
             ppid: ppid,
-            minflt: numbers[6],
-            majflt: numbers[8],
-            vsize: numbers[19],
-            rssPages: numbers[20],
-            startTime: numbers[18],
+            minflt: minflt,
+            majflt: majflt,
+            vsize: vsize,
+            rssPages: rssPages,
+            startTime: startTime,
             isThread: exitSignal == -1
         )
     }
