@@ -34,6 +34,9 @@ final class Connection: ChannelDuplexHandler {
     static let inlineBatchLimit = 16
     /// How long a connection may hold the event loop before it lets the others have their turn.
     static let turnSlice = TimeAmount.microseconds(300)
+    /// How many bytes of responses a connection may write in one turn: what the kernel then copies
+    /// and the client is woken for is part of the turn too (cheap calls make many bytes fast).
+    static let turnBytes = 256 * 1024
 
     let dispatcher: Dispatcher
     let peer: PeerCredentials
@@ -182,7 +185,7 @@ final class Connection: ChannelDuplexHandler {
         isReading = true
         var isDrained = false
         while !isPaused(context) {
-            if NIODeadline.now() > turnEnds {
+            if NIODeadline.now() > turnEnds || unflushedBytes >= Self.turnBytes {
                 yieldTurn(context)
                 break
             }
