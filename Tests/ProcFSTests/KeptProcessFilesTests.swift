@@ -78,15 +78,26 @@ final class Child {
     }
 
     @Test func aKeptReadFromTheStartIsFresh() throws {
-        // memd's own process: its rss grows by what it touches between two reads of the same descriptors.
-        var kept = try KeptProcessFiles(ProcessFiles(pid: getpid(), client: me))
-        let before = try kept.read().statm.resident * pageSize
+        // A child's rss grows by what it touches between two reads of the same descriptors (a child:
+        // other tests read this process's own maps and smaps twice and compare).
         let size = 64 << 20
-        let block = try #require(malloc(size))
-        defer { free(block) }
-        memset(block, 1, size)
+        let child = try Child(
+            "/usr/bin/python3",
+            [
+                "-c",
+                "import sys, time; print('ready', flush=True); sys.stdin.readline(); "
+                    + "block = bytearray(b'x' * \(size)); print('touched', flush=True); time.sleep(60)",
+            ]
+        )
+        defer { child.stop() }
+        #expect(child.line() == "ready")
+        var kept = try KeptProcessFiles(ProcessFiles(pid: child.pid, client: me))
+        let before = try kept.read().statm.resident * pageSize
+        child.send("go")
+        #expect(child.line() == "touched")
         let after = try kept.read().statm.resident * pageSize
         #expect(after - before >= size - (4 << 20), "rss \(before) → \(after) after touching \(size) bytes")
+        #expect(after == (try Self.vmRSS(child.pid)))
     }
 
     @Test func commAndTheDirectorysOwnerAreStatussNameAndEffectiveUID() throws {
