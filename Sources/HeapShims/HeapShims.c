@@ -7,3 +7,5 @@ int memd_heap_configure(int mmap_threshold, int arena_max) {
 }
 
 void memd_heap_trim(void) { malloc_trim(0); }
+
+unsigned long memd_heap_usable_size(void *block) { return malloc_usable_size(block); }

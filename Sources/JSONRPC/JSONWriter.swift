@@ -148,20 +148,25 @@ extension JSON: CustomStringConvertible {
     public var description: String { JSONWriter.string(self) }
 }
 
-/// Writes a piece of JSON text of known greatest length into a stack buffer, then appends it to
-/// the writer in one go: for the many small members of a large result (60,000 mappings), where a
-/// capacity check per member costs more than the writing.
+/// Writes a piece of JSON text of known greatest length into memory of that size (a stack buffer
+/// appended to a ``JSONWriter`` in one go, or the memory a large result is sent from): for the many
+/// small members of a large result (60,000 mappings), where a capacity check per member costs
+/// more than the writing. Its small writes are inlined into the writer's caller.
 public struct FixedWriter {
     @usableFromInline let base: UnsafeMutablePointer<UInt8>
     @usableFromInline let capacity: Int
     @usableFromInline var count = 0
 
-    @inlinable init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+    /// The bytes written so far.
+    @inlinable public var written: Int { count }
+
+    /// A writer of at most `capacity` bytes at `base`.
+    @inlinable public init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.base = base
         self.capacity = capacity
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(_ text: StaticString) {
         let n = text.utf8CodeUnitCount
         precondition(count + n <= capacity, "FixedWriter overflow")
@@ -170,7 +175,7 @@ public struct FixedWriter {
     }
 
     /// `"0x…"`, lower-case hex without leading zeros (at most 21 bytes).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func writeHex(_ value: UInt64) {
         precondition(count + 21 <= capacity, "FixedWriter overflow")
         base[count] = UInt8(ascii: "\"")
@@ -197,39 +202,44 @@ public struct FixedWriter {
     @inlinable
     public mutating func writeString(_ string: String) {
         var string = string
-        string.withUTF8 { utf8 in
-            precondition(count + FixedWriter.maxStringBytes(utf8Count: utf8.count) <= capacity, "FixedWriter overflow")
-            base[count] = UInt8(ascii: "\"")
-            count += 1
-            for byte in utf8 {
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
-                    base[count] = byte
-                    count += 1
-                    continue
-                }
-                base[count] = UInt8(ascii: "\\")
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = byte
-                case 0x0A: base[count + 1] = UInt8(ascii: "n")
-                case 0x0D: base[count + 1] = UInt8(ascii: "r")
-                case 0x09: base[count + 1] = UInt8(ascii: "t")
-                default:
-                    base[count + 1] = UInt8(ascii: "u")
-                    base[count + 2] = UInt8(ascii: "0")
-                    base[count + 3] = UInt8(ascii: "0")
-                    base[count + 4] = JSONWriter.hexDigits[Int(byte >> 4)]
-                    base[count + 5] = JSONWriter.hexDigits[Int(byte & 0xF)]
-                    count += 4
-                }
-                count += 2
+        string.withUTF8 { writeString(utf8: $0) }
+    }
+
+    /// A quoted string of UTF-8 bytes, escaped as RFC 8259 requires (bytes that are not UTF-8
+    /// are copied as they are: a String's bytes always are).
+    @inlinable
+    public mutating func writeString(utf8: UnsafeBufferPointer<UInt8>) {
+        precondition(count + FixedWriter.maxStringBytes(utf8Count: utf8.count) <= capacity, "FixedWriter overflow")
+        base[count] = UInt8(ascii: "\"")
+        count += 1
+        for byte in utf8 {
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else {
+                base[count] = byte
+                count += 1
+                continue
             }
-            base[count] = UInt8(ascii: "\"")
-            count += 1
+            base[count] = UInt8(ascii: "\\")
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = byte
+            case 0x0A: base[count + 1] = UInt8(ascii: "n")
+            case 0x0D: base[count + 1] = UInt8(ascii: "r")
+            case 0x09: base[count + 1] = UInt8(ascii: "t")
+            default:
+                base[count + 1] = UInt8(ascii: "u")
+                base[count + 2] = UInt8(ascii: "0")
+                base[count + 3] = UInt8(ascii: "0")
+                base[count + 4] = JSONWriter.hexDigits[Int(byte >> 4)]
+                base[count + 5] = JSONWriter.hexDigits[Int(byte & 0xF)]
+                count += 4
+            }
+            count += 2
         }
+        base[count] = UInt8(ascii: "\"")
+        count += 1
     }
 
     /// A decimal integer (at most 20 bytes).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func writeInt(_ value: Int) {
         precondition(count + 20 <= capacity, "FixedWriter overflow")
         if value < 0 {

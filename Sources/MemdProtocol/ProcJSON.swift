@@ -31,50 +31,135 @@ extension Mapping {
 extension JSONWriter {
     /// One `maps` mapping object as JSON text: the members of ``Mapping/json(detail:)``; with
     /// `smaps`, every smaps line too (`smaps`, `vmFlags`).
-    /// The fixed-width members go through a ``FixedWriter`` (no capacity check per member).
     public mutating func write(_ m: Mapping, detail: Bool, smaps: Bool = false) {
-        writeFixed(maxBytes: 160) { w in
-            w.append("{\"start\":")
-            w.writeHex(m.start)
-            w.append(",\"end\":")
-            w.writeHex(m.end)
-            w.append(",\"size\":")
-            w.writeInt(Int(m.size))
-            w.append(",\"perms\":")
-        }
-        writeString(m.perms)
-        writeFixed(maxBytes: 64) { w in
-            w.append(",\"offset\":")
-            w.writeHex(m.offset)
-            w.append(",\"device\":")
-        }
-        writeString(m.device)
-        writeFixed(maxBytes: 64) { w in
-            w.append(",\"inode\":")
-            w.writeInt(Int(m.inode))
-            w.append(",\"path\":")
-        }
-        if let path = m.path { writeString(path) } else { append("null") }
-        writeFixed(maxBytes: 480) { w in
-            w.append(",\"kind\":\"")
-            switch m.kind {
-            case .file: w.append(m.isDeleted ? "file\",\"deleted\":true" : "file\",\"deleted\":false")
-            case .anon: w.append("anon\"")
-            case .heap: w.append("heap\"")
-            case .stack: w.append("stack\"")
-            case .vdso: w.append("vdso\"")
-            case .vvar: w.append("vvar\"")
-            case .vsyscall: w.append("vsyscall\"")
-            case .other: w.append("other\"")
+        m.withMembers(detail: detail) { members in
+            let fields = smaps ? m.smaps ?? SmapsFields() : nil
+            writeFixed(maxBytes: members.maxBytes + (fields?.maxJSONBytes ?? 0)) { w in
+                w.write(members, fields: fields)
             }
-            if detail, let d = m.detail { w.write(d) }
-            if !smaps { w.append("}") }
         }
-        if smaps { write(m.smaps ?? SmapsFields()) }
+    }
+}
+
+extension Mapping {
+    /// Its members, its Strings as UTF-8, for `body`; its smaps figures with `detail`.
+    func withMembers<T>(detail: Bool, _ body: (MappingMembers) -> T) -> T {
+        var (perms, device) = (self.perms, self.device)
+        return perms.withUTF8 { perms in
+            device.withUTF8 { device in
+                var members = MappingMembers(
+                    start: start,
+                    end: end,
+                    perms: perms,
+                    offset: offset,
+                    device: device,
+                    inode: inode,
+                    path: nil,
+                    kind: kind,
+                    isDeleted: isDeleted,
+                    detail: detail ? self.detail : nil
+                )
+                guard var path else { return body(members) }
+                return path.withUTF8 { path in
+                    members.path = path
+                    return body(members)
+                }
+            }
+        }
+    }
+}
+
+extension MappingMembers {
+    /// The members of a kernel line where it lies: its ``Mapping``'s when the line
+    /// ``MapsLine/isPlain`` (its bytes are then the Mapping's Strings).
+    init(_ line: MapsLine, detail: SmapsDetail?) {
+        self.init(
+            start: line.start,
+            end: line.end,
+            perms: line.perms,
+            offset: line.offset,
+            device: line.device,
+            inode: line.inode,
+            path: line.name,
+            kind: line.kind,
+            isDeleted: line.isDeleted,
+            detail: detail
+        )
+    }
+}
+
+/// What one mapping object says, its text fields as UTF-8 (a ``Mapping``'s Strings or a
+/// ``MapsLine``'s bytes where they lie).
+struct MappingMembers {
+    var start: UInt64
+    var end: UInt64
+    var perms: UnsafeBufferPointer<UInt8>
+    var offset: UInt64
+    var device: UnsafeBufferPointer<UInt8>
+    var inode: UInt64
+    var path: UnsafeBufferPointer<UInt8>?
+    var kind: MappingKind
+    var isDeleted: Bool
+    var detail: SmapsDetail?
+
+    /// The most bytes the object takes, after a comma: at most 240 for its punctuation, keys,
+    /// numbers and kind, 11 × 36 for the smaps figures, and its text fields, each escaped at worst.
+    var maxBytes: Int {
+        240 + 11 * 36 + FixedWriter.maxStringBytes(utf8Count: perms.count)
+            + FixedWriter.maxStringBytes(utf8Count: device.count)
+            + FixedWriter.maxStringBytes(utf8Count: path?.count ?? 0)
+    }
+}
+
+extension SmapsFields {
+    /// The most bytes ``FixedWriter/write(_:)-(SmapsFields)`` writes for these lines.
+    var maxJSONBytes: Int {
+        var most = 32
+        for field in fields { most += FixedWriter.maxStringBytes(utf8Count: field.key.utf8.count) + 22 }
+        for flag in vmFlags ?? [] { most += FixedWriter.maxStringBytes(utf8Count: flag.utf8.count) + 1 }
+        return most
+    }
+}
+
+extension FixedWriter {
+    /// One mapping object, after a comma when `comma`: the one place its members are written;
+    /// with `fields`, every smaps line too.
+    mutating func write(_ m: MappingMembers, fields: SmapsFields? = nil, comma: Bool = false) {
+        if comma { append(",") }
+        append("{\"start\":")
+        writeHex(m.start)
+        append(",\"end\":")
+        writeHex(m.end)
+        append(",\"size\":")
+        writeInt(Int(m.end - m.start))
+        append(",\"perms\":")
+        writeString(utf8: m.perms)
+        append(",\"offset\":")
+        writeHex(m.offset)
+        append(",\"device\":")
+        writeString(utf8: m.device)
+        append(",\"inode\":")
+        writeInt(Int(m.inode))
+        append(",\"path\":")
+        if let path = m.path { writeString(utf8: path) } else { append("null") }
+        append(",\"kind\":\"")
+        switch m.kind {
+        case .file: append(m.isDeleted ? "file\",\"deleted\":true" : "file\",\"deleted\":false")
+        case .anon: append("anon\"")
+        case .heap: append("heap\"")
+        case .stack: append("stack\"")
+        case .vdso: append("vdso\"")
+        case .vvar: append("vvar\"")
+        case .vsyscall: append("vsyscall\"")
+        case .other: append("other\"")
+        }
+        if let d = m.detail { write(d) }
+        if let fields { write(fields) }
+        append("}")
     }
 
     /// A mapping's `smaps` (every `Key: N kB` in bytes, `Key: N` as N, in the kernel's order) and
-    /// `vmFlags`, after a comma; closes the mapping.
+    /// `vmFlags`, after a comma.
     mutating func write(_ fields: SmapsFields) {
         append(",\"smaps\":{")
         for (index, field) in fields.fields.enumerated() {
@@ -92,11 +177,8 @@ extension JSONWriter {
             }
             append("]")
         }
-        append("}")
     }
-}
 
-extension FixedWriter {
     /// A mapping's smaps members, each after a comma (at most 11 × 36 bytes).
     mutating func write(_ d: SmapsDetail) {
         append(",\"rss\":")

@@ -24,8 +24,9 @@ public enum Heap {
     /// itself. Called once a second with the least resident anonymous memory memd has held: while
     /// it holds more than `slack` beyond that, the heaps' free pages go back to the system (a few
     /// milliseconds when there are pages to give, ~60 µs when the memory is in use). Returns the
-    /// new least.
+    /// new least. The block kept for the next large reply goes back first, if idle (``ReplyMemory``).
     static func giveBack(least: Int) -> Int {
+        ReplyMemory.tick()
         guard let anon = residentAnonymousBytes() else { return least }
         let least = min(least, anon)
         if anon - least > slack { memd_heap_trim() }

@@ -10,24 +10,44 @@ public enum MappingKind: String, Sendable, CaseIterable {
 
     /// The kind for a maps path (already stripped of ` (deleted)`), or nil for none.
     public init(path: String?) {
-        guard let path else {
+        guard var path else {
             self = .anon
             return
         }
-        switch path {
-        case "[heap]": self = .heap
-        case "[stack]": self = .stack
-        case "[vdso]": self = .vdso
-        case "[vvar]": self = .vvar
-        case "[vsyscall]": self = .vsyscall
-        default:
-            if path.hasPrefix("/") {
-                self = .file
-            } else if path.hasPrefix("[anon:") {
-                self = .anon
-            } else {
-                self = .other
-            }
+        self = path.withUTF8 { MappingKind(name: $0) }
+    }
+
+    /// The kind for a maps name as the kernel printed it (` (deleted)` stripped), or nil for none:
+    /// the same as for its path (undoing `\012` or repairing bytes that are not UTF-8 changes
+    /// neither the names matched whole nor the prefixes).
+    public init(name: UnsafeBufferPointer<UInt8>?) {
+        guard let name else {
+            self = .anon
+            return
+        }
+        func starts(_ text: StaticString) -> Bool {
+            name.count >= text.utf8CodeUnitCount
+                && memcmp(name.baseAddress!, text.utf8Start, text.utf8CodeUnitCount) == 0
+        }
+        func `is`(_ text: StaticString) -> Bool { name.count == text.utf8CodeUnitCount && starts(text) }
+        if name.first == UInt8(ascii: "/") {
+            self = .file
+        } else if name.first != UInt8(ascii: "[") {
+            self = .other
+        } else if `is`("[heap]") {
+            self = .heap
+        } else if `is`("[stack]") {
+            self = .stack
+        } else if `is`("[vdso]") {
+            self = .vdso
+        } else if `is`("[vvar]") {
+            self = .vvar
+        } else if `is`("[vsyscall]") {
+            self = .vsyscall
+        } else if starts("[anon:") {
+            self = .anon
+        } else {
+            self = .other
         }
     }
 }
@@ -42,25 +62,47 @@ public struct SmapsDetail: Sendable, Equatable {
     /// Private clean + private dirty: what only this process holds.
     public var uss: Int { privateClean + privateDirty }
 
-    /// Adds a `Key:  N kB` line of smaps; other keys are ignored.
-    mutating func set(_ key: Slice<UnsafeBufferPointer<UInt8>>, bytes: Int) {
-        let key = UnsafeBufferPointer(rebasing: key)
-        func `is`(_ name: StaticString) -> Bool {
-            memcmp(key.baseAddress!, name.utf8Start, name.utf8CodeUnitCount) == 0
+    /// The figures a smaps key names (most of smaps' two dozen keys name none of them).
+    enum Figure {
+        case rss, pss, swap, locked, anonymous, referenced, sharedClean, sharedDirty, privateClean
+        case privateDirty, anonHugePages
+
+        /// The figure of a `Key` (the text before the colon), or nil for a key not kept.
+        init?(key: UnsafeBufferPointer<UInt8>) {
+            func `is`(_ name: StaticString) -> Bool {
+                memcmp(key.baseAddress!, name.utf8Start, name.utf8CodeUnitCount) == 0
+            }
+            switch key.count {
+            case 3 where `is`("Rss"): self = .rss
+            case 3 where `is`("Pss"): self = .pss
+            case 4 where `is`("Swap"): self = .swap
+            case 6 where `is`("Locked"): self = .locked
+            case 9 where `is`("Anonymous"): self = .anonymous
+            case 10 where `is`("Referenced"): self = .referenced
+            case 12 where `is`("Shared_Clean"): self = .sharedClean
+            case 12 where `is`("Shared_Dirty"): self = .sharedDirty
+            case 13 where `is`("Private_Clean"): self = .privateClean
+            case 13 where `is`("Private_Dirty"): self = .privateDirty
+            case 13 where `is`("AnonHugePages"): self = .anonHugePages
+            default: return nil
+            }
         }
-        switch key.count {
-        case 3 where `is`("Rss"): rss = bytes
-        case 3 where `is`("Pss"): pss = bytes
-        case 4 where `is`("Swap"): swap = bytes
-        case 6 where `is`("Locked"): locked = bytes
-        case 9 where `is`("Anonymous"): anonymous = bytes
-        case 10 where `is`("Referenced"): referenced = bytes
-        case 12 where `is`("Shared_Clean"): sharedClean = bytes
-        case 12 where `is`("Shared_Dirty"): sharedDirty = bytes
-        case 13 where `is`("Private_Clean"): privateClean = bytes
-        case 13 where `is`("Private_Dirty"): privateDirty = bytes
-        case 13 where `is`("AnonHugePages"): anonHugePages = bytes
-        default: break
+    }
+
+    /// Sets one figure, in bytes.
+    mutating func set(_ figure: Figure, bytes: Int) {
+        switch figure {
+        case .rss: rss = bytes
+        case .pss: pss = bytes
+        case .swap: swap = bytes
+        case .locked: locked = bytes
+        case .anonymous: anonymous = bytes
+        case .referenced: referenced = bytes
+        case .sharedClean: sharedClean = bytes
+        case .sharedDirty: sharedDirty = bytes
+        case .privateClean: privateClean = bytes
+        case .privateDirty: privateDirty = bytes
+        case .anonHugePages: anonHugePages = bytes
         }
     }
 

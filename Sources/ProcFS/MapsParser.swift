@@ -50,9 +50,11 @@ public enum MapsParser {
     public struct Stream {
         let smaps: Bool
         let keepsFields: Bool
-        /// smaps: the mapping whose `Key: N kB` lines are being read, and its figures so far
-        /// (kept apart: a field line must not copy the whole mapping in and out).
-        var pending: Mapping?
+        /// smaps: the header line of the mapping whose `Key: N kB` lines are being read (a copy:
+        /// the read buffer moves on under it), and its figures and lines so far (kept apart: a
+        /// field line must not copy the whole mapping in and out).
+        var pending: [UInt8] = []
+        var isPending = false
         var detail = SmapsDetail()
         var fields = SmapsFields()
 
@@ -66,6 +68,25 @@ public enum MapsParser {
             _ lines: UnsafeBufferPointer<UInt8>,
             _ emit: (Mapping) throws(ProcError) -> Void
         ) throws(ProcError) {
+            try feedLines(lines) { line, detail, fields throws(ProcError) in
+                try emit(Mapping(line, detail: detail, smaps: fields))
+            }
+        }
+
+        /// At EOF: hands on the mapping being read, with its figures.
+        public mutating func finish(_ emit: (Mapping) throws(ProcError) -> Void) throws(ProcError) {
+            try finishLines { line, detail, fields throws(ProcError) in
+                try emit(Mapping(line, detail: detail, smaps: fields))
+            }
+        }
+
+        /// Parses whole lines, handing each completed mapping to `emit` as its header line where
+        /// it lies (valid during the call), with its smaps figures (reading smaps) and lines
+        /// (``Reading/smapsFields``): nothing is allocated per mapping.
+        public mutating func feedLines(
+            _ lines: UnsafeBufferPointer<UInt8>,
+            _ emit: (MapsLine, SmapsDetail?, SmapsFields?) throws(ProcError) -> Void
+        ) throws(ProcError) {
             var scanner = ByteScanner(lines)
             // The figures so far in a local: a field line touches nothing else.
             var figures = detail
@@ -74,12 +95,14 @@ public enum MapsParser {
                 let line = scanner.line()
                 guard let first = line.first else { continue }
                 if !smaps {
-                    try emit(try header(line))
+                    try emit(try MapsLine(line), nil, nil)
                 } else if isLowerHex(first) {
                     detail = figures
-                    try finish(emit)
+                    try finishLines(emit)
                     figures = SmapsDetail()
-                    pending = try header(line)
+                    pending.removeAll(keepingCapacity: true)
+                    pending.append(contentsOf: UnsafeBufferPointer(rebasing: line))
+                    isPending = true
                 } else {
                     addField(line, to: &figures)
                     if keepsFields { fields.add(line) }
@@ -88,20 +111,25 @@ public enum MapsParser {
         }
 
         /// At EOF (and at each smaps header): hands on the mapping being read, with its figures.
-        public mutating func finish(_ emit: (Mapping) throws(ProcError) -> Void) throws(ProcError) {
-            guard var done = pending else {
+        public mutating func finishLines(
+            _ emit: (MapsLine, SmapsDetail?, SmapsFields?) throws(ProcError) -> Void
+        ) throws(ProcError) {
+            guard isPending else {
                 detail = SmapsDetail()  // figures before any header belong to no mapping
                 fields = SmapsFields()
                 return
             }
-            pending = nil
-            done.detail = detail
+            isPending = false
+            let figures = detail
             detail = SmapsDetail()
+            var lines: SmapsFields? = nil
             if keepsFields {
-                done.smaps = fields
+                lines = fields
                 fields = SmapsFields()
             }
-            try emit(done)
+            try pending.withUnsafeBufferPointer { header throws(ProcError) in
+                try emit(try MapsLine(header[...]), figures, lines)
+            }
         }
     }
 
@@ -121,56 +149,18 @@ public enum MapsParser {
         (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
     }
 
+    /// Adds a `Key:  N kB` line of smaps to `detail`; a key it does not keep (13 of smaps' 24
+    /// lines a mapping) is passed over before its figure is read.
     static func addField(_ line: Slice<UnsafeBufferPointer<UInt8>>, to detail: inout SmapsDetail) {
         let text = UnsafeBufferPointer(rebasing: line)
-        guard let found = ByteScanner.find(UInt8(ascii: ":"), in: text, from: 0) else { return }
-        let colon = line.startIndex + found
-        var value = ByteScanner(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))
+        guard let colon = ByteScanner.find(UInt8(ascii: ":"), in: text, from: 0),
+            let figure = SmapsDetail.Figure(key: UnsafeBufferPointer(rebasing: text[..<colon]))
+        else { return }
+        var value = ByteScanner(UnsafeBufferPointer(rebasing: text[(colon + 1)...]))
         guard let bytes = value.kibibytes() else { return }
         value.skipSpaces()
         guard value.hasPrefix("kB") else { return }
-        detail.set(line[line.startIndex..<colon], bytes: bytes)
-    }
-
-    static let deletedSuffix = Array(" (deleted)".utf8)
-
-    static func header(_ line: Slice<UnsafeBufferPointer<UInt8>>) throws(ProcError) -> Mapping {
-        var s = ByteScanner(UnsafeBufferPointer(rebasing: line))
-        // The kernel prints vm_start-vm_end, end above start: a range the other way round is no
-        // mapping (its size would be negative).
-        guard let start = s.hex(), s.expect(UInt8(ascii: "-")), let end = s.hex(), end >= start else {
-            throw .malformed(path: "maps", reason: "bad address range in \"\(String(line))\"")
-        }
-        let perms = s.word()
-        s.skipSpaces()
-        guard perms.count == 4, let offset = s.hex() else {
-            throw .malformed(path: "maps", reason: "bad perms or offset in \"\(String(line))\"")
-        }
-        let device = s.word()
-        guard let inode = s.unsignedDecimal() else {
-            throw .malformed(path: "maps", reason: "bad inode in \"\(String(line))\"")
-        }
-        s.skipSpaces()
-        var path: String? = nil
-        var isDeleted = false
-        if !s.isAtEnd {
-            var name = UnsafeBufferPointer(rebasing: s.bytes[s.index...])[...]
-            if name.count >= deletedSuffix.count, name.suffix(deletedSuffix.count).elementsEqual(deletedSuffix) {
-                isDeleted = true
-                name = name.dropLast(deletedSuffix.count)
-            }
-            path = decodeEscapes(name)
-        }
-        return Mapping(
-            start: start,
-            end: end,
-            perms: String(perms),
-            offset: offset,
-            device: String(device),
-            inode: UInt64(inode),
-            path: path,
-            isDeleted: isDeleted
-        )
+        detail.set(figure, bytes: bytes)
     }
 
     static let newlineEscape = Array("\\012".utf8)

@@ -227,15 +227,26 @@ public struct ProcessFiles: ~Copyable {
         reading: MapsParser.Reading,
         _ body: (Mapping) throws(ProcError) -> Void
     ) throws(ProcError) {
+        try forEachLine(reading: reading) { line, detail, fields throws(ProcError) in
+            try body(Mapping(line, detail: detail, smaps: fields))
+        }
+    }
+
+    /// The same, handing on each mapping as its header line where it lies (valid during the
+    /// call) with its smaps figures and lines: nothing allocated per mapping.
+    public mutating func forEachLine(
+        reading: MapsParser.Reading,
+        _ body: (MapsLine, SmapsDetail?, SmapsFields?) throws(ProcError) -> Void
+    ) throws(ProcError) {
         let name = reading == .maps ? "maps" : "smaps"
         let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
         defer { Glibc.close(fd) }
         var stream = MapsParser.Stream(reading: reading)
         try file.readLines(descriptor: fd, path: path(name)) { lines throws(ProcError) in
-            try stream.feed(lines, body)
+            try stream.feedLines(lines, body)
         }
-        try stream.finish(body)
+        try stream.finishLines(body)
         try verify()
     }
 

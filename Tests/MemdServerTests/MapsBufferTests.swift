@@ -10,19 +10,20 @@ import Testing
 import Glibc
 #endif
 
-/// `maps` is written straight into the buffer that is sent (``ResultBuffer``): its text passes from
-/// the writer a 64 KiB piece at a time, the response's head goes in front of it. Checked over a real
+/// `maps` is written straight into the buffer that is sent (``ResultBuffer``): the writer writes into
+/// windows of its memory (64 KiB at least), the response's head goes in front of it. Checked over a real
 /// socket against the kernel's /proc/PID/maps, for ids short and longer than the head's room, and
 /// with -32003 `responseBytes` where the answer passes `--max-response-bytes`.
 struct MapsBufferTests {
-    /// A python3 child holding 3,000 one-page mappings (~600 KB of answer: ten pieces), alternating
+    /// A python3 child holding 3,000 one-page mappings (~600 KB of answer: ten windows), alternating
     /// protections so that the kernel cannot merge them; killed when done.
     final class ManyMappings {
         let process = Process()
         let output = Pipe()
         let input = Pipe()
-        let count = 3000
-        init() throws {
+        let count: Int
+        init(count: Int = 3000) throws {
+            self.count = count
             let script = """
                 import mmap, sys, time
                 keep = [mmap.mmap(-1, 4096, prot=mmap.PROT_READ | (mmap.PROT_WRITE if i % 2 else 0))
@@ -100,6 +101,41 @@ struct MapsBufferTests {
         }
     }
 
+    /// memd's minor faults so far and its resident anonymous bytes (/proc/PID/stat field 10, status RssAnon).
+    func faultsAndAnon(_ pid: Int32) throws -> (faults: Int, anon: Int) {
+        let stat = try readProc("/proc/\(pid)/stat")
+        let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+        let anon = try readProc("/proc/\(pid)/status").split(separator: "\n").first { $0.hasPrefix("RssAnon:") }
+        let kB = anon.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) }
+        return (Int(fields[7]) ?? 0, (kB ?? 0) * 1024)
+    }
+
+    /// A large answer is written into the memory the last one left (``ReplyMemory``): its pages are
+    /// not faulted in again (a fresh buffer faults in one page per 4 KiB of answer); and that memory
+    /// goes back to the system within two seconds of the last answer.
+    @Test func largeAnswersReuseTheirMemoryAndGiveItBack() throws {
+        let many = try ManyMappings(count: 12_000)
+        defer { many.stop() }
+        let memd = try MemdHarness()
+        defer { _ = memd.stop() }
+        let client = try memd.client()
+        let request = #"{"jsonrpc":"2.0","id":1,"method":"maps","params":{"pid":\#(many.pid)}}"#
+        let idle = try faultsAndAnon(memd.process.processIdentifier).anon
+        var faults: [Int] = []
+        var bytes = 0
+        for _ in 0..<3 {
+            let before = try faultsAndAnon(memd.process.processIdentifier).faults
+            bytes = try exchange(client, request).count
+            faults.append(try faultsAndAnon(memd.process.processIdentifier).faults - before)
+        }
+        let pages = bytes / 4096
+        #expect(bytes > 1 << 20)
+        #expect(faults[1] < pages / 4 && faults[2] < pages / 4, "faults per call \(faults), answer \(pages) pages")
+        usleep(2_500_000)
+        let after = try faultsAndAnon(memd.process.processIdentifier).anon
+        #expect(after < idle + bytes / 2, "RssAnon \(idle) before, \(after) 2.5 s after, answer \(bytes)")
+    }
+
     @Test func answerOverTheLimitIsRefusedWithItsID() throws {
         let many = try ManyMappings()
         defer { many.stop() }
@@ -144,8 +180,10 @@ struct MapsBufferTests {
         let result = ResultBuffer()
         result.start(capacity: 64 * 1024)
         let text = [UInt8](repeating: UInt8(ascii: "7"), count: 1 << 20)  // a JSON number, grown past the start
+        var window = result.window(committing: 0, atLeast: 64 * 1024)
         for offset in stride(from: 0, to: text.count, by: 64 * 1024) {
-            text[offset..<offset + 64 * 1024].withUnsafeBytes { result.append($0) }
+            text[offset..<offset + 64 * 1024].withUnsafeBytes { window.copyMemory(from: $0) }
+            window = result.window(committing: 64 * 1024, atLeast: offset + 64 * 1024 < text.count ? 64 * 1024 : 0)
         }
         let held = try #require(result.take())
         let textAt = held.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }

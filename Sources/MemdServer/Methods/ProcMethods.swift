@@ -56,11 +56,11 @@ enum ProcMethods {
                 cmdline: cmdline,
                 detail: detail,
                 smaps: smaps
-            ) { result.append($0) }
+            ) { result.window(committing: $0, atLeast: $1) }
             let reading: MapsParser.Reading = smaps ? .smapsFields : detail ? .smaps : .maps
-            try files.forEachMapping(reading: reading) { mapping throws(ProcError) in
+            try files.forEachLine(reading: reading) { line, figures, fields throws(ProcError) in
                 guard tooLong == 0 else { return }
-                writer.append(mapping)
+                writer.append(line, detail: figures, smaps: fields)
                 if writer.byteCount > maxBytes { tooLong = writer.byteCount }
             }
             guard tooLong == 0 else { return nil }
