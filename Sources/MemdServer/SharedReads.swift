@@ -15,6 +15,8 @@ public final class SharedReads: Sendable {
         var reads = 0
         /// The last `meminfo` result's text, and how many socket reads had been made when it was read.
         var meminfo: (afterReads: Int, json: JSON)?
+        /// Reads /proc/meminfo and /proc/pressure/memory, and encodes them when they changed.
+        var text = MeminfoText()
     }
 
     private let state = Mutex(State())
@@ -26,15 +28,14 @@ public final class SharedReads: Sendable {
         state.withLock { $0.reads &+= 1 }
     }
 
-    /// The `meminfo` result's text: the snapshot taken since the last socket read, else `read()`'s
-    /// (kept for the lines that came with the same read).
-    public func meminfo<Failure: Error>(_ read: () throws(Failure) -> JSON) throws(Failure) -> JSON {
-        let (held, reads) = state.withLock { state in
-            (state.meminfo?.afterReads == state.reads ? state.meminfo?.json : nil, state.reads)
+    /// The `meminfo` result's text (of /proc, without `cgroup`): the snapshot taken since the last
+    /// socket read, else a fresh one (kept for the lines that came in with the same reads).
+    func meminfo() throws(HostReadError) -> JSON {
+        try state.withLock { state throws(HostReadError) -> JSON in
+            if let held = state.meminfo, held.afterReads == state.reads { return held.json }
+            let json = try state.text.read()
+            state.meminfo = (state.reads, json)
+            return json
         }
-        if let held { return held }
-        let json = try read()
-        state.withLock { $0.meminfo = (reads, json) }
-        return json
     }
 }

@@ -25,7 +25,9 @@ enum KeptOpen {
 
     static let files: [String: File] = {
         var kept: [String: File] = [:]
-        for (path, isOneRecord) in [("/proc/meminfo", true), ("/proc/vmstat", false), ("/proc/pressure/memory", true)] {
+        for (path, isOneRecord) in [
+            ("/proc/meminfo", true), ("/proc/vmstat", false), ("/proc/pressure/memory", true), ("/proc/loadavg", true),
+        ] {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd >= 0 { kept[path] = File(descriptor: fd, isOneRecord: isOneRecord) }
         }

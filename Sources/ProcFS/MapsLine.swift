@@ -26,7 +26,9 @@ public struct MapsLine {
         var s = ByteScanner(UnsafeBufferPointer(rebasing: line))
         // The kernel prints vm_start-vm_end, end above start: a range the other way round is no
         // mapping (its size would be negative).
-        guard let start = s.hex(), s.expect(UInt8(ascii: "-")), let end = s.hex(), end >= start else {
+        guard let start = s.hex(), s.expect(UInt8(ascii: "-")), let end = s.hex(), end >= start,
+            end - start <= UInt64(Int.max)  // its size is written as an Int: no kernel maps wider
+        else {
             throw .malformed(path: "maps", reason: "bad address range in \"\(String(line))\"")
         }
         let perms = s.word()

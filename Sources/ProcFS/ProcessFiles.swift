@@ -55,9 +55,12 @@ public struct ProcessFiles: ~Copyable {
     public private(set) var owner: UInt32?
     let directory: Int32
     var file: ProcFile
+    /// Inside ``verifyingOnce(_:)``: reads leave the verification to its end.
+    private var isVerifyingOnce = false
 
     /// Opens `/proc/PID` for `client` and verifies it once (a refused or missing
-    /// process fails here, before any file is read).
+    /// process fails here, before any file is read). Root may read every process: for root
+    /// there is nothing to judge, and a missing process already failed the open.
     public init(
         pid: Int32,
         client: ProcClient,
@@ -73,14 +76,14 @@ public struct ProcessFiles: ~Copyable {
         guard pid > 0 else { throw .notFound(path: path) }
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path, errno) }
-        let owner: UInt32
-        do {
-            owner = try Self.verify(directory: fd, pid: pid, client: client, path: path)
-        } catch {
-            close(fd)
-            throw error
+        if !client.isRoot {
+            do {
+                owner = try Self.verify(directory: fd, pid: pid, client: client, path: path)
+            } catch {
+                close(fd)
+                throw error
+            }
         }
-        self.owner = owner
         directory = fd
         file = ProcFile(capacity: capacity)
     }
@@ -135,13 +138,42 @@ public struct ProcessFiles: ~Copyable {
         return fd
     }
 
-    /// Reads a file of the process to EOF, then verifies; the bytes are valid until the next read.
+    /// Reads a file of the process to EOF, then verifies (unless inside ``verifyingOnce(_:)``);
+    /// the bytes are valid until the next read.
     mutating func read(_ name: String) throws(ProcError) {
         let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
         defer { Glibc.close(fd) }
-        try file.read(descriptor: fd, path: path(name))
-        try verify()
+        try file.read(descriptor: fd, path: path(name), isOneRecord: Self.oneRecordFiles.contains(name))
+        if !isVerifyingOnce { try verify() }
+    }
+
+    /// Files the kernel builds whole in one `show` (seq_file's `single_open`: fs/proc/base.c's
+    /// `ONE()` entries, smaps_rollup_open, comm_open): a read that leaves room in the buffer got
+    /// all of it, so the read(2) that would return 0 is not made.
+    static let oneRecordFiles: Set<String> = ["stat", "statm", "status", "smaps_rollup", "cgroup", "comm"]
+
+    /// Runs `reads` — several reads of this process's files — and verifies once, after the last,
+    /// before any of it is handed out: the same rule as verifying after each read (an owner change
+    /// before the verification shows in it, and no figure leaves before it), at one `fstatat` per
+    /// process instead of one per file (`usage` reads status, smaps_rollup and cgroup of every
+    /// process). A process that turned setuid and back between two reads made itself dumpable by
+    /// the client again (PR_SET_DUMPABLE), which lets the client ptrace it anyway. For root there
+    /// is nothing to judge: a process gone before a read failed that read.
+    public mutating func verifyingOnce<T>(
+        _ reads: (inout ProcessFiles) throws(ProcError) -> T
+    ) throws(ProcError) -> T {
+        isVerifyingOnce = true
+        let result: T
+        do {
+            result = try reads(&self)
+        } catch {
+            isVerifyingOnce = false
+            throw error
+        }
+        isVerifyingOnce = false
+        if !client.isRoot { try verify() }
+        return result
     }
 
     mutating func parse<T>(

@@ -14,6 +14,10 @@ public struct ProcessStat: Sendable, Equatable {
     /// When the process started, in clock ticks after boot (field 22): with the pid, it names one
     /// process even after its number is reused.
     public var startTime: Int = 0
+    /// A thread that is not its thread group's leader: /proc/TID is readable though /proc does not
+    /// list it. Its exit signal (field 38) is -1, which copy_process gives every CLONE_THREAD task
+    /// (and de_thread replaces when the thread execs and becomes the leader).
+    public var isThread = false
 
     /// Parses one stat line. The name may hold spaces and ')' — so fields are
     /// counted from the last ')'.
@@ -32,22 +36,36 @@ public struct ProcessStat: Sendable, Equatable {
         var rest = ByteScanner(UnsafeBufferPointer(rebasing: bytes[(close + 1)...]))
         let stateWord = rest.word()
         guard let stateByte = stateWord.first else { throw .malformed(path: path, reason: "no state") }
-        // Fields after the state, numbered from 4 (ppid) as in proc(5).
-        var numbers: [Int] = []
-        numbers.reserveCapacity(21)
-        while numbers.count < 21, let value = rest.decimal() { numbers.append(value) }
-        guard numbers.count == 21 else { throw .malformed(path: path, reason: "too few fields") }
-        guard let ppid = Int32(exactly: numbers[0]) else { throw .malformed(path: path, reason: "ppid is no pid") }
+        // Fields 4 (ppid) to 24 (rss) as numbered in proc(5), the ones kept as they pass (no array:
+        // a watch parses every followed process's stat every sample).
+        var (ppidField, minflt, majflt, startTime, vsize, rssPages) = (0, 0, 0, 0, 0, 0)
+        for field in 4...24 {
+            guard let value = rest.decimal() else { throw .malformed(path: path, reason: "too few fields") }
+            switch field {
+            case 4: ppidField = value
+            case 10: minflt = value
+            case 12: majflt = value
+            case 22: startTime = value
+            case 23: vsize = value
+            case 24: rssPages = value
+            default: break
+            }
+        }
+        guard let ppid = Int32(exactly: ppidField) else { throw .malformed(path: path, reason: "ppid is no pid") }
+        // Fields 25 to 37 (rsslim may be 2^64 - 1: passed over as words), then the exit signal.
+        for _ in 25...37 { _ = rest.word() }
+        let exitSignal = rest.decimal()
         return ProcessStat(
             pid: pid,
             comm: comm,
             state: Character(Unicode.Scalar(stateByte)),
             ppid: ppid,
-            minflt: numbers[6],
-            majflt: numbers[8],
-            vsize: numbers[19],
-            rssPages: numbers[20],
-            startTime: numbers[18]
+            minflt: minflt,
+            majflt: majflt,
+            vsize: vsize,
+            rssPages: rssPages,
+            startTime: startTime,
+            isThread: exitSignal == -1
         )
     }
 }

@@ -109,7 +109,14 @@ import Testing
     func killDuring(
         expectChildren: Bool,
         _ request: (MemdClient) throws -> String,
-        underWay: (MemdClient) throws -> Void = { _ = try $0.readLine() },
+        underWay: (MemdClient) throws -> Void = { client in
+            // A progress notification or a sample; a reply this early is a refusal, and says why.
+            let line = try client.readLine()
+            #expect(
+                (try? JSONParser.parse(line))?["method"] != nil,
+                "not under way: \(String(decoding: line, as: UTF8.self))"
+            )
+        },
         afterRestart: (Restarted) throws -> Void = { _ in }
     ) throws {
         let site = try Site()

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct ProcRightsTests {
     /// A client that is not root, whose child execs /usr/bin/passwd (setuid root; stdin a
     /// pipe so it waits): requests racing the exec never show passwd, and once it has
-    /// exec'd, maps, pageStats and simulateTranslation of it are refused.
+    /// exec'd, maps, pageStats and simulateTranslation of it are refused and usage hides it.
     static let raceScript = #"""
         import json, os, socket, subprocess, sys
         path, rounds = sys.argv[1], int(sys.argv[2])
@@ -57,6 +57,9 @@ import Testing
             for i in range(60):
                 m = call(["maps", "pageStats"][i % 2], {"pid": p.pid})
                 record(m)
+                if i % 3 == 0:
+                    # usage hides what is not the client's: passwd's row never shows.
+                    record(call("usage", {"pids": [p.pid]}))
                 if i % 2 == 1:
                     record(call("simulateTranslation", {"pid": p.pid, "addresses": ["0x400000"]}))
             # passwd waits on its stdin: now it is passwd, setuid root.
@@ -64,7 +67,8 @@ import Testing
                 comm = c.read().strip()
             out["final"].append([comm, code(call("maps", {"pid": p.pid})), code(call("pageStats", {"pid": p.pid})),
                                  code(call("simulateTranslation", {"pid": p.pid, "addresses": ["0x400000"]})),
-                                 code(call("maps", {"pid": p.pid, "detail": True}))])
+                                 code(call("maps", {"pid": p.pid, "detail": True})),
+                                 len(call("usage", {"pids": [p.pid]})["result"]["rows"])])
             p.kill()
             p.wait()
         print(json.dumps(out))
@@ -87,7 +91,7 @@ import Testing
         let finals = out["final"]?.arrayValue ?? []
         #expect(finals.count == 20)
         for final in finals {
-            #expect(final == ["passwd", -32002, -32002, -32002, -32002], "after the exec: \(final)")
+            #expect(final == ["passwd", -32002, -32002, -32002, -32002, 0], "after the exec: \(final)")
         }
         #expect((out["refused"]?.intValue ?? 0) > 0)
         memd.stop()

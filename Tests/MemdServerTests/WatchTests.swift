@@ -175,6 +175,51 @@ func watch(
         #expect(Format.int(summary["peaks"]?["availableMin"]) == available.min())
     }
 
+    /// The pids allocated between two samples are threads' too: a followed child's threads (whose
+    /// stat names the child's parent as theirs) are neither spawned nor followed.
+    @Test func threadsOfAFollowedChildAreNotItsSiblings() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let client = try memd.client()
+        let child = #"""
+            import threading, time
+            threads = [threading.Thread(target=time.sleep, args=(3,), daemon=True) for _ in range(4)]
+            for t in threads: t.start()
+            print(" ".join(str(t.native_id) for t in threads), flush=True)
+            time.sleep(2)
+            """#
+        let script = """
+            import subprocess, sys
+            sys.stdin.readline()
+            child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True)
+            print(child.pid, child.stdout.readline().strip(), flush=True)
+            child.wait()
+            """
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        parent.arguments = ["-c", script, child]
+        let input = Pipe()
+        let output = Pipe()
+        parent.standardInput = input
+        parent.standardOutput = output
+        try parent.run()
+        defer {
+            if parent.isRunning { kill(parent.processIdentifier, SIGKILL) }
+            parent.waitUntilExit()
+        }
+        let (samples, _) = try watch(
+            client,
+            ["pids": [.int(Int(parent.processIdentifier))], "children": true, "count": 15, "intervalMs": 100]
+        ) { index, _ in if index == 0 { input.fileHandleForWriting.write(Data("go\n".utf8)) } }
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let ids = line.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
+        try #require(ids.count == 5, "the helper said \(line)")
+        let followed = Set(samples.flatMap { $0["processes"]?.arrayValue ?? [] }.map { Format.int($0["pid"]) })
+        #expect(followed == [Int(parent.processIdentifier), ids[0]], "threads \(ids.dropFirst())")
+        let spawned = samples.flatMap { $0["events"]?.arrayValue ?? [] }.filter { $0["kind"] == "spawn" }
+        #expect(spawned.map { Format.int($0["pid"]) } == [ids[0]])
+    }
+
     @Test func endsByCountAndByDuration() throws {
         let memd = try MemdHarness()
         defer { memd.stop() }

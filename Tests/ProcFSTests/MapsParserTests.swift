@@ -23,7 +23,12 @@ import Testing
         #expect(mappings[11].start == 0xffff_ffff_ff60_0000)
     }
 
-    @Test(arguments: ["zzzz-1 r--p 0 00:00 0", "1000-2000 r--p", "1000-2000 rw 0 00:00 0", "1000 r--p 0 00:00 0"])
+    @Test(arguments: [
+        "zzzz-1 r--p 0 00:00 0", "1000-2000 r--p", "1000-2000 rw 0 00:00 0", "1000 r--p 0 00:00 0",
+        "2000-1000 r--p 0 00:00 0",
+        // A range wider than Int.max: no kernel maps it, and its size would trap where it is written.
+        "0-ffffffffffffffff r--p 0 00:00 0",
+    ])
     func rejectsMalformedLines(line: String) {
         #expect(throws: ProcError.self) { try parse(Array(line.utf8)) }
     }

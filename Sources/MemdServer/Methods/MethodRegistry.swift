@@ -16,9 +16,7 @@ public enum MethodRegistry {
             case .proc:
                 guard params.cgroup != nil else {
                     // The lines of one socket read share one snapshot, encoded once (``SharedReads``).
-                    return .now(
-                        try context.shared.meminfo { () throws(HostReadError) in try ProcMethods.meminfo().json }
-                    )
+                    return .now(try context.shared.meminfo())
                 }
                 // A cgroup's files (memory.stat among them) are read where waiting is allowed.
                 return Outcome<MeminfoResult>.later {

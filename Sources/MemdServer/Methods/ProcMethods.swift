@@ -17,16 +17,30 @@ enum ProcMethods {
         return result
     }
 
-    /// /proc/pressure/memory as `meminfo.pressure`; null where the kernel has no PSI (no file
-    /// without CONFIG_PSI; EOPNOTSUPP when booted with psi=0).
+    static let pressurePath = "/proc/pressure/memory"
+
+    /// /proc/pressure/memory as `meminfo.pressure`; null where the kernel has no PSI.
     static func pressure(_ reader: inout ProcReader) throws(HostReadError) -> Pressure? {
         do {
             return try reader.memoryPressure()
         } catch {
-            switch error {
-            case .notFound, .io, .permissionDenied: return nil
-            case .malformed: throw HostReadError(error)
-            }
+            if isWithoutPSI(error) { return nil }
+            throw HostReadError(error)
+        }
+    }
+
+    /// Reads /proc/pressure/memory (or `path`) into `file`; false where the kernel has no PSI (reading fails
+    /// only for the reasons ``isWithoutPSI(_:)`` names: it is parsing that finds text malformed).
+    static func readPressure(_ path: String = pressurePath, into file: inout ProcFile) -> Bool {
+        (try? file.read(path)) != nil
+    }
+
+    /// What failing to read /proc/pressure/memory means: no PSI (no file without CONFIG_PSI;
+    /// EOPNOTSUPP when booted with psi=0), unless the text was not the kernel's.
+    static func isWithoutPSI(_ error: ProcError) -> Bool {
+        switch error {
+        case .notFound, .io, .permissionDenied: return true
+        case .malformed: return false
         }
     }
 

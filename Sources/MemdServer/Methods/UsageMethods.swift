@@ -76,13 +76,23 @@ enum UsageMethods {
         var cmdline: Bool
     }
 
-    /// Reads one process on `peer`'s behalf: the access rule, /proc/PID/status,
+    /// Reads one process on `peer`'s behalf: the access rule, its name and owner,
     /// /proc/PID/smaps_rollup (fs/proc/task_mmu.c, which takes the mmap lock), and
-    /// where asked /proc/PID/cgroup and /proc/PID/cmdline.
+    /// where asked /proc/PID/cgroup and /proc/PID/cmdline; verified once, after the last read.
+    ///
+    /// A pid /proc lists (`isListed`) is a thread-group leader: its name comes from comm and its
+    /// owner from the directory, and it has no memory of its own (a kernel thread, a zombie) when
+    /// smaps_rollup finds no mm. Any other pid may be a thread's (/proc/TID is readable but not
+    /// listed): status says whose thread group it is, and whether it has memory.
     ///
     /// Every per-process read `usage` makes for a client goes through here, so that
     /// the reads can be made with the client's own rights in this one place.
-    static func readProcess(_ pid: Int32, for peer: PeerCredentials, options: ReadOptions) -> UsageSample {
+    static func readProcess(
+        _ pid: Int32,
+        isListed: Bool,
+        for peer: PeerCredentials,
+        options: ReadOptions
+    ) -> UsageSample {
         func sample(_ error: ProcError) -> UsageSample {
             switch error {
             case .notFound: return .exited
@@ -94,22 +104,32 @@ enum UsageMethods {
         }
         do {
             var files = try ProcessFiles(pid: pid, client: Access.client(peer), capacity: 4096)
-            let identity = try files.identity()
-            // A thread's /proc/TID is readable but not listed: count each process once.
-            guard identity.hasMemory, identity.tgid == pid else { return .hidden }
-            var process = UsageProcess(
-                pid: pid,
-                uid: identity.effectiveUID,
-                command: identity.name,
-                cgroup: nil,
-                cmdline: nil,
-                memory: try files.processMemory()
-            )
-            if case .some(let controller) = options.cgroupController {
-                process.cgroup = try files.cgroup(controller: controller)
+            return try files.verifyingOnce { files throws(ProcError) in
+                let (name, uid): (String, UInt32)
+                if isListed {
+                    (name, uid) = (try files.command(), try files.effectiveUID())
+                } else {
+                    let identity = try files.identity()
+                    // A thread's /proc/TID: count each process once.
+                    guard identity.hasMemory, identity.tgid == pid else { return .hidden }
+                    (name, uid) = (identity.name, identity.effectiveUID)
+                }
+                let memory: ProcessMemory
+                do throws(ProcError) {
+                    memory = try files.processMemory()
+                } catch {
+                    // ESRCH: no mm (smaps_rollup's show), or gone since; still there, it has no memory.
+                    guard case .notFound = error, isListed else { throw error }
+                    try files.verify()
+                    return .hidden
+                }
+                var process = UsageProcess(pid: pid, uid: uid, command: name, cgroup: nil, cmdline: nil, memory: memory)
+                if case .some(let controller) = options.cgroupController {
+                    process.cgroup = try files.cgroup(controller: controller)
+                }
+                if options.cmdline { process.cmdline = try files.commandLine() }
+                return .counted(process)
             }
-            if options.cmdline { process.cmdline = try files.commandLine() }
-            return .counted(process)
         } catch {
             return sample(error)
         }
@@ -121,9 +141,11 @@ enum UsageMethods {
         var denied = 0
     }
 
-    /// Reads `pids` in parallel on `attribution.threads` threads of `work`, each taking the next pid.
+    /// Reads `pids` in parallel on `attribution.threads` threads of `work`, each taking the next
+    /// pid; `listed`: the pids /proc lists (thread-group leaders).
     static func collect(
         _ pids: [Int32],
+        listed: Set<Int32>,
         peer: PeerCredentials,
         options: ReadOptions,
         attribution: Attribution,
@@ -136,7 +158,8 @@ enum UsageMethods {
             while !flag.isCancelled {
                 let index = next.take()
                 guard index < pids.count else { break }
-                switch readProcess(pids[index], for: peer, options: options) {
+                let pid = pids[index]
+                switch readProcess(pid, isListed: listed.contains(pid), for: peer, options: options) {
                 case .counted(let process): part.processes.append(process)
                 case .hidden: break
                 case .exited: part.exited += 1
@@ -169,21 +192,25 @@ enum UsageMethods {
                 "no memory cgroup hierarchy on this host (v1 memory mount or cgroup2 with memory)"
             )
         }
-        let pids: [Int32]
-        if let given = params.pids {
-            pids = Array(Set(given)).sorted()
-        } else {
-            do {
-                pids = try processIDs()
-            } catch {
-                throw HostReadError(error)
-            }
+        let listed: [Int32]
+        do {
+            listed = try processIDs()
+        } catch {
+            throw HostReadError(error)
         }
+        let pids = params.pids.map { Array(Set($0)).sorted() } ?? listed
         let options = ReadOptions(
             cgroupController: attribution.hierarchy.map { $0.membershipController },
             cmdline: params.cmdline
         )
-        let collected = try await collect(pids, peer: peer, options: options, attribution: attribution, work: work)
+        let collected = try await collect(
+            pids,
+            listed: Set(listed),
+            peer: peer,
+            options: options,
+            attribution: attribution,
+            work: work
+        )
         var rows = UsageRow.group(collected.processes, by: params.by)
         UsageRow.sort(&rows, by: params.sort)
         var totals = UsageRow(count: 0)
@@ -368,9 +395,8 @@ public enum HostUsage {
         var names = UserNames()
         let options = UsageMethods.ReadOptions(cgroupController: nil, cmdline: false)
         for pid in (try? processIDs()) ?? [] {
-            guard case .counted(let process) = UsageMethods.readProcess(pid, for: root, options: options) else {
-                continue
-            }
+            let sample = UsageMethods.readProcess(pid, isListed: true, for: root, options: options)
+            guard case .counted(let process) = sample else { continue }
             var sum = sums[process.uid] ?? UserMemory(user: names.name(process.uid))
             sum.pss += process.memory.pss
             sum.uss += process.memory.uss

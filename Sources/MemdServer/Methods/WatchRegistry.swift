@@ -1,3 +1,4 @@
+import Dispatch
 import JSONRPC
 import MemdMetrics
 import NIOConcurrencyHelpers
@@ -82,6 +83,8 @@ final class WatchStop: Sendable {
     private struct State {
         var isStopped = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// Counts sleeps: a timer set for an earlier sleep wakes no later one.
+        var sleeps: UInt64 = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -93,33 +96,39 @@ final class WatchStop: Sendable {
         wake()
     }
 
-    private func wake() {
-        let waiter = state.withLockedValue { state in
+    /// Resumes the sleeper (only the sleep `sleep` when given: that sleep's timer).
+    private func wake(sleep: UInt64? = nil) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            if let sleep, sleep != state.sleeps { return nil }
             defer { state.waiter = nil }
             return state.waiter
         }
         waiter?.resume()
     }
 
-    /// Sleeps until `deadline`, or less if the watch is stopped or its task cancelled.
+    /// Sleeps until `deadline`, or less if the watch is stopped or its task cancelled: one
+    /// continuation, resumed by one dispatch timer or by `stop()` or the cancel, whichever comes
+    /// first (a task group of a sleeping and a waiting child cost two tasks, their hops between
+    /// threads and a cancellation every sample).
     func sleep(until deadline: ContinuousClock.Instant) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
-            group.addTask { await self.waitForStop() }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func waitForStop() async {
+        let (seconds, attoseconds) = ContinuousClock.now.duration(to: deadline).components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        guard nanoseconds > 0 else { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = state.withLockedValue { state -> Bool in
-                    if state.isStopped || Task.isCancelled { return true }
+                let sleep = state.withLockedValue { state -> UInt64? in
+                    if state.isStopped || Task.isCancelled { return nil }
+                    state.sleeps &+= 1
                     state.waiter = continuation
-                    return false
+                    return state.sleeps
                 }
-                if now { continuation.resume() }
+                guard let sleep else {
+                    continuation.resume()
+                    return
+                }
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak self] in
+                    self?.wake(sleep: sleep)
+                }
             }
         } onCancel: {
             wake()

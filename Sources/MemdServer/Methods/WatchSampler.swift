@@ -27,8 +27,10 @@ final class WatchSampler: @unchecked Sendable {
     private var previousOOMKills: Int?
     private(set) var tracked: [TrackedProcess] = []
     private var index: [Int32: Int] = [:]
-    /// Pids seen in the last /proc listing (the tree walk reads only new ones).
+    /// Pids of the last listing of /proc this watch went through (the tree walk reads only new ones).
     private var knownPIDs: Set<Int32> = []
+    /// The last pid allocated before the last sample looked for new processes (``ProcessListing``).
+    private var seenLastPID: Int32?
     /// Events not yet sent (a skipped sample hands its events to the next one sent).
     private var pendingEvents: [JSON] = []
     private(set) var peaks = WatchPeaks()
@@ -115,13 +117,21 @@ final class WatchSampler: @unchecked Sendable {
 
     // MARK: - The process tree
 
-    /// Adds the descendants of followed processes born since the last sample: /proc's pids not
-    /// seen in the last listing, read once each for their parent (a pid's parent changes only
-    /// when it is orphaned, never into a tree it was not in).
+    /// Adds the descendants of followed processes born since the last sample: the pids allocated
+    /// since (or /proc's pids not seen in the last listing, see ``ProcessListing``), read once
+    /// each for their parent (a pid's parent changes only when it is orphaned, never into a tree
+    /// it was not in).
     private func findDescendants(elapsedMs: Int, isFirst: Bool) {
-        guard let listing = try? processIDs() else { return }
+        // Read before the pids are: a process born after it has a later pid, seen next time.
+        let lastPID = ProcessListing.shared.lastPID(&reader)
+        guard let born = try? ProcessListing.shared.born(since: isFirst ? nil : seenLastPID, now: lastPID) else {
+            return
+        }
+        seenLastPID = lastPID
         var parents: [(pid: Int32, ppid: Int32, startTime: Int)] = []
-        for pid in listing where !knownPIDs.contains(pid) && index[pid] == nil {
+        // A listing's pids were looked at when the last listing was (a pid's parent does not change
+        // into the tree); pids allocated since are new.
+        for pid in born.pids where !(born.isListing && knownPIDs.contains(pid)) && index[pid] == nil {
             // Through the access rule: a process the client may not read is not followed, nor its children.
             guard
                 let stat = try? Access.read(
@@ -131,11 +141,16 @@ final class WatchSampler: @unchecked Sendable {
                     { files throws(ProcError) in
                         try files.stat()
                     }
-                )
+                ),
+                !stat.isThread  // a pid allocated since may be a thread's
             else { continue }
             parents.append((pid, stat.ppid, stat.startTime))
         }
-        knownPIDs = Set(listing)
+        if born.isListing {
+            knownPIDs = Set(born.pids)
+        } else {
+            for pid in born.pids { knownPIDs.remove(pid) }  // allocated again: another process now
+        }
         // Parents first where they are new too: repeat until no new descendant is found.
         var found = true
         while found {
@@ -193,26 +208,29 @@ final class WatchSampler: @unchecked Sendable {
         return rows
     }
 
-    /// Reads one followed process, through its /proc/PID directory descriptor (kept open between
-    /// samples with its stat and statm while the ``DescriptorBudget`` allows; it pins the process,
-    /// so a reused pid reads as gone). Nil when it is gone, a zombie, another process, or no
-    /// longer the client's to read.
+    /// Reads one followed process: its stat and statm, kept open between samples while the
+    /// ``DescriptorBudget`` allows (see ``KeptProcessFiles``: they stay on that process, so a
+    /// reused pid reads as gone). Nil when it is gone, a zombie, another process, or no longer the
+    /// client's to read.
     private func read(_ slot: Int) -> ProcessReading? {
         let process = tracked[slot]
         let handle: ProcessHandle
         if let open = process.handle {
             handle = open
         } else {
-            guard let files = try? Access.open(pid: process.pid, peer: peer, capacity: 2048) else { return nil }
-            handle = ProcessHandle(files)
-            if DescriptorBudget.shared.take(ProcessHandle.descriptors, uid: peer.uid) { tracked[slot].handle = handle }
+            guard let files = try? Access.open(pid: process.pid, peer: peer, capacity: 2048),
+                let opened = try? ProcessHandle(files)
+            else { return nil }
+            handle = opened
+            if DescriptorBudget.shared.take(KeptProcessFiles.descriptors, uid: peer.uid) {
+                tracked[slot].handle = handle
+            }
         }
         do {
-            let stat = try handle.stat()
+            let (stat, statm) = try handle.read()
             // A zombie has no memory left; another start time is another process with the same pid.
             guard stat.state != "Z", stat.state != "X", process.startTime == nil || stat.startTime == process.startTime
             else { return nil }
-            let statm = try handle.statm()
             let detail = params.pss ? try handle.detailTotals() : nil
             return ProcessReading(stat: stat, rss: statm.resident * pageSize, detail: detail)
         } catch {
@@ -228,7 +246,7 @@ final class WatchSampler: @unchecked Sendable {
     private func release(_ slot: Int) {
         guard tracked[slot].handle != nil else { return }
         tracked[slot].handle = nil
-        DescriptorBudget.shared.give(ProcessHandle.descriptors, uid: peer.uid)
+        DescriptorBudget.shared.give(KeptProcessFiles.descriptors, uid: peer.uid)
     }
 
     static func unixMilliseconds() -> Int {
@@ -246,40 +264,16 @@ struct ProcessReading {
     var detail: SmapsDetail?
 }
 
-/// A followed process's open /proc/PID and its stat and statm, read again each sample
-/// (``ProcessFiles`` is not copyable: a class holds it). Closed when released.
+/// A followed process's open /proc/PID with its stat and statm (``KeptProcessFiles``, which is
+/// not copyable: a class holds it). Closed when released.
 final class ProcessHandle {
-    private var files: ProcessFiles
-    private var statFD: Int32 = -1
-    private var statmFD: Int32 = -1
+    private var files: KeptProcessFiles
 
-    init(_ files: consuming ProcessFiles) { self.files = files }
+    init(_ files: consuming ProcessFiles) throws(ProcError) { self.files = try KeptProcessFiles(files) }
 
-    deinit {
-        if statFD >= 0 { close(statFD) }
-        if statmFD >= 0 { close(statmFD) }
-    }
+    func read() throws(ProcError) -> (stat: ProcessStat, statm: ProcessStatm) { try files.read() }
 
-    /// Descriptors this handle holds while kept: the directory, stat and statm.
-    static let descriptors = 3
-
-    func stat() throws(ProcError) -> ProcessStat {
-        if statFD < 0 { statFD = try files.open("stat") }
-        let path = files.path("stat")
-        return try files.reread(statFD, name: "stat") { bytes throws(ProcError) in
-            try ProcessStat.parse(bytes, path: path)
-        }
-    }
-
-    func statm() throws(ProcError) -> ProcessStatm {
-        if statmFD < 0 { statmFD = try files.open("statm") }
-        let path = files.path("statm")
-        return try files.reread(statmFD, name: "statm") { bytes throws(ProcError) in
-            try ProcessStatm.parse(bytes, path: path)
-        }
-    }
-
-    func detailTotals() throws(ProcError) -> SmapsDetail { try ProcMethods.detailTotals(&files) }
+    func detailTotals() throws(ProcError) -> SmapsDetail { try ProcMethods.detailTotals(&files.files) }
 }
 
 /// Descriptors all watches together may keep open between samples: a quarter of memd's
