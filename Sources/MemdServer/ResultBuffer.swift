@@ -44,8 +44,10 @@ public final class ResultBuffer: Sendable {
     /// is a new mapping, by mremap): the text's pages are then faulted in 2 MiB at a time, not 4 KiB.
     public func window(committing used: Int, atLeast: Int) -> UnsafeMutableRawBufferPointer {
         held.withLock { held in
-            guard var buffer = held.take() else { return UnsafeMutableRawBufferPointer(start: nil, count: 0) }
-            buffer.moveWriterIndex(forwardBy: used)
+            // Nothing held (not started, or taken already): a buffer of its own, so that the writer
+            // always has memory (its text then goes nowhere, as a taken text's would).
+            var buffer = held.take() ?? ReplyMemory.allocator.buffer(capacity: atLeast)
+            buffer.moveWriterIndex(forwardBy: min(used, buffer.writableBytes))
             var window = UnsafeMutableRawBufferPointer(start: nil, count: 0)
             if atLeast > 0 {
                 let capacity = buffer.capacity

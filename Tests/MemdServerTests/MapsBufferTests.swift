@@ -71,6 +71,16 @@ struct MapsBufferTests {
         }
     }
 
+    /// A window is always memory to write into, even for a writer that comes after the text was
+    /// taken (or before it was started): an empty one would trap where the writer takes its address.
+    @Test func aWindowIsNeverEmpty() {
+        let result = ResultBuffer()
+        #expect(result.window(committing: 0, atLeast: 100).count >= 100)
+        result.start(capacity: 16)
+        _ = result.take()
+        #expect(result.window(committing: 0, atLeast: 100).count >= 100)
+    }
+
     @Test(arguments: [false, true])
     func largeAnswerIsTheKernelsMapsWhateverTheIDsLength(detail: Bool) throws {
         let many = try ManyMappings()
