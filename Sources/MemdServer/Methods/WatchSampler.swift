@@ -133,15 +133,7 @@ final class WatchSampler: @unchecked Sendable {
         // into the tree); pids allocated since are new.
         for pid in born.pids where !(born.isListing && knownPIDs.contains(pid)) && index[pid] == nil {
             // Through the access rule: a process the client may not read is not followed, nor its children.
-            guard
-                let stat = try? Access.read(
-                    pid: pid,
-                    peer: peer,
-                    capacity: 1024,
-                    { files throws(ProcError) in
-                        try files.stat()
-                    }
-                ),
+            guard let stat = try? Access.stat(pid: pid, peer: peer, reader: &reader),
                 !stat.isThread  // a pid allocated since may be a thread's
             else { continue }
             parents.append((pid, stat.ppid, stat.startTime))
