@@ -94,6 +94,17 @@ final class FairPool: @unchecked Sendable {
         init(pool: FairPool) { self.pool = pool }
     }
 
+    /// A way to run a job on another thread of the calling job's uid share, for work that may help
+    /// the calling job and that it never waits for to start (reading ahead: ``PieceReader``). The
+    /// jobs count against the uid's share like any other; they take turns with its connections as
+    /// one lane of their own. nil off a pool's threads.
+    static var alongside: ((@escaping @Sendable () -> Void) -> Void)? {
+        guard let worker = current else { return nil }
+        let pool = worker.pool
+        let uid = worker.uid
+        return { body in pool.enqueue(.body(body), uid: uid, lane: ObjectIdentifier(Worker.self)) }
+    }
+
     /// Queues `job` for `uid`, in `lane` (its connection).
     func enqueue(_ job: Job, uid: UInt32, lane: ObjectIdentifier) {
         pthread_mutex_lock(mutex)
