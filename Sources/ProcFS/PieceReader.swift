@@ -76,7 +76,10 @@ public final class PieceReader: @unchecked Sendable {
         while true {
             if parsed < read {
                 let slot = parsed % pieces.count
-                let piece = UnsafeBufferPointer(start: pieces[slot].baseAddress?.assumingMemoryBound(to: UInt8.self), count: counts[slot])
+                let piece = UnsafeBufferPointer(
+                    start: pieces[slot].baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    count: counts[slot]
+                )
                 pthread_mutex_unlock(mutex)
                 do {
                     try body(piece)
@@ -154,7 +157,8 @@ public final class PieceReader: @unchecked Sendable {
     /// left (seq_file hands out one buffer of its own, a few KiB, per read(2)) or EOF: the bytes
     /// of whole lines it holds (all of it at EOF), and whether that was the end. `filled`: it
     /// stopped for want of room, so the file goes on.
-    private func fill(_ piece: inout UnsafeMutableRawBufferPointer, filled: inout Bool) throws(ProcError) -> (Int, Bool) {
+    private func fill(_ piece: inout UnsafeMutableRawBufferPointer, filled: inout Bool) throws(ProcError) -> (Int, Bool)
+    {
         if piece.baseAddress == nil { piece = .allocate(byteCount: pieceBytes, alignment: 16) }
         var count = cut.count
         if count > piece.count { grow(&piece, keeping: 0, to: count) }

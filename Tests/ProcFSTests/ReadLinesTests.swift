@@ -59,14 +59,18 @@ import Glibc
     @Test(arguments: [2, 3, 5])
     func aHelperReadsAheadAndTheLinesStayInOrder(pieces: Int) throws {
         let text = Self.text(lines: 3000, seed: UInt64(pieces))
-        let reader = PieceReader(descriptor: try Self.descriptor(of: text), path: "file", pieces: pieces, pieceBytes: 4096)
+        let reader = PieceReader(
+            descriptor: try Self.descriptor(of: text),
+            path: "file",
+            pieces: pieces,
+            pieceBytes: 4096
+        )
         let helperReads = Counter()
         var threads: [pthread_t] = []
         var got: [UInt8] = []
         var sizes: [Int] = []
-        try reader.forEachPiece(startingHelper: {
-            threads.append(Self.thread { helperReads.add(reader.readAhead()) })
-        }) { piece in
+        let startingHelper = { threads.append(Self.thread { helperReads.add(reader.readAhead()) }) }
+        try reader.forEachPiece(startingHelper: startingHelper) { piece in
             got += piece
             sizes.append(piece.count)
             usleep(200)  // the parse: slower than the read, so the helper gets ahead
@@ -76,7 +80,10 @@ import Glibc
         #expect(got == text)
         #expect(sizes.count > 10)
         // The consumer read the first piece; the helper some of the rest (all, on a loaded machine).
-        #expect(helperReads.value > 0 && helperReads.value <= sizes.count, "helper read \(helperReads.value) of \(sizes.count)")
+        #expect(
+            helperReads.value > 0 && helperReads.value <= sizes.count,
+            "helper read \(helperReads.value) of \(sizes.count)"
+        )
     }
 
     /// The consumer that stops early (its parse fails) gets its error; the helper stops reading,
@@ -88,9 +95,8 @@ import Glibc
         let helperReads = Counter()
         var seen = 0
         #expect(throws: ProcError.malformed(path: "file", reason: "stop")) {
-            try reader.forEachPiece(startingHelper: {
-                threads.append(Self.thread { helperReads.add(reader.readAhead()) })
-            }) { _ throws(ProcError) in
+            let startingHelper = { threads.append(Self.thread { helperReads.add(reader.readAhead()) }) }
+            try reader.forEachPiece(startingHelper: startingHelper) { _ throws(ProcError) in
                 seen += 1
                 if seen == 4 { throw ProcError.malformed(path: "file", reason: "stop") }
                 usleep(200)
@@ -110,14 +116,22 @@ import Glibc
 
     /// A plain pthread running `body` (joined by the test).
     static func thread(_ body: @escaping () -> Void) -> pthread_t {
-        final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
+        final class Box {
+            let body: () -> Void
+            init(_ body: @escaping () -> Void) { self.body = body }
+        }
         var thread = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
+        pthread_create(
+            &thread,
+            nil,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                box.body()
+                return nil
+            },
+            box
+        )
         return thread
     }
 

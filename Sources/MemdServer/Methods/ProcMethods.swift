@@ -73,9 +73,8 @@ enum ProcMethods {
             ) { result.window(committing: $0, atLeast: $1) }
             let reading: MapsParser.Reading = smaps ? .smapsFields : detail ? .smaps : .maps
             let rollup = try files.forEachLine(reading: reading, totals: detail, alongside: FairPool.alongside) {
-                line, figures, fields throws(ProcError) in
                 guard tooLong == 0 else { return }
-                writer.append(line, detail: figures, smaps: fields)
+                writer.append($0, detail: $1, smaps: $2)
                 if writer.byteCount > maxBytes { tooLong = writer.byteCount }
             }
             guard tooLong == 0 else { return nil }
