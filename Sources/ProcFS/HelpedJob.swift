@@ -33,13 +33,21 @@ public final class HelpedJob<Value>: @unchecked Sendable {
         _ = take()
     }
 
-    /// The job's value: done here if nobody has started it, else waited for.
-    public func result() -> Value {
+    /// The job is not wanted: nobody runs it from now on, and what it holds is let go.
+    public func cancel() {
+        pthread_mutex_lock(mutex)
+        work = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The job's value: done here if nobody has started it, else waited for; nil if it was
+    /// cancelled.
+    public func result() -> Value? {
         if let value = take() { return value }
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while value == nil { pthread_cond_wait(done, mutex) }
-        return value!
+        while value == nil, isRunning { pthread_cond_wait(done, mutex) }
+        return value
     }
 
     /// Runs the job if nobody has: its value, or nil if another thread has it.

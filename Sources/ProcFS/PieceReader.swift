@@ -16,7 +16,7 @@ import Musl
 /// A line cut by a read waits for the next piece (a last line without `\n` comes at EOF); a piece
 /// grows only for a line longer than itself.
 public final class PieceReader: @unchecked Sendable {
-    private let fd: Int32
+    private var fd: Int32
     private let path: String
     private let pieceBytes: Int
     /// The ring of pieces (allocated when first read into) and the bytes of each that hold lines.
@@ -37,7 +37,7 @@ public final class PieceReader: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    /// Takes `descriptor` (closed when the reader is released); `pieces` of `pieceBytes` each.
+    /// Takes `descriptor` (closed when the consumer is done); `pieces` of `pieceBytes` each.
     public init(descriptor: Int32, path: String, pieces: Int = 3, pieceBytes: Int = 128 * 1024) {
         fd = descriptor
         self.path = path
@@ -49,8 +49,7 @@ public final class PieceReader: @unchecked Sendable {
     }
 
     deinit {
-        close(fd)
-        for piece in pieces { piece.deallocate() }
+        release()
         pthread_cond_destroy(changed)
         pthread_mutex_destroy(mutex)
         changed.deallocate()
@@ -70,6 +69,7 @@ public final class PieceReader: @unchecked Sendable {
             isClosed = true
             pthread_cond_broadcast(changed)
             while isReading { pthread_cond_wait(changed, mutex) }
+            release()  // a helper that starts later reads nothing: no need to keep them for it
             pthread_mutex_unlock(mutex)
         }
         var isFirstRead = startingHelper != nil
@@ -125,6 +125,16 @@ public final class PieceReader: @unchecked Sendable {
         }
         pthread_mutex_unlock(mutex)
         return reads
+    }
+
+    /// Closes the file and frees the pieces (nobody reads any more).
+    private func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+        for index in pieces.indices {
+            pieces[index].deallocate()
+            pieces[index] = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        }
     }
 
     /// Takes the reading role (the mutex held), reads the next piece without the mutex, publishes

@@ -259,11 +259,16 @@ public struct ProcessFiles: ~Copyable {
                 if let rollup { alongside { rollup.run() } }
             }
         }
-        try reader.forEachPiece(startingHelper: helpers) { lines throws(ProcError) in
-            try stream.feedLines(lines, body)
+        do {
+            try reader.forEachPiece(startingHelper: helpers) { lines throws(ProcError) in
+                try stream.feedLines(lines, body)
+            }
+            try stream.finishLines(body)
+        } catch {
+            rollup?.cancel()
+            throw error
         }
-        try stream.finishLines(body)
-        let figures = rollup?.result()
+        let figures = rollup?.result() ?? nil
         try verify()
         return figures
     }

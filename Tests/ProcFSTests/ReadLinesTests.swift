@@ -221,6 +221,18 @@ struct LineLengths {
         #expect(runs.value == 1)
     }
 
+    @Test func aCancelledJobIsNeverRun() {
+        let runs = ReadLinesTests.Counter()
+        let job = HelpedJob { () -> Int in
+            runs.add(1)
+            return 42
+        }
+        job.cancel()
+        job.run()
+        #expect(job.result() == nil)
+        #expect(runs.value == 0)
+    }
+
     @Test func theCallerWaitsForAHelperThatStarted() {
         let runs = ReadLinesTests.Counter()
         let started = ReadLinesTests.Counter()
