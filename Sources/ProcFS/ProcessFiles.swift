@@ -276,13 +276,12 @@ public struct ProcessFiles: ~Copyable {
     /// A read of smaps_rollup any thread may do (its own descriptor and buffer): nil if the file
     /// cannot be opened or read (Linux before 4.14).
     func rollupJob() -> HelpedJob<SmapsDetail?> {
-        let fd = openat(directory, "smaps_rollup", O_RDONLY | O_CLOEXEC)
+        let rollup = Descriptor(openat(directory, "smaps_rollup", O_RDONLY | O_CLOEXEC))
         let path = path("smaps_rollup")
         return HelpedJob {
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
+            guard rollup.fd >= 0 else { return nil }
             var file = ProcFile(capacity: 4096)
-            guard (try? file.read(descriptor: fd, path: path, isOneRecord: true)) != nil else { return nil }
+            guard (try? file.read(descriptor: rollup.fd, path: path, isOneRecord: true)) != nil else { return nil }
             return file.withBytes { MapsParser.parseRollup($0) }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -247,5 +248,31 @@ struct LineLengths {
         #expect(job.result() == .some(nil))  // the helper's value, nil included
         pthread_join(thread, nil)
         #expect(runs.value == 1)
+    }
+}
+
+/// What a read of smaps with its totals leaves open: nothing, whether it ends or stops early.
+@Suite struct SmapsTotalsTests {
+    static func openDescriptors() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+    }
+
+    @Test func aReadThatStopsEarlyLeavesNothingOpen() throws {
+        let pid = try ReadLinesTests.sleeper()
+        defer {
+            kill(pid, SIGKILL)
+            waitpid(pid, nil, 0)
+        }
+        var files = try ProcessFiles(pid: pid, client: ProcClient(uid: geteuid(), gid: getegid()))
+        let before = try Self.openDescriptors()
+        #expect(throws: ProcError.self) {
+            try files.forEachLine(reading: .smaps, totals: true) { _, _, _ throws(ProcError) in
+                throw ProcError.malformed(path: "smaps", reason: "stop")
+            }
+        }
+        #expect(try Self.openDescriptors() == before)
+        let totals = try files.forEachLine(reading: .smaps, totals: true) { _, _, _ in }
+        #expect(totals?.rss ?? 0 > 0)
+        #expect(try Self.openDescriptors() == before)
     }
 }
