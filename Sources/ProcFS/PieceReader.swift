@@ -172,7 +172,7 @@ public final class PieceReader: @unchecked Sendable {
         if piece.baseAddress == nil { piece = .allocate(byteCount: pieceBytes, alignment: 16) }
         var count = cut.count
         if count > piece.count { grow(&piece, keeping: 0, to: count) }
-        cut.withUnsafeBytes { piece.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) }
+        if count > 0 { cut.withUnsafeBytes { piece.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count) } }
         cut.removeAll(keepingCapacity: true)
         var lines = 0  // the bytes up to the last line end seen
         while true {
