@@ -24,6 +24,8 @@ final class FairPool: @unchecked Sendable {
     enum Job {
         case task(UnownedJob, UnownedTaskExecutor)
         case body(() -> Void)
+        /// Help a running job offered (``alongside``): nobody waits for it to start.
+        case offered(() -> Void)
     }
 
     /// One uid's queued jobs: a queue per lane (a connection), served in turn.
@@ -53,6 +55,10 @@ final class FairPool: @unchecked Sendable {
         /// Uids with work queued, in the order they get their next turn.
         var turns = CircularBuffer<UInt32>()
         var isStopping = false
+        /// Threads waiting for work, and offered jobs queued: a job is offered only to an idle
+        /// thread, so at most as many wait in the queues as threads were idle.
+        var idle = 0
+        var offered = 0
     }
 
     let threads: Int
@@ -94,6 +100,35 @@ final class FairPool: @unchecked Sendable {
         init(pool: FairPool) { self.pool = pool }
     }
 
+    /// A way to offer a job to another thread of the calling job's uid share, for work that may
+    /// help the calling job and that it never waits for to start (reading ahead: ``PieceReader``).
+    /// The job is queued only if a thread is idle, the uid is under its share and has no work of
+    /// its own waiting: it counts against the uid's share like any other, never delays the uid's
+    /// own calls, and offers cannot pile up. Otherwise it is dropped (the caller does the work).
+    /// nil off a pool's threads.
+    static var alongside: ((@escaping @Sendable () -> Void) -> Void)? {
+        guard let worker = current else { return nil }
+        let pool = worker.pool
+        let uid = worker.uid
+        return { body in pool.offer(body, uid: uid) }
+    }
+
+    /// The lane of a uid's offered jobs.
+    private static let offersLane = ObjectIdentifier(Worker.self)
+
+    private func offer(_ body: @escaping () -> Void, uid: UInt32) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let lanes = state.queues[uid]
+        guard state.idle > state.offered, state.running[uid, default: 0] < maxPerUID, !state.isStopping,
+            lanes?.queues.keys.allSatisfy({ $0 == Self.offersLane }) ?? true  // none of its calls waits
+        else { return }
+        state.offered += 1
+        if lanes == nil, !state.turns.contains(uid) { state.turns.append(uid) }
+        state.queues[uid, default: Lanes()].append(.offered(body), lane: Self.offersLane)
+        pthread_cond_signal(workAvailable)
+    }
+
     /// Queues `job` for `uid`, in `lane` (its connection).
     func enqueue(_ job: Job, uid: UInt32, lane: ObjectIdentifier) {
         pthread_mutex_lock(mutex)
@@ -110,6 +145,13 @@ final class FairPool: @unchecked Sendable {
         return (state.queues.values.reduce(0) { $0 + $1.count }, state.running.values.reduce(0, +))
     }
 
+    /// Threads waiting for work (for tests).
+    var idleThreads: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return state.idle
+    }
+
     /// One thread's life: take the next uid's job in turn, run it, until memd stops.
     private func serve() {
         // Below the event loops: they answer cheap calls in microseconds and must not wait for a
@@ -122,7 +164,7 @@ final class FairPool: @unchecked Sendable {
             worker.uid = uid
             switch job {
             case .task(let job, let executor): job.runSynchronously(on: executor)
-            case .body(let body): body()
+            case .body(let body), .offered(let body): body()
             }
             finished(uid)
         }
@@ -143,9 +185,12 @@ final class FairPool: @unchecked Sendable {
                 let job = state.queues[uid]!.next()
                 if state.queues[uid]!.turns.isEmpty { state.queues[uid] = nil } else { state.turns.append(uid) }
                 state.running[uid, default: 0] += 1
+                if case .offered = job { state.offered -= 1 }
                 return (uid, job)
             }
+            state.idle += 1
             pthread_cond_wait(workAvailable, mutex)
+            state.idle -= 1
         }
     }
 

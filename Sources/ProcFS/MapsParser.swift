@@ -45,7 +45,7 @@ public enum MapsParser {
     }
 
     /// The parser of maps or smaps text that comes in pieces of whole lines (a read at a
-    /// time, see ``ProcFile/readLines(descriptor:path:_:)``): each mapping is handed on as
+    /// time, see ``PieceReader``): each mapping is handed on as
     /// soon as it is complete, so no list of 60,000 mappings needs to exist.
     public struct Stream {
         let smaps: Bool

@@ -84,49 +84,6 @@ public struct ProcFile {
         }
     }
 
-    /// Reads an open descriptor to EOF a piece at a time, handing `body` the whole lines read so
-    /// far (a line cut by a read waits for the next one; a last line without `\n` comes at EOF).
-    /// The storage is reused from piece to piece and grows only for a line longer than itself:
-    /// a 43 MB smaps passes through a 64 KiB buffer. seq_file hands out one buffer (a page or
-    /// so) per read(2).
-    public mutating func readLines(
-        descriptor fd: Int32,
-        path: String,
-        _ body: (UnsafeBufferPointer<UInt8>) throws(ProcError) -> Void
-    ) throws(ProcError) {
-        count = 0
-        defer { count = 0 }
-        while true {
-            let got = try readMore(fd, path: path, fromStart: false)
-            let end = count + got
-            var cut = end
-            if got > 0 {
-                cut = storage.withUnsafeBufferPointer { bytes in
-                    var cut = end
-                    while cut > count, bytes[cut - 1] != 0x0A { cut -= 1 }
-                    return cut
-                }
-                if cut == count {  // no line ends in what came: read on
-                    count = end
-                    continue
-                }
-            }
-            if cut > 0 {
-                try storage.withUnsafeBufferPointer { bytes throws(ProcError) in
-                    try body(UnsafeBufferPointer(rebasing: bytes[0..<cut]))
-                }
-            }
-            if got == 0 { return }
-            let rest = end - cut
-            if rest > 0 {
-                storage.withUnsafeMutableBytes { raw in
-                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + cut, byteCount: rest)
-                }
-            }
-            count = rest
-        }
-    }
-
     /// The bytes of the last file read.
     public func withBytes<T, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> T) throws(E) -> T {
         try storage.withUnsafeBufferPointer { buffer throws(E) in

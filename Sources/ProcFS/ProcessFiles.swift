@@ -233,21 +233,57 @@ public struct ProcessFiles: ~Copyable {
     }
 
     /// The same, handing on each mapping as its header line where it lies (valid during the
-    /// call) with its smaps figures and lines: nothing allocated per mapping.
+    /// call) with its smaps figures and lines: nothing allocated per mapping. With `totals`, also
+    /// smaps_rollup's (nil if it cannot be read); the owner verified after every read.
+    ///
+    /// `alongside`, if given, may run jobs on other threads: for a file larger than one piece it
+    /// gets the reading ahead (``PieceReader/readAhead()``), so the kernel formats the next pieces
+    /// while this thread parses, and the read of smaps_rollup (a second walk of every page table).
+    /// Nothing waits for such a job to start (``HelpedJob``).
+    @discardableResult
     public mutating func forEachLine(
         reading: MapsParser.Reading,
+        totals: Bool = false,
+        alongside: ((@escaping @Sendable () -> Void) -> Void)? = nil,
         _ body: (MapsLine, SmapsDetail?, SmapsFields?) throws(ProcError) -> Void
-    ) throws(ProcError) {
+    ) throws(ProcError) -> SmapsDetail? {
         let name = reading == .maps ? "maps" : "smaps"
         let fd = openat(directory, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ProcFile.error(path(name), errno) }
-        defer { Glibc.close(fd) }
+        let reader = PieceReader(descriptor: fd, path: path(name))
+        let rollup = totals ? rollupJob() : nil
         var stream = MapsParser.Stream(reading: reading)
-        try file.readLines(descriptor: fd, path: path(name)) { lines throws(ProcError) in
-            try stream.feedLines(lines, body)
+        let helpers = alongside.map { alongside in
+            {
+                alongside { reader.readAhead() }
+                if let rollup { alongside { rollup.run() } }
+            }
         }
-        try stream.finishLines(body)
+        do {
+            try reader.forEachPiece(startingHelper: helpers) { lines throws(ProcError) in
+                try stream.feedLines(lines, body)
+            }
+            try stream.finishLines(body)
+        } catch {
+            rollup?.cancel()
+            throw error
+        }
+        let figures = rollup?.result() ?? nil
         try verify()
+        return figures
+    }
+
+    /// A read of smaps_rollup any thread may do (its own descriptor and buffer): nil if the file
+    /// cannot be opened or read (Linux before 4.14).
+    func rollupJob() -> HelpedJob<SmapsDetail?> {
+        let rollup = Descriptor(openat(directory, "smaps_rollup", O_RDONLY | O_CLOEXEC))
+        let path = path("smaps_rollup")
+        return HelpedJob {
+            guard rollup.fd >= 0 else { return nil }
+            var file = ProcFile(capacity: 4096)
+            guard (try? file.read(descriptor: rollup.fd, path: path, isOneRecord: true)) != nil else { return nil }
+            return file.withBytes { MapsParser.parseRollup($0) }
+        }
     }
 
     /// /proc/PID/smaps_rollup: the totals the kernel sums (Linux 4.14+).

@@ -81,6 +81,31 @@ struct MapsBufferTests {
         #expect(result.window(committing: 0, atLeast: 100).count >= 100)
     }
 
+    /// A uid's share of one thread: the read-ahead and smaps_rollup jobs a large maps offers to a
+    /// second thread wait behind the call itself, which reads every piece and the totals alone
+    /// (nothing waits for a job that has not started) — and answers what the kernel shows.
+    @Test(arguments: [false, true])
+    func aShareOfOneThreadReadsAlone(detail: Bool) throws {
+        let many = try ManyMappings()
+        defer { many.stop() }
+        let memd = try MemdHarness(["--threads", "1", "--max-threads-per-uid", "1"])
+        defer { _ = memd.stop() }
+        let client = try memd.client()
+        let line = try exchange(
+            client,
+            #"{"jsonrpc":"2.0","id":1,"method":"maps","params":{"pid":\#(many.pid),"detail":\#(detail)}}"#
+        )
+        let reply = try JSONParser.parse(line)
+        let kernel = try kernelRanges(many.pid)
+        let got = ranges(reply["result"])
+        #expect(got.count == kernel.count && kernel.count > many.count)
+        #expect(zip(got, kernel).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        if detail { #expect(reply["result"]?["totals"]?["rss"]?.intValue ?? 0 > 0) }
+        // The thread is free again: a second call is answered too.
+        let again = try JSONParser.parse(try exchange(client, #"{"jsonrpc":"2.0","id":2,"method":"meminfo"}"#))
+        #expect(again["result"] != nil)
+    }
+
     @Test(arguments: [false, true])
     func largeAnswerIsTheKernelsMapsWhateverTheIDsLength(detail: Bool) throws {
         let many = try ManyMappings()

@@ -65,7 +65,7 @@ import Glibc
             smaps: reading == .smapsFields
         )
         var stream = MapsParser.Stream(reading: reading)
-        // Whole lines per read, as ProcFile.readLines hands them: cut after every `cuts`-th line.
+        // Whole lines per read, as PieceReader hands them: cut after every `cuts`-th line.
         var pieces: [ArraySlice<UInt8>] = []
         var start = 0
         var lines = 0

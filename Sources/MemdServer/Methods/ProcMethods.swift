@@ -72,13 +72,13 @@ enum ProcMethods {
                 smaps: smaps
             ) { result.window(committing: $0, atLeast: $1) }
             let reading: MapsParser.Reading = smaps ? .smapsFields : detail ? .smaps : .maps
-            try files.forEachLine(reading: reading) { line, figures, fields throws(ProcError) in
+            let rollup = try files.forEachLine(reading: reading, totals: detail, alongside: FairPool.alongside) {
                 guard tooLong == 0 else { return }
-                writer.append(line, detail: figures, smaps: fields)
+                writer.append($0, detail: $1, smaps: $2)
                 if writer.byteCount > maxBytes { tooLong = writer.byteCount }
             }
             guard tooLong == 0 else { return nil }
-            let totals = detail ? ((try? files.smapsRollup()) ?? writer.sum) : nil
+            let totals = detail ? (rollup ?? writer.sum) : nil
             return writer.finish(vsz: stat.vsize, totals: totals)
         }
         guard let answer else {
