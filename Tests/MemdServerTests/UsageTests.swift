@@ -148,6 +148,54 @@ import Testing
         memd.stop()
     }
 
+    /// The whole host's cgroups come from each cgroup's list (CgroupMembers): every row still shows
+    /// the memory line of its own /proc/PID/cgroup, also for a process whose threads are in two
+    /// cgroups (v1 lists it in both; the kernel's file shows its leader's).
+    @Test func wholeHostCgroupsAreTheKernels() throws {
+        guard getuid() == 0, let mount = CgroupTests.v1MemoryMount() else { return }
+        let name = "memdtest-\(getpid())-\(UInt32.random(in: 0...999_999))"
+        let top = mount + "/" + name
+        try CgroupTests.make(top, limit: 256 << 20)
+        defer { rmdir(top) }
+        for child in ["a", "b"] { try CgroupTests.make(top + "/" + child, limit: 128 << 20) }
+        defer { for child in ["a", "b"] { rmdir(top + "/" + child) } }
+        // Its leader in a, a second thread in b.
+        let split = try ThreadedCgroupHelper(leader: top + "/a", thread: top + "/b")
+        defer { split.stop() }
+        let alone = try CgroupHelper(cgroup: top + "/b", bytes: 1 << 20)
+        defer { alone.stop() }
+
+        let memd = try MemdHarness()
+        let client = try memd.client()
+        /// Each process's memory line of /proc/PID/cgroup, now.
+        func kernels() throws -> [Int: String] {
+            var paths: [Int: String] = [:]
+            for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
+                guard let pid = Int(entry), let text = try? readProc("/proc/\(pid)/cgroup"),
+                    let line = text.split(separator: "\n").first(where: { $0.contains(":memory:") })
+                else { continue }
+                paths[pid] = String(line.split(separator: ":", maxSplits: 2)[2])
+            }
+            return paths
+        }
+        let before = try kernels()
+        let rows = try #require(try call(client, "usage")["rows"]?.arrayValue)
+        let after = try kernels()
+        func row(_ pid: Int32) -> JSON? { rows.first { $0["pid"] == .int(Int(pid)) } }
+        #expect(row(split.process.processIdentifier)?["cgroup"] == .string("/\(name)/a"))
+        #expect(row(alone.process.processIdentifier)?["cgroup"] == .string("/\(name)/b"))
+        var compared = 0
+        // Other tests' processes move between cgroups: those that stayed put are compared.
+        for row in rows {
+            let pid = Format.int(row["pid"])
+            guard let path = before[pid], after[pid] == path else { continue }
+            #expect(row["cgroup"] == .string(path), "pid \(pid)")
+            compared += 1
+        }
+        #expect(compared > 2)
+        memd.stop()
+    }
+
     @Test func badInputNamesTheParam() throws {
         let memd = try MemdHarness()
         let client = try memd.client()
@@ -314,5 +362,40 @@ final class SleepingHelpers {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+}
+
+/// A python3 process whose leader moves into one cgroup and whose second thread into another
+/// (v1's `tasks` file moves one thread).
+final class ThreadedCgroupHelper {
+    let process = Process()
+    let input = Pipe()
+
+    init(leader: String, thread: String) throws {
+        let script = """
+            import os, sys, threading
+            open(sys.argv[1] + "/cgroup.procs", "w").write(str(os.getpid()))
+            moved = threading.Event()
+            def other():
+                open(sys.argv[2] + "/tasks", "w").write(str(threading.get_native_id()))
+                moved.set()
+                threading.Event().wait()
+            threading.Thread(target=other, daemon=True).start()
+            moved.wait()
+            sys.stdout.write("ready\\n"); sys.stdout.flush()
+            sys.stdin.read()
+            """
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, leader, thread]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = input
+        try process.run()
+        _ = output.fileHandleForReading.availableDataLine()  // "ready", or EOF when it failed
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
     }
 }

@@ -220,6 +220,81 @@ func watch(
         #expect(spawned.map { Format.int($0["pid"]) } == [ids[0]])
     }
 
+    /// Four watches of one tree at once keep one stat and one statm open per process, not four
+    /// (KeptHandles), each watch still reading the kernel's figures; closed when the last ends.
+    @Test func watchesOfOneTreeShareTheirDescriptors() throws {
+        let memd = try MemdHarness()
+        defer { memd.stop() }
+        let client = try memd.client()
+        let tree = Process()
+        tree.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        tree.arguments = [
+            "-c",
+            "import os, sys, time\nfor _ in range(8):\n    if os.fork() == 0:\n        time.sleep(60); os._exit(0)\n"
+                + "print('ready', flush=True)\nsys.stdin.read()\n",
+        ]
+        let (input, output) = (Pipe(), Pipe())
+        (tree.standardInput, tree.standardOutput) = (input, output)
+        try tree.run()
+        defer {
+            try? input.fileHandleForWriting.close()
+            tree.waitUntilExit()
+        }
+        _ = output.fileHandleForReading.availableDataLine()
+        let children = try readProc("/proc/\(tree.processIdentifier)/task/\(tree.processIdentifier)/children")
+            .split(separator: " ").compactMap { Int($0) }
+        defer { for child in children { kill(Int32(child), SIGKILL) } }
+        try #require(children.count == 8)
+        let pids = Set(children + [Int(tree.processIdentifier)])
+        /// memd's descriptors open on /proc/PID/stat of the tree's processes.
+        func keptStats() -> [Int] {
+            let dir = "/proc/\(memd.process.processIdentifier)/fd"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).compactMap { fd in
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + fd) else {
+                    return nil
+                }
+                let parts = target.split(separator: "/")
+                guard parts.count == 3, parts[0] == "proc", parts[2] == "stat", let pid = Int(parts[1]) else {
+                    return nil
+                }
+                return pids.contains(pid) ? pid : nil
+            }
+        }
+        let params = #"{"pids":[\#(tree.processIdentifier)],"children":true,"system":false,"count":8,"intervalMs":100}"#
+        for id in 0..<4 {
+            try client.send(Array(#"{"jsonrpc":"2.0","id":\#(id),"method":"watch","params":\#(params)}\#n"#.utf8))
+        }
+        var (results, samples, kept) = (0, 0, [Int]())
+        while results < 4 {
+            let message = try JSONParser.parse(try client.readLine())
+            if message["id"] != nil {
+                results += 1
+                #expect(message["result"]?["endedBy"] == "count")
+            } else if let rows = message["params"]?["processes"]?.arrayValue {
+                samples += 1
+                #expect(Set(rows.map { Format.int($0["pid"]) }) == pids, "every watch follows the tree")
+                // Midway, every watch has read the tree a few times.
+                if samples == 16 { kept = keptStats() }
+                for row in rows {
+                    let pid = Format.int(row["pid"])
+                    let statm = try readProc("/proc/\(pid)/statm").split(separator: " ")
+                    #expect(Format.int(row["rss"]) == Int(statm[1])! * Int(getpagesize()), "pid \(pid)")
+                }
+            }
+        }
+        #expect(
+            kept.sorted() == pids.sorted(),
+            "one stat per process, whatever the number of watches: \(kept.sorted())"
+        )
+        // Closed once the last watch ended (the summary is sent after its descriptors are let go).
+        var left = keptStats()
+        for _ in 0..<50 where !left.isEmpty {
+            usleep(20_000)
+            left = keptStats()
+        }
+        #expect(left.isEmpty)
+    }
+
     @Test func endsByCountAndByDuration() throws {
         let memd = try MemdHarness()
         defer { memd.stop() }

@@ -41,6 +41,24 @@ enum Access {
         }
     }
 
+    /// `pid`'s /proc/PID/stat for `peer`, read with `reader`: for root by its path (one open, no
+    /// /proc/PID directory: root may read every process, so nothing is verified, and one file needs
+    /// no directory to pin it), for anyone else through ``read(pid:peer:capacity:_:)``.
+    static func stat(
+        pid: Int32,
+        peer: PeerCredentials,
+        reader: inout ProcReader
+    ) throws(ProcessReadError) -> ProcessStat {
+        guard peer.isRoot else {
+            return try read(pid: pid, peer: peer, capacity: 1024) { files throws(ProcError) in try files.stat() }
+        }
+        do {
+            return try reader.stat(pid: pid)
+        } catch {
+            throw ProcessReadError(pid: pid, peer: peer, error)
+        }
+    }
+
     /// Refuses or reports gone unless `peer` may read `pid` now.
     /// Prefer ``read(pid:peer:capacity:_:)``, which also verifies after each read.
     static func check(pid: Int32, peer: PeerCredentials) throws(ProcessReadError) {

@@ -69,11 +69,15 @@ enum UsageMethods {
         }
     }
 
-    /// What `readProcess` reads beside status and smaps_rollup.
+    /// What `readProcess` reads beside smaps_rollup and the owner.
     struct ReadOptions: Sendable {
+        /// The name (comm), for rows by process or by command; else "".
+        var command = true
         /// The v1 controller or nil (v2's `0::` line) for /proc/PID/cgroup; nil: not read.
         var cgroupController: String??
         var cmdline: Bool
+        /// The cgroups' own lists: a process in them has its cgroup from there, not its own file.
+        var members: CgroupMembers? = nil
     }
 
     /// Reads one process on `peer`'s behalf: the access rule, its name and owner,
@@ -107,7 +111,7 @@ enum UsageMethods {
             return try files.verifyingOnce { files throws(ProcError) in
                 let (name, uid): (String, UInt32)
                 if isListed {
-                    (name, uid) = (try files.command(), try files.effectiveUID())
+                    (name, uid) = (options.command ? try files.command() : "", try files.effectiveUID())
                 } else {
                     let identity = try files.identity()
                     // A thread's /proc/TID: count each process once.
@@ -125,7 +129,11 @@ enum UsageMethods {
                 }
                 var process = UsageProcess(pid: pid, uid: uid, command: name, cgroup: nil, cmdline: nil, memory: memory)
                 if case .some(let controller) = options.cgroupController {
-                    process.cgroup = try files.cgroup(controller: controller)
+                    if let listed = options.members?[pid] {
+                        process.cgroup = listed
+                    } else {
+                        process.cgroup = try files.cgroup(controller: controller)
+                    }
                 }
                 if options.cmdline { process.cmdline = try files.commandLine() }
                 return .counted(process)
@@ -199,18 +207,46 @@ enum UsageMethods {
             throw HostReadError(error)
         }
         let pids = params.pids.map { Array(Set($0)).sorted() } ?? listed
-        let options = ReadOptions(
+        var options = ReadOptions(
+            command: params.by == .process || params.by == .command,
             cgroupController: attribution.hierarchy.map { $0.membershipController },
             cmdline: params.cmdline
         )
-        let collected = try await collect(
+        let listedSet = Set(listed)
+        // The whole host: each cgroup's list, not each process's file (within the uid's share).
+        let walk =
+            params.pids == nil
+            ? try await work.run { _ in CgroupWalk(attribution.hierarchy, processes: listed.count) } : nil
+        options.members = walk?.members
+        var collected = try await collect(
             pids,
-            listed: Set(listed),
+            listed: listedSet,
             peer: peer,
             options: options,
             attribution: attribution,
             work: work
         )
+        if let walk {
+            // A pid allocated since the walk began may be another process than the one listed there.
+            let isAllocated = walk.allocatedSince()
+            let suspects = collected.processes.filter { walk.members[$0.pid] != nil && isAllocated($0.pid) }.map(\.pid)
+            if !suspects.isEmpty {
+                options.members = nil
+                let again = try await collect(
+                    suspects,
+                    listed: listedSet,
+                    peer: peer,
+                    options: options,
+                    attribution: attribution,
+                    work: work
+                )
+                let replaced = Set(suspects)
+                collected.processes.removeAll { replaced.contains($0.pid) }
+                collected.processes += again.processes
+                collected.exited += again.exited
+                collected.denied += again.denied
+            }
+        }
         var rows = UsageRow.group(collected.processes, by: params.by)
         UsageRow.sort(&rows, by: params.sort)
         var totals = UsageRow(count: 0)
@@ -231,6 +267,42 @@ enum UsageMethods {
             skipped: (collected.exited, collected.denied),
             durationMs: (clock.now - start).seconds * 1000
         )
+    }
+}
+
+/// The cgroups' own lists of their processes (``CgroupMembers``) for a `usage` of the whole host,
+/// and the last pid allocated before they were read: a process with a pid allocated since may have
+/// taken the pid of one the lists named, so its own file is read instead.
+struct CgroupWalk: Sendable {
+    let members: CgroupMembers
+    let lastPID: Int32
+
+    /// nil without a hierarchy, when /proc is not memd's pid namespace (neither the lists' pids nor
+    /// the last pid would be /proc's), or when ``CgroupReader/members(ownPath:ownPID:maxCgroups:)``
+    /// finds no map. Worth it with at least two processes for each cgroup.
+    init?(_ hierarchy: CgroupHierarchy?, processes: Int) {
+        guard let hierarchy, LastPID.isOwnNamespace() else { return nil }
+        var reader = ProcReader(capacity: 4096)
+        guard let lastPID = try? reader.lastPID(),
+            let own = try? reader.ownCgroup(controller: hierarchy.membershipController)
+        else { return nil }
+        var cgroups = CgroupReader(hierarchy)
+        guard let members = cgroups.members(ownPath: own, ownPID: getpid(), maxCgroups: processes / 2) else {
+            return nil
+        }
+        (self.members, self.lastPID) = (members, lastPID)
+    }
+
+    /// Whether a pid was allocated since the walk began: the pids after its last pid, up to the last
+    /// one now (cyclic: pids wrap at pid_max); every pid when that cannot be read. A whole cycle of
+    /// pid_max (32,768 or more) allocations during one call would go unseen.
+    func allocatedSince() -> (Int32) -> Bool {
+        var reader = ProcReader(capacity: 4096)
+        guard let now = try? reader.lastPID() else { return { _ in true } }
+        let before = lastPID
+        if now == before { return { _ in false } }
+        if now > before { return { $0 > before && $0 <= now } }
+        return { $0 > before || $0 <= now }
     }
 }
 
@@ -393,7 +465,7 @@ public enum HostUsage {
         let root = PeerCredentials(pid: 0, uid: 0, gid: 0)
         var sums: [UInt32: UserMemory] = [:]
         var names = UserNames()
-        let options = UsageMethods.ReadOptions(cgroupController: nil, cmdline: false)
+        let options = UsageMethods.ReadOptions(command: false, cgroupController: nil, cmdline: false)
         for pid in (try? processIDs()) ?? [] {
             let sample = UsageMethods.readProcess(pid, isListed: true, for: root, options: options)
             guard case .counted(let process) = sample else { continue }

@@ -133,15 +133,7 @@ final class WatchSampler: @unchecked Sendable {
         // into the tree); pids allocated since are new.
         for pid in born.pids where !(born.isListing && knownPIDs.contains(pid)) && index[pid] == nil {
             // Through the access rule: a process the client may not read is not followed, nor its children.
-            guard
-                let stat = try? Access.read(
-                    pid: pid,
-                    peer: peer,
-                    capacity: 1024,
-                    { files throws(ProcError) in
-                        try files.stat()
-                    }
-                ),
+            guard let stat = try? Access.stat(pid: pid, peer: peer, reader: &reader),
                 !stat.isThread  // a pid allocated since may be a thread's
             else { continue }
             parents.append((pid, stat.ppid, stat.startTime))
@@ -209,28 +201,35 @@ final class WatchSampler: @unchecked Sendable {
     }
 
     /// Reads one followed process: its stat and statm, kept open between samples while the
-    /// ``DescriptorBudget`` allows (see ``KeptProcessFiles``: they stay on that process, so a
-    /// reused pid reads as gone). Nil when it is gone, a zombie, another process, or no longer the
-    /// client's to read.
+    /// ``DescriptorBudget`` allows and shared with the client's other watches of it (see
+    /// ``KeptProcessFiles``: they stay on that process, so a reused pid reads as gone; and
+    /// ``KeptHandles``). Nil when it is gone, a zombie, another process, or no longer the client's
+    /// to read.
     private func read(_ slot: Int) -> ProcessReading? {
         let process = tracked[slot]
+        if process.kept == nil, let startTime = process.startTime {
+            let key = KeptHandles.Key(peer: peer, pid: process.pid, startTime: startTime)
+            if let shared = KeptHandles.shared.borrow(key) { tracked[slot].kept = (shared, key) }
+        }
         let handle: ProcessHandle
-        if let open = process.handle {
-            handle = open
+        let isOpened: Bool
+        if let kept = tracked[slot].kept {
+            (handle, isOpened) = (kept.handle, false)
         } else {
             guard let files = try? Access.open(pid: process.pid, peer: peer, capacity: 2048),
                 let opened = try? ProcessHandle(files)
             else { return nil }
-            handle = opened
-            if DescriptorBudget.shared.take(KeptProcessFiles.descriptors, uid: peer.uid) {
-                tracked[slot].handle = handle
-            }
+            (handle, isOpened) = (opened, true)
         }
         do {
             let (stat, statm) = try handle.read()
             // A zombie has no memory left; another start time is another process with the same pid.
             guard stat.state != "Z", stat.state != "X", process.startTime == nil || stat.startTime == process.startTime
             else { return nil }
+            if isOpened {
+                let key = KeptHandles.Key(peer: peer, pid: process.pid, startTime: stat.startTime)
+                if let kept = KeptHandles.shared.keep(handle, for: key) { tracked[slot].kept = (kept, key) }
+            }
             let detail = params.pss ? try handle.detailTotals() : nil
             return ProcessReading(stat: stat, rss: statm.resident * pageSize, detail: detail)
         } catch {
@@ -244,9 +243,9 @@ final class WatchSampler: @unchecked Sendable {
     }
 
     private func release(_ slot: Int) {
-        guard tracked[slot].handle != nil else { return }
-        tracked[slot].handle = nil
-        DescriptorBudget.shared.give(KeptProcessFiles.descriptors, uid: peer.uid)
+        guard let kept = tracked[slot].kept else { return }
+        tracked[slot].kept = nil
+        KeptHandles.shared.release(kept.key)
     }
 
     static func unixMilliseconds() -> Int {
@@ -262,18 +261,6 @@ struct ProcessReading {
     /// Resident bytes (VmRSS).
     var rss: Int
     var detail: SmapsDetail?
-}
-
-/// A followed process's open /proc/PID with its stat and statm (``KeptProcessFiles``, which is
-/// not copyable: a class holds it). Closed when released.
-final class ProcessHandle {
-    private var files: KeptProcessFiles
-
-    init(_ files: consuming ProcessFiles) throws(ProcError) { self.files = try KeptProcessFiles(files) }
-
-    func read() throws(ProcError) -> (stat: ProcessStat, statm: ProcessStatm) { try files.read() }
-
-    func detailTotals() throws(ProcError) -> SmapsDetail { try ProcMethods.detailTotals(&files.files) }
 }
 
 /// Descriptors all watches together may keep open between samples: a quarter of memd's
@@ -329,8 +316,9 @@ struct TrackedProcess {
     let isBornWatched: Bool
     var ppid: Int32 = 0
     var command = ""
-    /// Its /proc/PID, open while it is followed (nil: opened anew each sample).
-    var handle: ProcessHandle?
+    /// Its /proc/PID, open while it is followed (nil: opened anew each sample), and its key in
+    /// ``KeptHandles``.
+    var kept: (handle: ProcessHandle, key: KeptHandles.Key)?
     var firstFaults: (minor: Int, major: Int)?
     var lastFaults = (minor: 0, major: 0)
     var lastAt: ContinuousClock.Instant?
