@@ -1,5 +1,6 @@
 import Foundation
 import MemdProtocol
+import TestSupport
 import Testing
 
 /// The socket's mode is set as the file is born, never by a call that names its path
@@ -35,6 +36,10 @@ import Testing
             "--socket", socketPath, "--socket-mode", "0666", "--log-level", "warning",
         ]
         process.standardError = FileHandle.nullDevice
+        process.environment = Sanitizer.withoutLeakCheck(
+            ProcessInfo.processInfo.environment,
+            because: "memd runs under strace, so LeakSanitizer's tracer cannot attach to its threads"
+        )
         try process.run()
         var answered = false
         for _ in 0..<500 where process.isRunning {
