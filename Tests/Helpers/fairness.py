@@ -334,6 +334,24 @@ def attack_usage(path, seconds, tally, connections=4):
     threads(connections, one)
 
 
+def attack_bigmaps(path, seconds, tally, connections=8, mappings=20000):
+    """`maps` with detail of a process of 20,000 mappings (the attacker's own), back to back on
+    every connection: each call offers its reading ahead and its smaps_rollup to more threads."""
+    import mmap
+    keep = [mmap.mmap(-1, 4096, prot=mmap.PROT_READ | (mmap.PROT_WRITE if i % 2 else 0)) for i in range(mappings)]
+    live = until(seconds)
+
+    def one(i):
+        c = Conn(path, timeout=120)
+        while live():
+            reply = c.call("maps", {"pid": os.getpid(), "detail": True})
+            tally.add("error" if "error" in reply else "answered")
+        c.close()
+
+    threads(connections, one)
+    del keep
+
+
 def attack_halfclose(path, seconds, tally):
     """Clients that send a few calls, shut their writing side, and read what comes."""
     live = until(seconds)
@@ -520,6 +538,7 @@ ATTACKS = {
     "bigline": attack_bigline,
     "pipeline": attack_pipeline,
     "usage": attack_usage,
+    "bigmaps": attack_bigmaps,
     "halfclose": attack_halfclose,
     "churn": attack_churn,
     "experiments": attack_experiments,

@@ -179,6 +179,16 @@ import Testing
         #expect(answer["id"] == "late" && answer["result"]?["total"] != nil, "\(answer)")
     }
 
+    /// Large `maps` with detail on every connection: each call offers its read-ahead and its
+    /// smaps_rollup to other threads, taken only by idle ones within the attacker's share.
+    @Test func largeMapsOnEveryConnectionLeaveOthersTheirShare() throws {
+        guard attacked() else { return }
+        let figures = try attack(["bigmaps"])
+        expectBystanderServed(figures)
+        #expect((figures["attackers"]?["bigmaps"]?["answered"]?.intValue ?? 0) > 0, "\(figures)")
+        #expect(figures["attackers"]?["bigmaps"]?["error"] == nil, "\(figures)")
+    }
+
     @Test func usageHalfClosersAndChurnLeaveOthersTheirShare() throws {
         guard attacked() else { return }
         let figures = try attack(["usage", "halfclose", "churn"])
